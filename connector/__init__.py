@@ -1,0 +1,1 @@
+"""The Generic Connector: per-agent Finesse sessions relayed to a mobile API."""

@@ -1,0 +1,1 @@
+"""The Finesse protocol: wire models (XML <-> dataclasses), REST client, XMPP session."""

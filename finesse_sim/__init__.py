@@ -1,0 +1,1 @@
+"""The simulated Cisco Finesse: contact-centre model, REST API, XMPP notifications."""

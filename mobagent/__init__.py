@@ -1,0 +1,1 @@
+"""mobagent: the one command-line entry point of the project."""

@@ -1,0 +1,5 @@
+import sys
+
+from mobagent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Simulated mobile agents: app client, phone, personas, swarm (later issue)."""

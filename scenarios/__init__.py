@@ -1,0 +1,1 @@
+"""The harness: stack start-up, steps, traffic, load and benchmarks."""
