@@ -1,0 +1,123 @@
+"""`mobagent sim`: run the simulated Cisco Finesse until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from finesse_sim.config import DEFAULT_PASSWORD, ConfigError, load_config
+from finesse_sim.runtime import Listen, Simulator
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mobagent sim",
+        description="Simulated Cisco Finesse: REST API, XMPP notifications, control API.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--rest-port", type=int, default=8445, help="REST port; 0 picks a free one")
+    p.add_argument("--xmpp-port", type=int, default=5222, help="XMPP c2s port; 0 picks one")
+    p.add_argument("--xmpp-tls-port", type=int, default=None, help="direct-TLS XMPP port (--tls)")
+    p.add_argument("--tls", action="store_true", help="STARTTLS with a self-signed certificate")
+    p.add_argument("--secondary-rest-port", type=int, default=None, help="side B REST port")
+    p.add_argument("--secondary-xmpp-port", type=int, default=None, help="side B XMPP port")
+    p.add_argument("--config", default=None, help="roster TOML file (default: built-in roster)")
+    p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
+    p.add_argument("--json", action="store_true", help="print the listening line as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    return p
+
+
+def describe(sim: Simulator) -> dict:
+    sides = {
+        s.name: {
+            "rest": f"http://{sim.listen.host}:{s.rest_port}/finesse/api",
+            "xmpp": f"{sim.listen.host}:{s.xmpp_port}",
+            "xmppTls": f"{sim.listen.host}:{s.xmpp_tls_port}" if s.xmpp_tls_port else None,
+            "xmppDomain": s.domain,
+        }
+        for s in sim.sides
+    }
+    a = sim.config.agents[0]
+    return {
+        "event": "listening",
+        "sides": sides,
+        "control": f"http://{sim.listen.host}:{sim.sides[0].rest_port}/sim/v1",
+        "caFile": sim.ca_file,
+        "deployment": sim.config.deployment,
+        "speed": sim.clock.speed,
+        "agents": [x.id for x in sim.config.agents],
+        "example": {"agent": a.id, "password": a.password, "extension": a.extension},
+    }
+
+
+def print_banner(info: dict) -> None:
+    print("Simulated Cisco Finesse is running.")
+    for name, side in info["sides"].items():
+        print(
+            f"  side {name}: REST {side['rest']}  XMPP {side['xmpp']} (domain {side['xmppDomain']})"
+        )
+        if side["xmppTls"]:
+            print(f"          XMPP over TLS {side['xmppTls']}  CA file {info['caFile']}")
+    print(f"  control API: {info['control']}")
+    ex = info["example"]
+    print(
+        f"  agents {info['agents'][0]}-{info['agents'][-1]}, password "
+        f"{DEFAULT_PASSWORD!r} in the default roster; e.g. agent {ex['agent']} on extension "
+        f"{ex['extension']}"
+    )
+    print(f"  deployment {info['deployment']}, clock speed x{info['speed']:g}. Ctrl-C stops.")
+    sys.stdout.flush()
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    listen = Listen(
+        host=args.host,
+        rest_port=args.rest_port,
+        xmpp_port=args.xmpp_port,
+        xmpp_tls_port=args.xmpp_tls_port,
+        secondary_rest_port=args.secondary_rest_port,
+        secondary_xmpp_port=args.secondary_xmpp_port,
+        tls=args.tls,
+    )
+    sim = Simulator(config, listen, speed=args.speed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await sim.start()
+    except OSError as exc:
+        print(f"mobagent sim: cannot listen: {exc}", file=sys.stderr)
+        await sim.stop()
+        return 1
+    info = describe(sim)
+    if args.json:
+        print(json.dumps(info), flush=True)
+    else:
+        print_banner(info)
+    await stop.wait()
+    await sim.stop()
+    print("Simulator stopped.", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.speed <= 0:
+        print("mobagent sim: --speed must be > 0", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(args))
+    except ConfigError as exc:
+        print(f"mobagent sim: {exc}", file=sys.stderr)
+        return 2

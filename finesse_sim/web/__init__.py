@@ -1,0 +1,1 @@
+"""HTTP adapters: the Finesse REST API (`/finesse/api`) and the control API (`/sim/v1`)."""
