@@ -124,7 +124,10 @@ class XmppServer:
     def _listen(self, listener: _Listener) -> None:
         # Bound synchronously so that set_refusing(False) fails loudly if the port is taken
         # and connections queue in the backlog from this moment on.
-        sock = socket.create_server((listener.host, listener.port), backlog=_BACKLOG)
+        family, *_, address = socket.getaddrinfo(
+            listener.host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.create_server(address, family=family, backlog=_BACKLOG)
         listener.sock = sock
         listener.port = sock.getsockname()[1]
 

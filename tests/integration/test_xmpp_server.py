@@ -197,6 +197,7 @@ class Lab:
         self.servers: list[XmppServer] = []
         self.xmpps: list[ClientXMPP] = []
         self.raws: list[Raw] = []
+        self.tls_port: int | None = None  # of the last server started
 
     async def server(self, **kwargs: Any) -> tuple[XmppServer, int]:
         tls_port = kwargs.pop("tls_port", None)
@@ -208,7 +209,7 @@ class Lab:
         }
         server = XmppServer(domain=DOMAIN, **(options | kwargs))
         self.servers.append(server)
-        port, _ = await server.start("127.0.0.1", 0, tls_port)
+        port, self.tls_port = await server.start("127.0.0.1", 0, tls_port)
         return server, port
 
     async def raw(self, port: int, **kwargs: Any) -> Raw:
@@ -796,7 +797,8 @@ async def test_failed_tls_handshake_costs_only_that_connection(lab: Lab) -> None
 async def test_direct_tls_delivers_notifications(lab: Lab) -> None:
     server_ctx, _ = client_tls()
     server, _ = await lab.server(tls_context=server_ctx, tls_port=0)
-    tls_port = server._listeners[1].port
+    tls_port = lab.tls_port
+    assert tls_port
     xmpp = await lab.client(tls_port, "1001", direct_tls=True)
     assert xmpp.auth_ok
     node = user_node("1001")
@@ -835,7 +837,8 @@ async def test_drop_all_sessions(lab: Lab) -> None:
 async def test_set_refusing_drops_and_refuses_then_accepts(lab: Lab) -> None:
     server_ctx, client_ctx = client_tls()
     server, port = await lab.server(tls_context=server_ctx, tls_port=0)
-    tls_port = server._listeners[1].port
+    tls_port = lab.tls_port
+    assert tls_port
     raw = await lab.raw(port)
     await raw.login("1001")
     server.set_refusing(True)
