@@ -199,7 +199,10 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
         teams = [
             TeamConfig(id=str(_req(t, "id", "teams")), name=str(t["name"])) for t in data["teams"]
         ]
-    queues = base.queues
+    queues = [
+        QueueConfig(id=q.id, name=q.name, dn=q.dn, agents=[a.id for a in agents])
+        for q in base.queues
+    ]
     if "queues" in data:
         queues = []
         for n, q in enumerate(data["queues"]):
@@ -230,7 +233,14 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
             WrapUpReason(id=str(w.get("id", n + 1)), label=str(_req(w, "label", "wrap_up_reasons")))
             for n, w in enumerate(data["wrap_up_reasons"])
         ]
-    timers = Timers(**{k: float(v) for k, v in data.get("timers", {}).items()})
+    timer_names = set(Timers.__dataclass_fields__)
+    unknown_timers = set(data.get("timers", {})) - timer_names
+    if unknown_timers:
+        raise ConfigError(f"timers: unknown {sorted(unknown_timers)}; known {sorted(timer_names)}")
+    try:
+        timers = Timers(**{k: float(v) for k, v in data.get("timers", {}).items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"timers: {exc}") from exc
     deployment = str(settings.get("deployment", "UCCE")).upper()
     if deployment not in ("UCCE", "UCCX"):
         raise ConfigError(f"settings.deployment: {deployment!r} is not UCCE or UCCX")
@@ -254,6 +264,10 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
         timers=timers,
         lockout_attempts=int(settings.get("lockout_attempts", 5)),
     )
+    team_ids = {t.id for t in config.teams}
+    for a in config.agents:
+        if a.team_id not in team_ids:
+            raise ConfigError(f"agent {a.id}: unknown team {a.team_id!r}")
     ids = [a.id for a in config.agents]
     if len(set(ids)) != len(ids):
         raise ConfigError("agents: duplicate agent id")
