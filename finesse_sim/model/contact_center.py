@@ -268,10 +268,12 @@ class ContactCenter:
             raise _error(401, "Invalid Authorization User Specified", "UNAUTHORIZED", agent.id)
         return call, leg
 
-    def dialog_of(self, call: Call) -> Dialog:
+    def dialog_of(self, call: Call, keep: Agent | None = None) -> Dialog:
+        """The Dialog as Finesse shows it. An agent's participant disappears once its part is
+        over, except in the DELETE sent to that agent (`keep`), which shows it DROPPED."""
         participants = []
         for leg in call.legs:
-            if leg.gone and leg.agent is not None:
+            if leg.gone and leg.agent is not None and leg.agent is not keep:
                 continue
             participants.append(
                 Participant(
@@ -395,7 +397,8 @@ class ContactCenter:
         elif not shown and known is not None:
             del agent.known[call.id]
             call.watchers.discard(agent)
-            self._emit(node, Update("DELETE", node, [dialog], self._request_id))
+            last = self.dialog_of(call, keep=agent)
+            self._emit(node, Update("DELETE", node, [last], self._request_id))
 
     def _async_error(self, node: str, source: str, error: ApiError) -> None:
         self._emit(node, Update("PUT", source, [error], self._request_id))
@@ -449,6 +452,15 @@ class ContactCenter:
         return code
 
     def _change_state(self, agent: Agent, state: str, reason: ReasonCode | None) -> None:
+        if (
+            self.config.deployment == "UCCX"
+            and state == S.READY
+            and any(leg.call.queue is None for leg in agent.live_legs())
+        ):
+            # CCX refuses READY during a non-ICD call (FINESSE.md 3.2).
+            error = ApiError("Invalid State", "CF_RESOURCE_BUSY", "33")
+            self._async_error(user_uri(agent.id), user_uri(agent.id), error)
+            return
         decision = agent_states.decide(self.config.deployment, agent.state, state)
         if isinstance(decision, agent_states.Refuse):
             raise ApiErrorException(decision.status, decision.error)
@@ -909,7 +921,10 @@ class ContactCenter:
             self._leave(leg)
             self._set_call_state(call)
             return
-        self._flush()  # CALL_CONNECTION_CLEARED: the leg's DROPPED is seen before END_CALL
+        if leg.agent is None:
+            # The caller hung up: its DROPPED is seen before END_CALL (FINESSE.md 2.2). When
+            # the agent drops, the one PUT shows every participant DROPPED.
+            self._flush()
         self._end_call(call)
 
     def _leave(self, leg: Leg) -> None:
@@ -963,7 +978,11 @@ class ContactCenter:
     def _update_agent(self, agent: Agent) -> None:
         """Derive TALKING / HOLD from the agent's legs; when the last call ends, apply
         wrap-up and pending state (FINESSE.md 3.1, 3.3)."""
-        live = agent.live_legs()
+        every = agent.live_legs()
+        live = every
+        if self.config.deployment == "UCCX":
+            # CCX: non-ICD (personal) calls leave the agent state alone (FINESSE.md 3.2).
+            live = [leg for leg in every if leg.call.queue is not None]
         states = {leg.state for leg in live}
         if states & {P.ACTIVE, P.INITIATED, P.INITIATING, P.FAILED}:
             if agent.wrap_up_timer is not None:
@@ -982,6 +1001,8 @@ class ContactCenter:
         elif agent.state == S.RESERVED:
             # Reserved but the call never arrived (the caller hung up while it rang).
             self._set_state(agent, agent.base, agent.base_reason)
+        elif agent.state == S.READY and not every:
+            self._set_state(agent, S.READY, agent.reason)  # routable again
 
     def _after_call(self, agent: Agent) -> None:
         target = agent.pending or agent.base
@@ -1149,8 +1170,11 @@ class ContactCenter:
         self._update_agent(agent)
 
     def _do_retrieve(self, agent: Agent, call: Call, leg: Leg, req: DialogRequest) -> None:
-        if any(x.state == P.ACTIVE for x in agent.live_legs()):
-            raise _error(400, "Invalid State", "Another call is active", "requestedAction")
+        # Retrieving one call puts the agent's other active call on hold, as the phone does.
+        for other in agent.live_legs():
+            if other.state == P.ACTIVE:
+                self._set_leg(other, P.HELD)
+                self._phone(other.phone, "held", callId=other.call.id)
         self._set_leg(leg, P.ACTIVE)
         self._phone(leg.phone, "connected", callId=call.id)
         self._update_agent(agent)

@@ -341,3 +341,29 @@ def test_lose_notifications_drops_exactly_n(world: World):
     world.ready("1001")
     world.state("1001", "NOT_READY", "1")
     assert world.user_states("1001") == ["NOT_READY"]
+
+
+def test_agent_drop_shows_every_participant_dropped_in_one_put(world: World):
+    world.cc.config.wrap_up_on_incoming = "NOT_ALLOWED"
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.clear()
+    world.act("1001", dialog_id, "DROP")
+    updates = world.updates("/User/1001/Dialogs")
+    assert [u.event for u in updates] == ["PUT", "DELETE"]
+    assert [p.state for p in updates[0].data.participants] == ["DROPPED", "DROPPED"]
+    assert updates[0].data.state == "DROPPED"
+
+
+def test_retrieve_during_a_consult_holds_the_consult_call(world: World):
+    world.login("1002")
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    world.cc.phone_answer("5002")
+    world.act("1001", dialog_id, "RETRIEVE")
+    [consult_id] = [d.id for d in world.dialogs("1002")]
+    assert world.participant("1001", dialog_id, "5001").state == "ACTIVE"
+    assert world.participant("1001", consult_id, "5001").state == "HELD"
+    assert world.user("1001").state == "TALKING"
