@@ -4,6 +4,8 @@
 - `acd`: the queueing core (queues, longest-available routing). It knows nothing of Finesse
   and runs alone, in virtual time, for capacity planning.
 - `agent_states` and `participant_actions`: Finesse's rules as pure functions and tables.
-- `contact_center`: the Finesse layer (users, phones, calls, dialogs) that drives the core
-  and emits notifications as Update objects.
+- `contact_center`: the Finesse layer's entry point, `ContactCenter`: queries, inputs, and
+  the notifications derived from what changed. Its parts: `agent_desk` (sign-in, state,
+  presence, wrap-up), `telephony` (phones, calls, routing, ringing), `dialog_requests`
+  (MAKE_CALL and the dialog actions), over the records of `calls`.
 """
