@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from finesse_sim.web.finesse_api import SIDE_KEY, SIM_KEY
 if TYPE_CHECKING:
     from finesse_sim.runtime import Simulator
 
+log = logging.getLogger("finesse_sim.control")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT_KINDS = ("xmpp_drop", "out_of_service", "lose_notifications", "rest_latency", "side_down")
 
@@ -60,6 +62,11 @@ async def side_gate(request: web.Request, handler: Handler) -> web.StreamRespons
         return json_error(404, "not_found", f"no such resource: {request.path}")
     except web.HTTPMethodNotAllowed:
         return json_error(405, "method_not_allowed", f"{request.method} {request.path}")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return json_error(500, "internal_error", "the simulator failed; see its log")
 
 
 async def _json(request: web.Request) -> dict[str, Any]:

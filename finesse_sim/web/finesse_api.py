@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from finesse_sim.model.calls import Agent
     from finesse_sim.runtime import Side, Simulator
 
+log = logging.getLogger("finesse_sim.rest")
 XML = "application/xml"
 MAX_BODY = 64 * 1024
 SIM_KEY: web.AppKey[Simulator] = web.AppKey("sim")
@@ -63,6 +65,14 @@ async def finesse_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPMethodNotAllowed:
         return error_response(
             405, ApiError("Method Not Allowed", f"{request.method} is not supported", request.path)
+        )
+    except web.HTTPException:
+        raise
+    except Exception:
+        # A simulator bug must still answer in Finesse's shape (FINESSE.md 4.1: 500).
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response(
+            500, ApiError("Internal Server Error", "RUNTIME_EXCEPTION", request.path)
         )
 
 

@@ -434,3 +434,35 @@ async def test_reset_logs_everyone_out(lab: FinesseLab):
 
 async def test_base64_header_with_colon_in_password():
     assert base64.b64decode(basic("a", "b:c")[6:]) == b"a:b:c"
+
+
+async def test_mobile_agent_nailed_connection(lab: FinesseLab):
+    agent = lab.agent("1002")
+    assert lab.http is not None
+    async with lab.http.ws_connect(lab.url("/sim/v1/phones/+15551230002/events")) as ws:
+        assert (await ws.receive_json(timeout=5))["event"] == "subscribed"
+        _, rid = await agent.login(mobile=("NAILED_CONNECTION", "+15551230002"))
+        assert (await ws.receive_json(timeout=5))["event"] == "ring"  # the setup call
+        status, _ = await lab.control("POST", "/phones/+15551230002/answer")
+        assert status == 200
+        assert (await ws.receive_json(timeout=5))["event"] == "connected"
+        update = await agent.notes.wait_for(
+            lambda n, u: isinstance(u.data, User) and u.data.state == "NOT_READY", "login"
+        )
+        assert update.request_id == rid  # the login completes when the setup call is answered
+        assert update.data.mobile_agent.mode == "NAILED_CONNECTION"
+        await agent.ready()
+        dialog = await routed_call(lab, agent)
+        assert (await agent.dialog_action(dialog.id, "ANSWER")).status == 202
+        await agent.notes.user_state("TALKING")
+
+
+async def test_an_internal_failure_still_answers_in_finesse_shape(lab: FinesseLab, monkeypatch):
+    def broken(agent):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(lab.sim.model, "user", broken)
+    res = await lab.agent("1001").request("GET", "/finesse/api/User/1001")
+    assert res.status == 500
+    assert res.errors()[0].error_message == "RUNTIME_EXCEPTION"
+    assert "Traceback" not in res.text
