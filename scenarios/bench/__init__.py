@@ -1,0 +1,1 @@
+"""Benchmarks of the simulated Finesse (`python -m scenarios.bench.sim_bench`)."""

@@ -1,0 +1,65 @@
+"""`python -m scenarios.bench.sim_bench --quick --json` runs end to end.
+
+A smoke test, not a timed one: it checks that every phase measured something and that no
+request or notification went missing; the throughput targets belong to the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(90)
+def test_quick_benchmark_reports_positive_throughput_and_no_failures():
+    # Its own process group, so that a timeout takes the simulator it started down with it.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scenarios.bench.sim_bench", "--quick", "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the quick benchmark took more than 60 s")
+    assert proc.returncode == 0, stderr[-2000:]
+    result = json.loads(stdout)
+
+    rest = result["rest_get_user"]
+    assert rest["requests"] > 0
+    assert rest["failed"] == 0, rest["failures"]
+    assert rest["seconds"] > 0
+    assert rest["per_wall_second"] > 0
+    assert rest["per_sim_cpu_second"] > 0
+
+    fanout = result["fanout"]
+    assert fanout["clients"] > 0
+    assert fanout["deliveries"] > 0
+    assert fanout["deliveries"] == fanout["expected"]
+    assert fanout["failed"] == 0, fanout["failures"]
+    assert fanout["per_wall_second"] > 0
+    assert fanout["per_sim_cpu_second"] > 0
+
+    publish = result.get("fanout_publish_path")
+    if publish is not None:  # the notification service's own helper, when present
+        assert publish["failed"] == 0
+        assert publish["per_sim_cpu_second"] > 0
+
+    assert result["machine"]["cores"] >= 1
+    assert result["machine"]["python"]
+    assert result["method"]
