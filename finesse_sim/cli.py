@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from finesse_sim.clock import MAX_SPEED
 from finesse_sim.config import DEFAULT_PASSWORD, ConfigError, load_config
 from finesse_sim.runtime import Listen, Simulator
 
@@ -113,8 +114,8 @@ def main(argv: list[str]) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.speed <= 0:
-        print("mobagent sim: --speed must be > 0", file=sys.stderr)
+    if not 0 < args.speed <= MAX_SPEED:
+        print(f"mobagent sim: --speed must be > 0 and <= {MAX_SPEED:g}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(serve(args))

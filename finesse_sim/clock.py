@@ -8,15 +8,21 @@ scheduled model event (a `loop.call_at`, never an `asyncio.sleep` per timer) and
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 import simpy
 
+# Beyond this, a day of model time passes in under ten wall seconds and timestamps soon leave
+# the calendar; an offline run in virtual time needs no wall clock at all.
+MAX_SPEED = 10_000.0
+log = logging.getLogger("finesse_sim.clock")
+
 
 class WallClock:
     def __init__(self, env: simpy.Environment, speed: float = 1.0) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be > 0")
+        if not 0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed must be > 0 and <= {MAX_SPEED:g}")
         self.env = env
         self.speed = speed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -46,8 +52,8 @@ class WallClock:
         return self._model0 + (self._loop.time() - self._wall0) * self.speed
 
     def set_speed(self, speed: float) -> None:
-        if speed <= 0 or not math.isfinite(speed):
-            raise ValueError("speed must be a positive number")
+        if not 0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed must be > 0 and <= {MAX_SPEED:g}")
         self.sync()
         if self._loop is not None:
             self._rebase()
@@ -58,13 +64,19 @@ class WallClock:
         """Run every model event due by now (the wall clock's model time)."""
         target = self.model_now()
         env = self.env
-        while env.peek() <= target:
-            env.step()
-        if target > env.now:
-            # Move the model's clock forward to now even when nothing is due, so inputs are
-            # stamped with the current time. simpy has no public setter for `now`.
-            env._now = target
-        self._arm()
+        try:
+            while env.peek() <= target:
+                try:
+                    env.step()
+                except Exception:
+                    # One failing timer must not stop every other timer of the model.
+                    log.exception("model event failed at t=%.3f", env.now)
+            if target > env.now:
+                # Move the model's clock forward to now even when nothing is due, so inputs
+                # are stamped with the current time. simpy has no public setter for `now`.
+                env._now = target
+        finally:
+            self._arm()
 
     def _arm(self) -> None:
         """Wake up when the next model event is due."""

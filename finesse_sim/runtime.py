@@ -191,6 +191,8 @@ class Simulator:
     def _xmpp_authenticate(self, user: str, password: str) -> bool:
         from connector.finesse.models import ApiErrorException
 
+        if user not in self.model.agents:
+            return False  # the JID's local part is the agent id, never the login name
         with self.model_input():
             try:
                 self.model.authenticate(user, password, count_failure=False)
@@ -331,6 +333,7 @@ class Simulator:
 
     async def reset(self) -> None:
         """A fresh world: everyone logged out, no calls, no faults, every side up."""
+        was_out = not self.model.in_service
         for timer in (self._latency_timer, self._service_timer):
             if timer:
                 timer.cancel()
@@ -338,6 +341,8 @@ class Simulator:
         self.rest_latency_ms = 0
         with self.model_input():
             self.model.reset()
+        if was_out:
+            self._publish_system_info()  # clients are waiting for IN_SERVICE
         for side in self.sides:
             if side.down_timer:
                 side.down_timer.cancel()

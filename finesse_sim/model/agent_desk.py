@@ -6,6 +6,8 @@ derives TALKING, HOLD, WORK and WORK_READY from the agent's call legs.
 
 from __future__ import annotations
 
+import re
+
 from connector.finesse.models import (
     AgentState,
     ApiError,
@@ -24,6 +26,8 @@ from finesse_sim.model.errors import finesse_error
 S = AgentState
 P = ParticipantState
 NO_REASON_ID = "-1"
+CCE_EXTENSION = re.compile(r"^[0-9]{1,15}$", re.ASCII)
+E164_EXTENSION = re.compile(r"^\+?[0-9]{1,14}$", re.ASCII)
 
 
 class AgentDesk:
@@ -83,13 +87,16 @@ class AgentDesk:
         ):
             # CCX refuses READY during a non-ICD call (FINESSE.md 3.2).
             error = ApiError("Invalid State", "CF_RESOURCE_BUSY", "33")
-            self._asyncfinesse_error(user_uri(agent.id), user_uri(agent.id), error)
+            self._async_error(user_uri(agent.id), user_uri(agent.id), error)
             return
+        if state == S.LOGOUT and agent.live_legs():
+            # CTI refuses to sign out an agent whose device has a call (even a ringing one).
+            raise finesse_error(400, "Invalid State", "The agent's device has a call", "state")
         decision = agent_states.decide(self.config.deployment, agent.state, state)
         if isinstance(decision, agent_states.Refuse):
             raise ApiErrorException(decision.status, decision.error)
         if isinstance(decision, agent_states.RefuseLater):
-            self._asyncfinesse_error(user_uri(agent.id), user_uri(agent.id), decision.error)
+            self._async_error(user_uri(agent.id), user_uri(agent.id), decision.error)
             return
         if isinstance(decision, agent_states.Pend):
             agent.pending, agent.pending_reason = state, reason
@@ -120,7 +127,9 @@ class AgentDesk:
             raise finesse_error(
                 400, "Parameter Missing", "Extension Parameter missing", "extension"
             )
-        if not ext.isdigit() or (self.config.deployment == "UCCE" and len(ext) > 15):
+        pattern = E164_EXTENSION if self.config.deployment == "UCCX" else CCE_EXTENSION
+        if not pattern.match(ext):
+            # CCE: no E.164 extensions; CCX: up to 15 characters, + and 14 digits (DG125 p46).
             raise finesse_error(400, "Invalid Input", "Invalid extension specified", "extension")
         mobile = req.mobile_agent
         if mobile is not None:
@@ -137,20 +146,22 @@ class AgentDesk:
             if mobile.mode not in MobileAgentMode.__members__:
                 raise finesse_error(400, "Invalid Input", "Invalid mobile agent mode", "mode")
         node = user_uri(agent.id)
+        if agent.login_timer is not None:
+            # A NAILED_CONNECTION setup call is still ringing: this LOGIN waits for it too.
+            agent.login_request_id = self._request_id
+            return
         if agent.logged_in:
             # A forced login keeps the current state (FINESSE.md 2.1).
             self._touch(agent, force=True)
             return
         if ext not in self.config.devices:
-            self._asyncfinesse_error(
-                node, node, ApiError("Invalid Device", "CF_INVALID_DEVICE", ext)
-            )
+            self._async_error(node, node, ApiError("Invalid Device", "CF_INVALID_DEVICE", ext))
             return
         holder = next(
             (a for a in self.agents.values() if a is not agent and a.extension == ext), None
         )
         if holder is not None:
-            self._asyncfinesse_error(node, node, ApiError("Device Busy", "CF_DEVICE_BUSY", ext))
+            self._async_error(node, node, ApiError("Device Busy", "CF_DEVICE_BUSY", ext))
             return
         agent.extension = ext
         agent.mobile = MobileAgent(mobile.mode, mobile.dial_number) if mobile else None
@@ -264,8 +275,7 @@ class AgentDesk:
         every = agent.live_legs()
         live = every
         if self.config.deployment == "UCCX":
-            # CCX: non-ICD (personal) calls leave the agent state alone (FINESSE.md 3.2).
-            live = [leg for leg in every if leg.call.queue is not None]
+            live = [leg for leg in every if not self._personal(leg.call)]
         states = {leg.state for leg in live}
         if states & {P.ACTIVE, P.INITIATED, P.INITIATING, P.FAILED}:
             if agent.wrap_up_timer is not None:

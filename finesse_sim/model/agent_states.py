@@ -15,7 +15,6 @@ from connector.finesse.models import ApiError, WrapUpMode
 SETTABLE = frozenset({S.READY, S.NOT_READY, S.LOGOUT})
 ON_CALL = frozenset({S.TALKING, S.HOLD})
 WRAP_UP = frozenset({S.WORK, S.WORK_READY})
-KNOWN_STATES = frozenset(s.value for s in S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +58,11 @@ def _invalid_state(current: str, requested: str) -> Refuse:
 
 def decide(deployment: str, current: str, requested: str) -> Decision:
     """What a PUT User {state: requested} does to an agent now in `current` (logged in)."""
-    if requested not in KNOWN_STATES:
-        return Refuse(400, ApiError("Invalid Input", "Invalid State specified for user", "state"))
     if requested not in SETTABLE:
-        # RESERVED, TALKING, HOLD, WORK, WORK_READY, ...: system-driven only (DG125 p62).
-        return _invalid_state(current, requested)
+        # Only READY, NOT_READY and LOGOUT may be set (DG125 p61); RESERVED, TALKING, HOLD,
+        # WORK, WORK_READY are system-driven. Finesse validates the value itself, so these
+        # get the same answer as an unknown state (UNCONFIRMED: Invalid State is possible).
+        return Refuse(400, ApiError("Invalid Input", "Invalid State specified for user", "state"))
     if current == S.LOGOUT:
         return _invalid_state(current, requested)
     if requested == S.LOGOUT:

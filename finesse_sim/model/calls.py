@@ -114,6 +114,7 @@ class Call:
     wrap_up_reason: str = ""
     legs: list[Leg] = field(default_factory=list)
     associated: Call | None = None
+    controller: Agent | None = None  # who made it a conference: only they may extend it
     outgoing_agent: Agent | None = None  # the agent who placed it (MAKE_CALL / consult)
     ended: bool = False
     force_publish: bool = False

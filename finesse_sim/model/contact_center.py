@@ -27,6 +27,7 @@ from connector.finesse.models import (
     CALL_VARIABLE_NAMES,
     ECC_PREFIX,
     SYSTEM_INFO_URI,
+    Action,
     AgentState,
     ApiError,
     Dialog,
@@ -46,7 +47,7 @@ from connector.finesse.models import (
 from finesse_sim.config import SimConfig
 from finesse_sim.model.acd import Acd
 from finesse_sim.model.agent_desk import NO_REASON_ID, AgentDesk
-from finesse_sim.model.calls import Agent, Call, Leg
+from finesse_sim.model.calls import LIVE, Agent, Call, Leg
 from finesse_sim.model.dialog_requests import DialogRequests
 from finesse_sim.model.errors import finesse_error
 from finesse_sim.model.participant_actions import participant_actions
@@ -83,6 +84,7 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
         self.in_service = True
         self.notifications_to_lose = 0
         self.notifications_lost = 0
+        self._generation = 0
         self._build()
 
     def _build(self) -> None:
@@ -94,28 +96,36 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
             self.acd.add_queue(q.id, q.name, q.dn, q.agents)
 
     def reset(self) -> None:
-        """Everyone logged out, no calls, no faults; timers left behind do nothing."""
-        for agent in self.agents.values():
-            for timer in (agent.wrap_up_timer, agent.presence_timer, agent.login_timer):
-                if timer:
-                    timer.cancel()
-        for call in self.calls.values():
-            for leg in call.legs:
-                for timer in (leg.rona, leg.answer_timer):
-                    if timer:
-                        timer.cancel()
+        """Everyone logged out, no calls, no faults. Clients are told: a DELETE for every
+        dialog they know and a LOGOUT for every agent they saw signed in. Timers of the old
+        world do nothing when they fire (they belong to an older generation)."""
+        self._generation += 1
         self._dirty_agents.clear()
         self._dirty_calls.clear()
-        self.in_service = True
         self.notifications_to_lose = 0
+        was_in_service, self.in_service = self.in_service, True
+        old = self.agents
         self._build()
+        if not was_in_service:
+            return  # clients saw OUT_OF_SERVICE: they re-read everything when it ends
+        with self._input(""):
+            for agent in old.values():
+                node = dialogs_uri(agent.id)
+                for dialog in agent.known.values():
+                    self._emit(node, Update("DELETE", node, [dialog]))
+                if agent.shown_user is not None and agent.shown_user.state != S.LOGOUT:
+                    self._touch(self.agents[agent.id], force=True)
 
     def timestamp(self) -> str:
         moment = datetime.fromtimestamp(self.epoch + self.env.now, UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
     def _after(self, delay: float, fn: Callable[[], None]):
+        generation = self._generation
+
         def fire() -> None:
+            if generation != self._generation:
+                return  # set before a reset
             with self._input(""):
                 fn()
 
@@ -154,7 +164,8 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
                     agent.failed_logins = 0
                     agent.locked_until = self.env.now + self.config.timers.lockout
             raise finesse_error(401, "Authorization Failure", "UNAUTHORIZED", user)
-        agent.failed_logins = 0
+        if count_failure:
+            agent.failed_logins = 0
         return agent
 
     def user(self, agent: Agent) -> User:
@@ -235,6 +246,11 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
             )
         leg = call.leg_of(agent)
         if leg is None:
+            if any(x.agent is agent for x in call.legs):
+                # The agent's part of the call is over (e.g. ring-no-answer re-queued it).
+                raise finesse_error(
+                    404, "Not Found", "Invalid dialogId specified for dialog", dialog_id
+                )
             raise finesse_error(
                 401, "Invalid Authorization User Specified", "UNAUTHORIZED", agent.id
             )
@@ -244,14 +260,16 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
         """The Dialog as Finesse shows it. An agent's participant disappears once its part is
         over, except in the DELETE sent to that agent (`keep`), which shows it DROPPED."""
         participants = []
+        kept = next((x for x in reversed(call.legs) if x.agent is keep), None) if keep else None
         for leg in call.legs:
-            if leg.gone and leg.agent is not None and leg.agent is not keep:
+            if leg.gone and leg.agent is not None and leg is not kept:
                 continue
+            ending = leg is kept
             participants.append(
                 Participant(
                     media_address=leg.address,
-                    state=leg.state,
-                    actions=self._actions(leg),
+                    state=P.DROPPED if ending else leg.state,
+                    actions=[] if ending else self._actions(leg),
                     media_address_type="AGENT_DEVICE" if leg.agent else "",
                     start_time=leg.start_time,
                     state_cause=leg.state_cause,
@@ -282,15 +300,29 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
         )
 
     def _actions(self, leg: Leg) -> list[str]:
-        other_active = leg.agent is not None and any(
-            other.state == P.ACTIVE and other.call is not leg.call for other in leg.agent.legs
+        agent, call = leg.agent, leg.call
+        # TRANSFER / CONFERENCE: offered on the held call once its own consult is active.
+        consult_active = (
+            agent is not None
+            and call.associated is not None
+            and any(
+                x.agent is agent and x.state == P.ACTIVE and not x.gone
+                for x in call.associated.legs
+            )
         )
-        return participant_actions(
+        actions = participant_actions(
             leg.state,
-            is_agent=leg.agent is not None,
-            other_call_active=other_active,
+            is_agent=agent is not None,
+            other_call_active=consult_active,
             active_extras=self.config.active_extra_actions,
         )
+        if agent is not None and Action.CONSULT_CALL in actions:
+            # An agent line holds two calls, and only a conference's controller may extend
+            # it (DG125 p110).
+            busy = any(x is not leg and x.state in LIVE and not x.gone for x in agent.legs)
+            if busy or call.controller not in (None, agent):
+                actions.remove(Action.CONSULT_CALL)
+        return actions
 
     def reason_codes(self, category: str | None) -> list[ReasonCode]:
         if not category:
@@ -372,7 +404,7 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
             last = self.dialog_of(call, keep=agent)
             self._emit(node, Update("DELETE", node, [last], self._request_id))
 
-    def _asyncfinesse_error(self, node: str, source: str, error: ApiError) -> None:
+    def _async_error(self, node: str, source: str, error: ApiError) -> None:
         self._emit(node, Update("PUT", source, [error], self._request_id))
 
     def set_in_service(self, in_service: bool) -> None:
@@ -385,10 +417,8 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
             return
         with self._input(""):
             for agent in self.agents.values():
-                if (
-                    agent.logged_in
-                    or agent.shown_user is None
-                    or agent.shown_user.state != S.LOGOUT
+                if agent.logged_in or (
+                    agent.shown_user is not None and agent.shown_user.state != S.LOGOUT
                 ):
                     self._touch(agent, force=True)
                 self._republish_dialogs(agent)

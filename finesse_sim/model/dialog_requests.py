@@ -40,6 +40,9 @@ CALL_VARIABLE_MAX_BYTES = 40
 ECC_MAX_BYTES = 2000
 WRAP_UP_REASON_MAX = 40
 ALL_ACTIONS = frozenset(a.value for a in Action)
+# Real actions of other platforms or features the simulator does not model: CCE answers
+# START_RECORDING and the direct-preview ACCEPT/CLOSE/REJECT with 501 (DG125 p123, p126).
+NOT_IMPLEMENTED = frozenset({"START_RECORDING", "ACCEPT", "CLOSE", "REJECT"})
 NEEDS_TARGET = frozenset(ALL_ACTIONS - {Action.UPDATE_CALL_DATA, Action.MAKE_CALL})
 
 
@@ -83,7 +86,10 @@ class DialogRequests:
                     )
                 variables = dict(req.media_properties.call_variables)
                 self._check_variables(variables)
-            if agent.state not in (S.READY, S.NOT_READY) or agent.live_legs():
+            callable_from = (
+                (S.READY, S.NOT_READY) if self.config.deployment == "UCCE" else (S.NOT_READY,)
+            )  # calling from READY is a CCE 12.5 feature
+            if agent.state not in callable_from or agent.live_legs():
                 raise finesse_error(
                     400, "Invalid State", f"Cannot make a call in state {agent.state}", "state"
                 )
@@ -136,6 +142,10 @@ class DialogRequests:
             if not action:
                 raise finesse_error(
                     400, "Parameter Missing", "requestedAction is required", "requestedAction"
+                )
+            if action in NOT_IMPLEMENTED:
+                raise finesse_error(
+                    501, "Not Implemented", f"{action} is not supported", "requestedAction"
                 )
             if action not in ALL_ACTIONS or action == Action.MAKE_CALL:
                 raise finesse_error(
@@ -255,6 +265,7 @@ class DialogRequests:
             call.legs.append(mover)
         self._set_leg(leg, P.ACTIVE)
         call.call_type = "CONFERENCE"
+        call.controller = call.controller or agent
         call.associated = None
         consult.associated = None
         self._touch_call(call)

@@ -194,7 +194,7 @@ class Telephony:
         leg = self._leg(call, agent.extension, P.ALERTING, agent=agent, routed=routed)
         leg.phone = agent.phone
         self._set_call_state(call)
-        if not routed and agent.state == S.READY:
+        if not routed and agent.state == S.READY and not self._personal(call):
             self._set_state(agent, S.RESERVED, None)
         self.acd.agent_unavailable(agent.id)
         self._phone(
@@ -293,11 +293,17 @@ class Telephony:
             return
         self._set_call_state(call)
 
+    def _personal(self, call: Call) -> bool:
+        """A non-ICD call on CCX: it never touches the agent's state (FINESSE.md 3.2)."""
+        return self.config.deployment == "UCCX" and call.queue is None
+
     def _fail_leg(self, leg: Leg, cause: str) -> None:
-        """An outside phone rejected the call."""
+        """The called phone rejected the call."""
         self._remove_leg(leg)
         self._phone(leg.phone, "ended", callId=leg.call.id)
         self._fail_call(leg.call, cause)
+        if leg.agent is not None:
+            self._update_agent(leg.agent)  # e.g. back from RESERVED
 
     def _drop_leg(self, leg: Leg) -> None:
         call = leg.call
@@ -336,6 +342,8 @@ class Telephony:
         self._update_agent(agent)
 
     def _wraps(self, agent: Agent, leg: Leg) -> bool:
+        if self._personal(leg.call):
+            return False
         mode = (
             self.config.wrap_up_on_outgoing
             if leg.call.outgoing_agent is agent

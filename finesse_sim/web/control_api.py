@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from connector.finesse.models import ApiErrorException
+from finesse_sim.clock import MAX_SPEED
 from finesse_sim.web.finesse_api import SIDE_KEY, SIM_KEY
 
 if TYPE_CHECKING:
@@ -195,8 +196,8 @@ async def put_clock(request: web.Request) -> web.Response:
     sim = _sim(request)
     data = await _json(request)
     speed = _number(data, "speed")
-    if speed <= 0:
-        raise ControlError(400, "invalid_field", "speed must be > 0", "speed")
+    if not 0 < speed <= MAX_SPEED:
+        raise ControlError(400, "invalid_field", f"speed must be > 0 and <= {MAX_SPEED:g}", "speed")
     sim.clock.set_speed(speed)
     return web.json_response(_clock_body(sim))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("finesse_sim.rest")
 XML = "application/xml"
+XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_BODY = 64 * 1024
 SIM_KEY: web.AppKey[Simulator] = web.AppKey("sim")
 SIDE_KEY: web.AppKey[Side] = web.AppKey("side")
@@ -83,7 +83,7 @@ def _credentials(request: web.Request) -> tuple[str, str]:
         raise ApiErrorException(401, ApiError("Authorization Failure", "UNAUTHORIZED", ""))
     try:
         user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, non-ASCII header text
         user, sep, password = "", "", ""
     if not sep:
         raise ApiErrorException(401, ApiError("Authorization Failure", "UNAUTHORIZED", ""))
@@ -109,6 +109,13 @@ def _self(request: web.Request) -> Agent:
 
 
 async def _body(request: web.Request) -> bytes:
+    if request.content_type not in XML_TYPES:
+        # Finesse's resources consume application/xml (a JAX-RS @Consumes): anything else is
+        # refused before it is read.
+        raise ApiErrorException(
+            415,
+            ApiError("Unsupported Media Type", "Content-Type must be application/xml", ""),
+        )
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiErrorException(400, ApiError("Bad Request", "Request body too large", ""))
     body = await request.read()
@@ -209,6 +216,16 @@ async def team(request: web.Request) -> web.Response:
 
 
 async def not_found(request: web.Request) -> web.Response:
+    """No route: 405 when the path exists with other methods, else 404."""
+    for resource in request.app.router.resources():
+        if resource is request.match_info.route.resource:
+            continue
+        match, allowed = await resource.resolve(request)
+        if match is None and allowed:
+            raise ApiErrorException(
+                405,
+                ApiError("Method Not Allowed", f"{request.method} is not supported", request.path),
+            )
     raise ApiErrorException(404, ApiError("Not Found", "Resource not found", request.path))
 
 

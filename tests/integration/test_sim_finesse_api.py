@@ -127,7 +127,7 @@ async def test_extension_held_by_another_agent_is_device_busy(lab: FinesseLab):
 @pytest.mark.parametrize(
     ("fields", "status", "error_type"),
     [
-        ({"state": "TALKING"}, 400, "Invalid State"),
+        ({"state": "TALKING"}, 400, "Invalid Input"),
         ({"state": "DANCING"}, 400, "Invalid Input"),
         ({"state": "NOT_READY"}, 400, "Parameter Missing"),  # reason codes are configured
         ({"state": "NOT_READY", "reason_code_id": "99"}, 400, "Invalid Input"),
@@ -466,3 +466,53 @@ async def test_an_internal_failure_still_answers_in_finesse_shape(lab: FinesseLa
     assert res.status == 500
     assert res.errors()[0].error_message == "RUNTIME_EXCEPTION"
     assert "Traceback" not in res.text
+
+
+async def test_a_body_that_is_not_xml_is_415(lab: FinesseLab):
+    headers = {"Authorization": basic("1001", "password"), "Content-Type": "text/plain"}
+    res = await lab.rest("PUT", "/finesse/api/User/1001", "<User/>", headers)
+    assert res.status == 415 and "<ApiErrors>" in res.text
+
+
+async def test_a_wrong_method_is_405_and_an_unknown_path_404(lab: FinesseLab):
+    res = await lab.agent("1001").request("DELETE", "/finesse/api/User/1001")
+    assert res.status == 405 and res.errors()[0].error_type == "Method Not Allowed"
+    res = await lab.agent("1001").request("GET", "/finesse/api/User/1001/Nothing")
+    assert res.status == 404
+
+
+async def test_non_ascii_basic_credentials_are_401(lab: FinesseLab):
+    res = await lab.rest("GET", "/finesse/api/User/1001", headers={"Authorization": "Basic é"})
+    assert res.status == 401 and res.errors()[0].error_type == "Authorization Failure"
+
+
+async def test_xmpp_login_takes_the_agent_id_not_the_login_name(lab: FinesseLab):
+    from tests.support.finesse_lab import Notifications
+
+    name = lab.sim.config.agent("1001").login_name
+    notes = Notifications(f"{name}@{lab.sim.sides[0].domain}/x", "password")
+    lab.clients.append(notes)
+    assert await notes.connect("127.0.0.1", lab.sim.sides[0].xmpp_port) is False
+
+
+async def test_clock_speed_is_bounded(lab: FinesseLab):
+    status, body = await lab.control("PUT", "/clock", {"speed": 1e12})
+    assert status == 400 and body["error"]["field"] == "speed"
+    status, body = await lab.control("PUT", "/clock", {"speed": 50})
+    assert status == 200 and body["speed"] == 50
+
+
+async def test_unimplemented_dialog_actions_are_501(lab: FinesseLab):
+    agent = await logged_in(lab, "1001", ready=True)
+    dialog = await routed_call(lab, agent)
+    res = await agent.dialog_action(dialog.id, "START_RECORDING")
+    assert res.status == 501 and res.errors()[0].error_type == "Not Implemented"
+
+
+async def test_reset_tells_clients_their_dialogs_and_sessions_are_gone(lab: FinesseLab):
+    agent = await logged_in(lab, "1001", ready=True)
+    dialog = await routed_call(lab, agent)
+    await lab.control("POST", "/reset")
+    deleted = await agent.notes.dialog_event("DELETE")
+    assert deleted.id == dialog.id
+    await agent.notes.user_state("LOGOUT")

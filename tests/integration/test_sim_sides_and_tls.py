@@ -47,7 +47,7 @@ async def test_both_sides_publish_the_same_model(pair: FinesseLab):
         "PUT",
         "/finesse/api/User/1001",
         "<User><state>READY</state></User>",
-        {"Authorization": agent.auth},
+        {"Authorization": agent.auth, "Content-Type": "application/xml"},
         side=1,
     )
     assert res.status == 202
@@ -70,7 +70,10 @@ async def test_side_down_refuses_then_comes_back(pair: FinesseLab):
     with pytest.raises(aiohttp.ClientConnectionError):
         await pair.rest("GET", "/finesse/api/SystemInfo", side=0)
     res = await pair.rest(
-        "GET", "/finesse/api/User/1001", headers={"Authorization": agent.auth}, side=1
+        "GET",
+        "/finesse/api/User/1001",
+        headers={"Authorization": agent.auth},
+        side=1,
     )
     assert res.status == 200 and codec.parse_user(res.text).state == "NOT_READY"
     await pair.sim.wait_until(lambda: not side_a.down and side_a.site is not None, timeout=5)

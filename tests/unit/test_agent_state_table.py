@@ -503,7 +503,8 @@ def test_agent_can_never_set_a_system_state(start: Callable[[World], None], targ
     world.clear()
     with pytest.raises(ApiErrorException) as err:
         world.state(A, target)
-    assert (err.value.status, err.value.error.error_type) == (400, "Invalid State")
+    error = err.value.error
+    assert (err.value.status, error.error_type, error.error_data) == (400, "Invalid Input", "state")
     assert world.user(A).state == before.state
     assert world.notes == []
 
@@ -619,7 +620,10 @@ def test_decide(deployment: str, current: str, requested: str, outcome: str) -> 
     decision = agent_states.decide(deployment, current, requested)
     assert type(decision) is OUTCOMES[outcome]
     if isinstance(decision, Refuse):
-        assert (decision.status, decision.error.error_type) == (400, "Invalid State")
+        # A state agents can never set is an invalid value; a settable one not allowed now
+        # is an invalid state change.
+        expected = "Invalid State" if requested in agent_states.SETTABLE else "Invalid Input"
+        assert (decision.status, decision.error.error_type) == (400, expected)
     if isinstance(decision, RefuseLater):
         error = decision.error
         assert (error.error_type, error.error_data, error.error_message) == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.finesse.models import ApiErrorException, DialogRequest, MediaProperties
+from connector.finesse.models import ApiErrorException, DialogRequest, MediaProperties, User
 from tests.unit.conftest import World
 
 
@@ -367,3 +367,132 @@ def test_retrieve_during_a_consult_holds_the_consult_call(world: World):
     assert world.participant("1001", dialog_id, "5001").state == "ACTIVE"
     assert world.participant("1001", consult_id, "5001").state == "HELD"
     assert world.user("1001").state == "TALKING"
+
+
+def test_logout_is_refused_while_a_call_rings(world: World):
+    world.login("1001")
+    world.cc.inject_call("5001", "+15550100")  # a direct call to the desk phone
+    with pytest.raises(ApiErrorException) as err:
+        world.state("1001", "LOGOUT", "3")
+    assert err.value.error.error_type == "Invalid State"
+
+
+def test_rejecting_a_direct_call_frees_a_reserved_agent(world: World):
+    world.login("1001")
+    world.ready("1001")
+    world.cc.inject_call("5001", "+15550100")
+    assert world.user("1001").state == "RESERVED"
+    world.cc.phone_reject("5001")
+    assert world.user("1001").state == "READY"
+    world.cc.inject_call("8000", "+15550101")
+    assert world.user("1001").state == "RESERVED"  # routable again
+
+
+def conference(world: World) -> str:
+    world.login("1002")
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    world.cc.phone_answer("5002")
+    world.act("1001", dialog_id, "CONFERENCE")
+    return dialog_id
+
+
+def test_only_the_conference_controller_may_consult_from_it(world: World):
+    dialog_id = conference(world)
+    assert "CONSULT_CALL" in world.participant("1001", dialog_id, "5001").actions
+    assert "CONSULT_CALL" not in world.participant("1002", dialog_id, "5002").actions
+    with pytest.raises(ApiErrorException):
+        world.act("1002", dialog_id, "CONSULT_CALL", to_address="5003")
+
+
+def test_a_second_consult_is_not_offered(world: World):
+    world.login("1002")
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    world.cc.phone_answer("5002")
+    [consult] = world.dialogs("1002")
+    assert "CONSULT_CALL" not in world.participant("1001", consult.id, "5001").actions
+
+
+def test_delete_after_reroute_to_the_same_agent_lists_it_once(world: World):
+    world.cc.config.wrap_up_on_incoming = "NOT_ALLOWED"
+    dialog_id = incoming(world)
+    world.advance(16)  # ring-no-answer: NOT_READY, the call back in the queue
+    world.ready("1001")  # routed to 1001 again
+    world.cc.phone_answer("5001")
+    world.clear()
+    world.cc.hangup_call(dialog_id)
+    delete = world.updates("/User/1001/Dialogs")[-1]
+    assert delete.event == "DELETE"
+    mine = [p for p in delete.data[0].participants if p.media_address == "5001"]
+    assert [p.state for p in mine] == ["DROPPED"]
+
+
+def test_relogin_during_a_nailed_setup_call_waits_for_the_same_call(world: World):
+    world.login("1001", mobile=("NAILED_CONNECTION", "+15551230001"))
+    world.advance(10)
+    world.login("1001", mobile=("NAILED_CONNECTION", "+15551230001"))
+    assert world.phone_events("+15551230001") == ["ring"]
+    world.advance(6)  # the first setup call's timer ends it
+    assert world.user("1001").state == "LOGOUT"
+    assert world.phone_events("+15551230001") == ["ring", "ended"]
+
+
+@pytest.mark.parametrize(
+    ("deployment", "extension", "ok"),
+    [
+        ("UCCE", "5001", True),
+        ("UCCE", "+15551234567", False),
+        ("UCCE", "\u0665\u0660\u0660\u0661", False),  # Arabic-Indic digits
+        ("UCCX", "+15551234567", True),
+        ("UCCX", "+155512345678901", False),
+    ],
+)
+def test_login_extension_format(deployment, extension, ok):
+    from tests.unit.conftest import make_world
+
+    world = make_world()
+    world.cc.config.deployment = deployment
+    world.cc.config.extra_devices.append(extension)
+    agent = world.cc.agents["1001"]
+    if ok:
+        world.cc.put_user(agent, User(state="LOGIN", extension=extension))
+        assert world.user("1001").state == "NOT_READY"
+    else:
+        with pytest.raises(ApiErrorException) as err:
+            world.cc.put_user(agent, User(state="LOGIN", extension=extension))
+        assert err.value.error.error_data == "extension"
+
+
+def test_uccx_make_call_from_ready_is_refused():
+    from tests.unit.conftest import make_world
+
+    world = make_world()
+    world.cc.config.deployment = "UCCX"
+    world.login("1001")
+    world.ready("1001")
+    req = DialogRequest(requested_action="MAKE_CALL", from_address="5001", to_address="+1555")
+    with pytest.raises(ApiErrorException) as err:
+        world.cc.make_call(world.cc.agents["1001"], req)
+    assert err.value.error.error_type == "Invalid State"
+
+
+def test_uccx_personal_call_has_no_wrap_up():
+    from tests.unit.conftest import make_world
+
+    world = make_world()
+    world.cc.config.deployment = "UCCX"
+    world.login("1001")
+    world.ready("1001")
+    world.clear()
+    call_id = world.cc.inject_call("5001", "+15550100")  # direct, non-ICD
+    assert world.user("1001").state == "READY"
+    world.cc.phone_answer("5001")
+    world.cc.hangup_call(call_id)
+    assert world.dialogs("1001") == []
+    assert world.user("1001").state == "READY"
+    assert world.user_states("1001") == []  # no User notification at all
