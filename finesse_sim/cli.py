@@ -26,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tls", action="store_true", help="STARTTLS with a self-signed certificate")
     p.add_argument("--secondary-rest-port", type=int, default=None, help="side B REST port")
     p.add_argument("--secondary-xmpp-port", type=int, default=None, help="side B XMPP port")
+    p.add_argument(
+        "--secondary-host", default=None, help="side B address (e.g. 127.0.0.2; default --host)"
+    )
     p.add_argument("--config", default=None, help="roster TOML file (default: built-in roster)")
     p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
@@ -36,9 +39,9 @@ def parser() -> argparse.ArgumentParser:
 def describe(sim: Simulator) -> dict:
     sides = {
         s.name: {
-            "rest": f"http://{sim.listen.host}:{s.rest_port}/finesse/api",
-            "xmpp": f"{sim.listen.host}:{s.xmpp_port}",
-            "xmppTls": f"{sim.listen.host}:{s.xmpp_tls_port}" if s.xmpp_tls_port else None,
+            "rest": f"http://{s.host}:{s.rest_port}/finesse/api",
+            "xmpp": f"{s.host}:{s.xmpp_port}",
+            "xmppTls": f"{s.host}:{s.xmpp_tls_port}" if s.xmpp_tls_port else None,
             "xmppDomain": s.domain,
         }
         for s in sim.sides
@@ -84,6 +87,7 @@ async def serve(args: argparse.Namespace) -> int:
         xmpp_tls_port=args.xmpp_tls_port,
         secondary_rest_port=args.secondary_rest_port,
         secondary_xmpp_port=args.secondary_xmpp_port,
+        secondary_host=args.secondary_host,
         tls=args.tls,
     )
     sim = Simulator(config, listen, speed=args.speed)

@@ -35,6 +35,7 @@ log = logging.getLogger("finesse_sim")
 @dataclass(eq=False)
 class Side:
     name: str  # "A" (primary) or "B" (secondary)
+    host: str
     domain: str
     rest_port: int
     xmpp_port: int
@@ -44,6 +45,8 @@ class Side:
     site: web.TCPSite | None = None
     down: bool = False
     down_timer: Timer | None = None
+    webapp_down: bool = False  # the 'finesse' user UNAVAILABLE, REST unanswered (7.2)
+    webapp_timer: Timer | None = None
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Listen:
     xmpp_tls_port: int | None = None
     secondary_rest_port: int | None = None
     secondary_xmpp_port: int | None = None
+    secondary_host: str | None = None  # e.g. 127.0.0.2, so the two nodes differ by host
     tls: bool = False  # STARTTLS on the XMPP port (and direct TLS where a TLS port is set)
 
 
@@ -106,6 +110,7 @@ class Simulator:
         self.sides: list[Side] = [
             Side(
                 "A",
+                self.listen.host,
                 config.xmpp_domain,
                 self.listen.rest_port,
                 self.listen.xmpp_port,
@@ -116,6 +121,7 @@ class Simulator:
             self.sides.append(
                 Side(
                     "B",
+                    self.listen.secondary_host or self.listen.host,
                     config.secondary_xmpp_domain,
                     self.listen.secondary_rest_port,
                     self.listen.secondary_xmpp_port or 0,
@@ -129,7 +135,8 @@ class Simulator:
         if self.listen.tls:
             from finesse_sim.tls import self_signed_context
 
-            names = [self.listen.host, "localhost", *(s.domain for s in self.sides)]
+            hosts = {s.host for s in self.sides}
+            names = [*hosts, "localhost", *(s.domain for s in self.sides)]
             self.tls_context, ca_path = self_signed_context(names)
             self.ca_file = str(ca_path)
         for side in self.sides:
@@ -145,13 +152,13 @@ class Simulator:
             tls_context=self.tls_context,
         )
         side.xmpp_port, tls_port = await side.xmpp.start(
-            self.listen.host, side.xmpp_port, side.xmpp_tls_port if self.tls_context else None
+            side.host, side.xmpp_port, side.xmpp_tls_port if self.tls_context else None
         )
         side.xmpp_tls_port = tls_port
         app = self.make_app(side)
         side.runner = web.AppRunner(app, access_log=None)
         await side.runner.setup()
-        side.site = web.TCPSite(side.runner, self.listen.host, side.rest_port, backlog=1024)
+        side.site = web.TCPSite(side.runner, side.host, side.rest_port, backlog=1024)
         await side.site.start()
         server = side.site._server
         if server is not None and side.rest_port == 0:
@@ -240,7 +247,7 @@ class Simulator:
 
     def _node(self, side: Side) -> Node:
         return Node(
-            host=self.listen.host,
+            host=side.host,
             https_port=str(side.rest_port),
             xmpp_port=str(side.xmpp_port),
             xmpp_secure_port=str(side.xmpp_tls_port or ""),
@@ -328,8 +335,28 @@ class Simulator:
         side.down = False
         assert side.xmpp is not None and side.runner is not None
         side.xmpp.set_refusing(False)
-        side.site = web.TCPSite(side.runner, self.listen.host, side.rest_port, backlog=1024)
+        side.site = web.TCPSite(side.runner, side.host, side.rest_port, backlog=1024)
         await side.site.start()
+
+    def finesse_down(self, side: Side, seconds: float) -> None:
+        """The Finesse webapp (Tomcat) of one side is down: its 'finesse' XMPP user goes
+        UNAVAILABLE and its REST API answers nothing; then AVAILABLE again, followed by an
+        IN_SERVICE SystemInfo notification (the recovery FINESSE.md 7.2 expects)."""
+        with self.model_input():
+            if side.webapp_timer:
+                side.webapp_timer.cancel()
+            side.webapp_timer = schedule(self.env, seconds, lambda: self._finesse_up(side))
+        side.webapp_down = True
+        if side.xmpp is not None:
+            side.xmpp.set_finesse_presence(False)
+
+    def _finesse_up(self, side: Side) -> None:
+        side.webapp_timer = None
+        side.webapp_down = False
+        if side.xmpp is not None and not side.down:
+            side.xmpp.set_finesse_presence(True)
+            update = Update("PUT", SYSTEM_INFO_URI, self.system_info(side))
+            side.xmpp.publish(SYSTEM_INFO_URI, codec.update_to_xml(update))
 
     async def reset(self) -> None:
         """A fresh world: everyone logged out, no calls, no faults, every side up."""
@@ -344,6 +371,9 @@ class Simulator:
         if was_out:
             self._publish_system_info()  # clients are waiting for IN_SERVICE
         for side in self.sides:
+            if side.webapp_timer:
+                side.webapp_timer.cancel()
+            side.webapp_down, side.webapp_timer = False, None
             if side.down_timer:
                 side.down_timer.cancel()
             if side.down:

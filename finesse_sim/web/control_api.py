@@ -21,11 +21,18 @@ from finesse_sim.clock import MAX_SPEED
 from finesse_sim.web.finesse_api import SIDE_KEY, SIM_KEY
 
 if TYPE_CHECKING:
-    from finesse_sim.runtime import Simulator
+    from finesse_sim.runtime import Side, Simulator
 
 log = logging.getLogger("finesse_sim.control")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-FAULT_KINDS = ("xmpp_drop", "out_of_service", "lose_notifications", "rest_latency", "side_down")
+FAULT_KINDS = (
+    "xmpp_drop",
+    "out_of_service",
+    "lose_notifications",
+    "rest_latency",
+    "side_down",
+    "finesse_down",
+)
 
 
 class ControlError(Exception):
@@ -45,7 +52,8 @@ def json_error(status: int, type_: str, message: str, field: str | None = None) 
 async def side_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A side that is down answers nothing, even on a connection opened before it went
     down; the control API keeps its JSON errors."""
-    if request.app[SIDE_KEY].down and request.path.startswith("/finesse/"):
+    side = request.app[SIDE_KEY]
+    if (side.down or side.webapp_down) and request.path.startswith("/finesse/"):
         if request.transport is not None:
             request.transport.close()
         raise web.HTTPServiceUnavailable()
@@ -202,6 +210,13 @@ async def put_clock(request: web.Request) -> web.Response:
     return web.json_response(_clock_body(sim))
 
 
+def _side(sim: Simulator, name: str) -> Side:
+    side = sim.side(name)
+    if side is None:
+        raise ControlError(404, "unknown_side", f"no side {name!r} is running", "side")
+    return side
+
+
 async def post_fault(request: web.Request) -> web.Response:
     sim = _sim(request)
     data = await _json(request)
@@ -215,11 +230,12 @@ async def post_fault(request: web.Request) -> web.Response:
         sim.model.notifications_to_lose += int(count)
     elif kind == "rest_latency":
         sim.rest_latency(int(_number(data, "ms")), _number(data, "seconds"))
+    elif kind == "finesse_down":
+        sim.finesse_down(
+            _side(sim, _str_field(data, "side", required=False) or "A"), _number(data, "seconds")
+        )
     elif kind == "side_down":
-        name = _str_field(data, "side")
-        side = sim.side(name)
-        if side is None:
-            raise ControlError(404, "unknown_side", f"no side {name!r} is running", "side")
+        side = _side(sim, _str_field(data, "side"))
         seconds = _number(data, "seconds")
         # Answer first: the side may be the one serving this request.
         asyncio.get_running_loop().call_soon(

@@ -28,6 +28,9 @@ class _Restarted(Exception):
     """Aborts `Parse` after a stream restart: the rest of the chunk belongs to nobody."""
 
 
+_MAX_CACHED_NAMES = 256
+
+
 class StreamHandler(Protocol):
     def stream_opened(self, tag: str, attrs: dict[str, str]) -> None: ...
     def stanza(self, element: ET.Element) -> None: ...
@@ -107,7 +110,8 @@ class StreamParser:
             return self._names[name]
         except KeyError:
             tag = "{" + name if "}" in name else name
-            self._names[name] = tag
+            if len(self._names) < _MAX_CACHED_NAMES:  # a client inventing names can't grow it
+                self._names[name] = tag
             return tag
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:

@@ -104,3 +104,32 @@ async def test_starttls_notifications_with_the_generated_ca():
         assert side.xmpp_tls_port
     finally:
         await lab.stop()
+
+
+async def test_finesse_webapp_down_then_up(pair: FinesseLab):
+    agent = pair.agent("1001")
+    notes = await agent.connect_xmpp()
+    finesse = f"finesse@{pair.sim.sides[0].domain}"
+    await notes.presence_of(finesse, "available")
+    await pair.control("PUT", "/clock", {"speed": 20})
+    status, _ = await pair.control("POST", "/faults", {"kind": "finesse_down", "seconds": 20})
+    assert status == 200
+    await notes.presence_of(finesse, "unavailable")
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await pair.rest("GET", "/finesse/api/SystemInfo", side=0)
+    await notes.presence_of(finesse, "available")
+    update = await notes.wait_for(lambda n, u: n.endswith("/SystemInfo"), "IN_SERVICE")
+    assert update.data.status == "IN_SERVICE"
+    assert (await pair.rest("GET", "/finesse/api/SystemInfo", side=0)).status == 200
+
+
+async def test_secondary_on_its_own_loopback_address():
+    lab = await FinesseLab(
+        secondary_rest_port=0, secondary_xmpp_port=0, secondary_host="127.0.0.2"
+    ).start()
+    try:
+        res = await lab.rest("GET", "/finesse/api/SystemInfo", side=1)
+        info = codec.parse_system_info(res.text)
+        assert (info.primary_node.host, info.secondary_node.host) == ("127.0.0.1", "127.0.0.2")
+    finally:
+        await lab.stop()

@@ -60,6 +60,24 @@ class Notifications:
         self.xmpp.add_event_handler("session_start", self._on_session)
         self.xmpp.add_event_handler("failed_auth", self._on_failed)
         self.xmpp.add_event_handler("disconnected", lambda _e: self.disconnected.set())
+        self.presences: list[tuple[str, str]] = []  # (bare jid, "available"|"unavailable")
+        self.xmpp.add_event_handler("presence_available", self._on_presence)
+        self.xmpp.add_event_handler("presence_unavailable", self._on_presence)
+
+    def _on_presence(self, presence: Any) -> None:
+        kind = "unavailable" if presence["type"] == "unavailable" else "available"
+        self.presences.append((presence["from"].bare, kind))
+        self._changed.set()
+
+    async def presence_of(self, bare_jid: str, kind: str, timeout: float = TIMEOUT) -> None:
+        """Wait until `bare_jid`'s latest presence seen is `kind`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                seen = [k for j, k in self.presences if j == bare_jid]
+                if seen and seen[-1] == kind:
+                    return
+                self._changed.clear()
+                await self._changed.wait()
 
     def _on_session(self, _event: Any) -> None:
         self.xmpp.send_presence(ppriority=0)
@@ -223,7 +241,8 @@ class FinesseLab:
         await self.sim.stop()
 
     def url(self, path: str, side: int = 0) -> str:
-        return f"http://127.0.0.1:{self.sim.sides[side].rest_port}{path}"
+        s = self.sim.sides[side]
+        return f"http://{s.host}:{s.rest_port}{path}"
 
     async def rest(
         self,
