@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.finesse.models import DialogRequest, MobileAgent, Update, User
-from finesse_sim.config import default_config
+from finesse_sim.config import SimConfig, default_config
 from finesse_sim.model.contact_center import ContactCenter
 
 
@@ -34,6 +34,13 @@ class World:
     def ready(self, *agent_ids: str):
         for a in agent_ids:
             self.state(a, "READY")
+
+    def make_call(self, agent_id: str, to: str, request_id: str = "rq-call") -> None:
+        agent = self.cc.agents[agent_id]
+        req = DialogRequest(
+            requested_action="MAKE_CALL", from_address=agent.extension, to_address=to
+        )
+        self.cc.make_call(agent, req, request_id)
 
     def act(self, agent_id: str, dialog_id: str, action: str, request_id: str = "rq", **kw):
         agent = self.cc.agents[agent_id]
@@ -74,6 +81,16 @@ class World:
     def clear(self) -> None:
         self.notes.clear()
         self.phones.clear()
+
+
+def config(**attrs: Any) -> SimConfig:
+    """The default roster with some settings changed, e.g. config(deployment="UCCX")."""
+    cfg = default_config()
+    for name, value in attrs.items():
+        if not hasattr(cfg, name):
+            raise AttributeError(f"SimConfig has no {name!r}")
+        setattr(cfg, name, value)
+    return cfg
 
 
 def make_world(config=None) -> World:

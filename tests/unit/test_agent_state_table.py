@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from connector.finesse.models import ApiErrorException, DialogRequest, Update, User, user_uri
-from finesse_sim.config import SimConfig, default_config
+from connector.finesse.models import ApiErrorException, Update, User, user_uri
+from finesse_sim.config import default_config
 from finesse_sim.model import agent_states
 from finesse_sim.model.agent_states import AfterCall, Apply, Pend, Refuse, RefuseLater
-from tests.unit.conftest import World, make_world
+from tests.unit.conftest import World, config, make_world
 
 A = "1001"  # the agent under test
 EXT = "5001"  # its desk extension
@@ -32,21 +32,12 @@ WRAP_UP_SECONDS = default_config().timers.wrap_up
 ANSWER_SECONDS = default_config().timers.external_answer
 
 
-def config(**attrs: Any) -> SimConfig:
-    cfg = default_config()
-    for name, value in attrs.items():
-        setattr(cfg, name, value)
-    return cfg
-
-
 def user_puts(world: World) -> list[Update]:
     return [u for u in world.updates(f"/User/{A}") if isinstance(u.data, User)]
 
 
 def place_call(world: World, to: str = OUTSIDE, request_id: str = "rq-call") -> None:
-    agent = world.cc.agents[A]
-    req = DialogRequest(requested_action="MAKE_CALL", from_address=agent.extension, to_address=to)
-    world.cc.make_call(agent, req, request_id)
+    world.make_call(A, to, request_id)
 
 
 def the_dialog(world: World) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.finesse.models import ApiErrorException, DialogRequest, MediaProperties, User
-from tests.unit.conftest import World
+from tests.unit.conftest import World, config, make_world
 
 
 def incoming(world: World, agent_id: str = "1001", **vars_: str) -> str:
@@ -453,10 +453,7 @@ def test_relogin_during_a_nailed_setup_call_waits_for_the_same_call(world: World
     ],
 )
 def test_login_extension_format(deployment, extension, ok):
-    from tests.unit.conftest import make_world
-
-    world = make_world()
-    world.cc.config.deployment = deployment
+    world = make_world(config(deployment=deployment))
     world.cc.config.extra_devices.append(extension)
     agent = world.cc.agents["1001"]
     if ok:
@@ -469,23 +466,16 @@ def test_login_extension_format(deployment, extension, ok):
 
 
 def test_uccx_make_call_from_ready_is_refused():
-    from tests.unit.conftest import make_world
-
-    world = make_world()
-    world.cc.config.deployment = "UCCX"
+    world = make_world(config(deployment="UCCX"))
     world.login("1001")
     world.ready("1001")
-    req = DialogRequest(requested_action="MAKE_CALL", from_address="5001", to_address="+1555")
     with pytest.raises(ApiErrorException) as err:
-        world.cc.make_call(world.cc.agents["1001"], req)
+        world.make_call("1001", "+1555")
     assert err.value.error.error_type == "Invalid State"
 
 
 def test_uccx_personal_call_has_no_wrap_up():
-    from tests.unit.conftest import make_world
-
-    world = make_world()
-    world.cc.config.deployment = "UCCX"
+    world = make_world(config(deployment="UCCX"))
     world.login("1001")
     world.ready("1001")
     world.clear()

@@ -19,16 +19,15 @@ from connector.finesse.models import (
     Action,
     ApiErrorException,
     Dialog,
-    DialogRequest,
     MediaProperties,
     Participant,
     Update,
     dialog_uri,
     dialogs_uri,
 )
-from finesse_sim.config import SimConfig, default_config
+from finesse_sim.config import default_config
 from finesse_sim.model.participant_actions import participant_actions
-from tests.unit.conftest import World, make_world
+from tests.unit.conftest import World, config, make_world
 
 A, EXT = "1001", "5001"  # the agent under test and its desk extension
 MOBILE = "+15551230001"  # A's mobile phone (CALL_BY_CALL)
@@ -53,17 +52,8 @@ DROPPED: tuple[str, ...] = ()
 WRAP_UP = ("UPDATE_CALL_DATA",)
 
 
-def config(**attrs: Any) -> SimConfig:
-    cfg = default_config()
-    for name, value in attrs.items():
-        setattr(cfg, name, value)
-    return cfg
-
-
 def place_call(world: World, to: str) -> None:
-    agent = world.cc.agents[A]
-    req = DialogRequest(requested_action="MAKE_CALL", from_address=agent.extension, to_address=to)
-    world.cc.make_call(agent, req, "rq-call")
+    world.make_call(A, to)
 
 
 def dialogs_of(update: Update) -> list[Dialog]:
