@@ -21,7 +21,7 @@ from connector.finesse.models import (
 )
 from finesse_sim.model import agent_states
 from finesse_sim.model.calls import Agent, Call
-from finesse_sim.model.errors import finesse_error
+from finesse_sim.model.errors import finesse_error, require
 
 S = AgentState
 P = ParticipantState
@@ -54,8 +54,7 @@ class AgentDesk:
     def put_user(self, agent: Agent, req: User, request_id: str = "") -> None:
         """PUT /User/{id}: LOGIN, READY, NOT_READY, LOGOUT. Raises ApiErrorException."""
         with self._input(request_id):
-            if not req.state:
-                raise finesse_error(400, "Parameter Missing", "State Parameter missing", "state")
+            require(req.state, "state", "State Parameter missing")
             if req.state == S.LOGIN:
                 self._login(agent, req)
                 return
@@ -123,10 +122,7 @@ class AgentDesk:
 
     def _login(self, agent: Agent, req: User) -> None:
         ext = req.extension
-        if not ext:
-            raise finesse_error(
-                400, "Parameter Missing", "Extension Parameter missing", "extension"
-            )
+        require(ext, "extension", "Extension Parameter missing")
         pattern = E164_EXTENSION if self.config.deployment == "UCCX" else CCE_EXTENSION
         if not pattern.match(ext):
             # CCE: no E.164 extensions; CCX: up to 15 characters, + and 14 digits (DG125 p46).
@@ -137,12 +133,8 @@ class AgentDesk:
                 raise finesse_error(
                     400, "Invalid Input", "Mobile Agent is UCCE only", "mobileAgent"
                 )
-            if not mobile.mode:
-                raise finesse_error(400, "Parameter Missing", "mode is required", "mode")
-            if not mobile.dial_number:
-                raise finesse_error(
-                    400, "Parameter Missing", "dialNumber is required", "dialNumber"
-                )
+            require(mobile.mode, "mode")
+            require(mobile.dial_number, "dialNumber")
             if mobile.mode not in MobileAgentMode.__members__:
                 raise finesse_error(400, "Invalid Input", "Invalid mobile agent mode", "mode")
         node = user_uri(agent.id)

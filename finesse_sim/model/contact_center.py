@@ -49,7 +49,7 @@ from finesse_sim.model.acd import Acd
 from finesse_sim.model.agent_desk import NO_REASON_ID, AgentDesk
 from finesse_sim.model.calls import LIVE, Agent, Call, Leg
 from finesse_sim.model.dialog_requests import DialogRequests
-from finesse_sim.model.errors import finesse_error
+from finesse_sim.model.errors import finesse_error, require
 from finesse_sim.model.participant_actions import participant_actions
 from finesse_sim.model.telephony import Telephony
 from finesse_sim.model.timers import schedule
@@ -325,10 +325,7 @@ class ContactCenter(AgentDesk, Telephony, DialogRequests):
         return actions
 
     def reason_codes(self, category: str | None) -> list[ReasonCode]:
-        if not category:
-            raise finesse_error(
-                400, "Parameter Missing", "category parameter is required", "category"
-            )
+        require(category, "category", "category parameter is required")
         if category not in (S.NOT_READY, S.LOGOUT):
             raise finesse_error(400, "Invalid Input", "Invalid category specified", "category")
         return self.config.reason_codes_for(category)

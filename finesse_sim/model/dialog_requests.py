@@ -17,7 +17,7 @@ from connector.finesse.models import (
     ParticipantState,
 )
 from finesse_sim.model.calls import CONNECTED, LIVE, Agent, Call, Leg
-from finesse_sim.model.errors import finesse_error
+from finesse_sim.model.errors import finesse_error, require
 from finesse_sim.model.telephony import DIALABLE
 
 S = AgentState
@@ -51,19 +51,12 @@ class DialogRequests:
         """POST /User/{id}/Dialogs with MAKE_CALL."""
         with self._input(request_id):
             if req.requested_action != Action.MAKE_CALL:
-                if not req.requested_action:
-                    raise finesse_error(
-                        400, "Parameter Missing", "requestedAction is required", "requestedAction"
-                    )
+                require(req.requested_action, "requestedAction")
                 raise finesse_error(
                     400, "Invalid Input", "Invalid requestedAction", "requestedAction"
                 )
-            if not req.to_address:
-                raise finesse_error(400, "Parameter Missing", "toAddress is required", "toAddress")
-            if not req.from_address:
-                raise finesse_error(
-                    400, "Parameter Missing", "fromAddress is required", "fromAddress"
-                )
+            require(req.to_address, "toAddress")
+            require(req.from_address, "fromAddress")
             if not agent.logged_in:
                 raise finesse_error(400, "Invalid State", "User is not logged in", "state")
             if req.from_address != agent.extension:
@@ -139,10 +132,7 @@ class DialogRequests:
         """PUT /Dialog/{id} with a requestedAction. Raises ApiErrorException."""
         with self._input(request_id):
             action = req.requested_action
-            if not action:
-                raise finesse_error(
-                    400, "Parameter Missing", "requestedAction is required", "requestedAction"
-                )
+            require(action, "requestedAction")
             if action in NOT_IMPLEMENTED:
                 raise finesse_error(
                     501, "Not Implemented", f"{action} is not supported", "requestedAction"
@@ -199,8 +189,7 @@ class DialogRequests:
         self._drop_leg(leg)
 
     def _do_consult_call(self, agent: Agent, call: Call, leg: Leg, req: DialogRequest) -> None:
-        if not req.to_address:
-            raise finesse_error(400, "Parameter Missing", "toAddress is required", "toAddress")
+        require(req.to_address, "toAddress")
         if req.to_address == agent.extension:
             raise finesse_error(
                 400, "Invalid Destination", "Cannot call own extension", "toAddress"
@@ -278,8 +267,7 @@ class DialogRequests:
     def _do_transfer_sst(self, agent: Agent, call: Call, leg: Leg, req: DialogRequest) -> None:
         """Single-step (blind) transfer: the agent leaves, the call goes on to toAddress."""
         to = req.to_address
-        if not to:
-            raise finesse_error(400, "Parameter Missing", "toAddress is required", "toAddress")
+        require(to, "toAddress")
         if to == agent.extension:
             raise finesse_error(
                 400, "Invalid Destination", "Cannot transfer to own extension", "toAddress"
@@ -300,8 +288,7 @@ class DialogRequests:
 
     def _do_send_dtmf(self, agent: Agent, call: Call, leg: Leg, req: DialogRequest) -> None:
         digits = req.action_params.get("dtmfString", "")
-        if not digits:
-            raise finesse_error(400, "Parameter Missing", "dtmfString is required", "dtmfString")
+        require(digits, "dtmfString")
         if not set(digits) <= DTMF_DIGITS[self.config.deployment]:
             raise finesse_error(400, "Invalid Input", "Invalid DTMF digits", "dtmfString")
         for other in call.legs:
