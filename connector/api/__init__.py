@@ -1,0 +1,1 @@
+"""The mobile API: sessions, agent state, dialogs and the event stream, over aiohttp."""

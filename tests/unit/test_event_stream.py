@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import asyncio
+
+from connector.api.stream import EventStream
+from connector.api.tokens import Tokens
+from connector.session.events import MobileEvent
+
+
+def stream(buffer_size: int = 5) -> EventStream:
+    return EventStream(lambda: {"agent": {"state": "READY"}}, buffer_size=buffer_size)
+
+
+def publish(s: EventStream, n: int) -> None:
+    for i in range(n):
+        s.publish(MobileEvent("agent.state", {"i": i}))
+
+
+async def test_a_new_reader_starts_with_a_snapshot_then_live_events():
+    s = stream()
+    publish(s, 2)
+    reader = s.reader()
+    [first] = await reader.next_batch()
+    assert (first["type"], first["seq"], first["data"]) == (
+        "session.resync",
+        2,
+        {"agent": {"state": "READY"}},
+    )
+    publish(s, 1)
+    [live] = await reader.next_batch()
+    assert (live["type"], live["seq"]) == ("agent.state", 3)
+
+
+async def test_resume_since_replays_what_was_missed():
+    s = stream()
+    publish(s, 4)
+    batch = await s.reader(since=2).next_batch()
+    assert [m["seq"] for m in batch] == [3, 4]
+
+
+async def test_resume_since_gone_from_the_buffer_gets_a_resync():
+    s = stream(buffer_size=3)
+    publish(s, 10)
+    [m] = await s.reader(since=2).next_batch()
+    assert (m["type"], m["seq"]) == ("session.resync", 10)
+
+
+async def test_a_slow_reader_is_bounded_and_resynced():
+    s = stream(buffer_size=3)
+    reader = s.reader(since=0)
+    publish(s, 2)
+    assert [m["seq"] for m in await reader.next_batch()] == [1, 2]
+    publish(s, 50)  # the reader did not keep up: only 3 are kept
+    assert len(s._buffer) == 3
+    [m] = await reader.next_batch()
+    assert (m["type"], m["seq"]) == ("session.resync", 52)
+    assert reader.resyncs == 1
+
+
+async def test_a_reader_waits_for_the_next_event():
+    s = stream()
+    reader = s.reader(since=0)
+    task = asyncio.ensure_future(reader.next_batch())
+    await asyncio.sleep(0)
+    assert not task.done()
+    publish(s, 1)
+    assert [m["seq"] for m in await asyncio.wait_for(task, 1)] == [1]
+
+
+async def test_a_closed_stream_drains_then_ends():
+    s = stream()
+    reader = s.reader(since=0)
+    publish(s, 1)
+    s.close()
+    assert len(await reader.next_batch()) == 1
+    assert await reader.next_batch() == []
+
+
+def test_tokens_are_random_expire_and_revoke():
+    now = [0.0]
+    tokens = Tokens(ttl=10, clock=lambda: now[0])
+    a, b = tokens.issue("1001"), tokens.issue("1001")
+    assert a != b and len(a) >= 40
+    assert tokens.agent_of(a) == "1001"
+    now[0] = 11
+    assert tokens.agent_of(a) is None
+    c = tokens.issue("1002")
+    assert tokens.revoke_agent("1001") == 1  # b (a already expired)
+    assert tokens.agent_of(c) == "1002"
