@@ -12,6 +12,7 @@ import sys
 # subcommand -> (module with a `main(argv) -> int`, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("finesse_sim.cli", "run the simulated Cisco Finesse (REST, XMPP, control API)"),
+    "connector": ("connector.cli", "run the Generic Connector (mobile API over Finesse)"),
 }
 
 

@@ -108,9 +108,11 @@ class DialogRequests:
         leg = self._leg(call, agent.extension, P.INITIATING, agent=agent, phone=agent.phone)
         call.dial_target = to_address
         self._update_agent(agent)
-        if agent.mobile and agent.mobile.mode == MobileAgentMode.CALL_BY_CALL:
+        on_a_call = any(x is not leg for x in agent.live_legs())
+        if agent.mobile and agent.mobile.mode == MobileAgentMode.CALL_BY_CALL and not on_a_call:
             # Call-by-call outbound: the agent's own phone rings first (MA90); the far end
-            # is dialled once the agent answers it (see phone_answer).
+            # is dialled once the agent answers it (see phone_answer). A consult is placed
+            # while the phone is already connected, so it is dialled at once.
             self._phone(leg.phone, "ring", callId=call.id, **{"from": to_address, "to": leg.phone})
             return
         self._after(self.config.timers.network, lambda: self._dial(call))

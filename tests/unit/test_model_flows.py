@@ -486,3 +486,15 @@ def test_uccx_personal_call_has_no_wrap_up():
     assert world.dialogs("1001") == []
     assert world.user("1001").state == "READY"
     assert world.user_states("1001") == []  # no User notification at all
+
+
+def test_call_by_call_consult_dials_at_once_on_the_connected_phone(world: World):
+    world.login("1001", mobile=("CALL_BY_CALL", "+15551230001"))
+    world.login("1002")
+    world.ready("1001")
+    dialog_id = world.cc.inject_call("8000", "+15550100")
+    world.cc.phone_answer("+15551230001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    assert world.phone_events("+15551230001") == ["ring", "connected", "held"]
+    assert world.phone_events("5002") == ["ring"]

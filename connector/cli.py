@@ -1,0 +1,105 @@
+"""`mobagent connector`: run the Generic Connector until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from connector.config import ConfigError, ConnectorConfig, load
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mobagent connector",
+        description="Generic Connector: Cisco Finesse to a mobile app. Every option can also "
+        "be set as MOBAGENT_CONNECTOR_<OPTION> in the environment or in a TOML --config file.",
+    )
+    p.add_argument(
+        "--finesse", help=f"primary Finesse base URL (default {ConnectorConfig.finesse})"
+    )
+    p.add_argument("--finesse-secondary", help="secondary Finesse base URL, for failover")
+    p.add_argument("--xmpp-host", help="notification service host (default: Finesse's host)")
+    p.add_argument("--xmpp-port", type=int, help="notification service port (default: SystemInfo)")
+    p.add_argument("--xmpp-domain", help="XMPP domain (default: SystemInfo xmppDomain)")
+    p.add_argument("--xmpp-tls", choices=["plain", "starttls", "direct"], help="XMPP transport")
+    p.add_argument("--ca-file", help="CA certificates for Finesse's TLS certificates")
+    p.add_argument(
+        "--no-verify",
+        dest="verify_tls",
+        action="store_const",
+        const=False,
+        help="do not verify Finesse's certificates (lab use only)",
+    )
+    p.add_argument("--listen", help="HOST:PORT of the mobile API (default 127.0.0.1:8080)")
+    p.add_argument("--max-sessions", type=int, help="most agents at once (default 5000)")
+    p.add_argument("--config", help="TOML file with a [connector] table")
+    p.add_argument("--json", action="store_true", help="print the listening line as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    return p
+
+
+async def serve(config: ConnectorConfig, as_json: bool) -> int:
+    from connector.api.app import make_app
+
+    app = make_app(config_connector(config))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"mobagent connector: cannot listen on {config.listen}: {exc}", file=sys.stderr)
+        await runner.cleanup()
+        return 1
+    server = site._server  # the bound port when --listen asked for port 0
+    port = server.sockets[0].getsockname()[1] if server and server.sockets else config.listen_port
+    info = {
+        "event": "listening",
+        "api": f"http://{config.listen_host}:{port}/api/v1",
+        "finesse": config.finesse,
+        "finesseSecondary": config.finesse_secondary or None,
+    }
+    if as_json:
+        print(json.dumps(info), flush=True)
+    else:
+        print(f"Generic Connector is running: mobile API {info['api']}", flush=True)
+        print(
+            f"  Finesse {config.finesse}"
+            + (f", secondary {config.finesse_secondary}" if config.finesse_secondary else ""),
+            flush=True,
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    print("Connector stopped.", flush=True)
+    return 0
+
+
+def config_connector(config: ConnectorConfig):
+    from connector.runtime import Connector
+
+    return Connector(config)
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    overrides = {k: v for k, v in vars(args).items() if k not in ("config", "json", "verbose")}
+    try:
+        config = load(args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"mobagent connector: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(config, args.json))

@@ -1,0 +1,114 @@
+"""Connector configuration: defaults, then a TOML file, then environment, then flags.
+
+Every option has an environment variable `MOBAGENT_CONNECTOR_<NAME>` (upper case), e.g.
+`MOBAGENT_CONNECTOR_FINESSE=https://finesse1.example.com:8445`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MOBAGENT_CONNECTOR_"
+TLS_MODES = ("plain", "starttls", "direct")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ConnectorConfig:
+    finesse: str = "http://127.0.0.1:8445"  # primary Finesse node (base URL)
+    finesse_secondary: str = ""  # secondary node, for failover
+    xmpp_host: str = ""  # default: the Finesse node's host
+    xmpp_port: int = 0  # default: from SystemInfo, else 5222 (5223 for direct TLS)
+    xmpp_domain: str = ""  # default: SystemInfo xmppDomain
+    xmpp_tls: str = "plain"  # plain | starttls | direct
+    verify_tls: bool = True
+    ca_file: str = ""  # a private CA for Finesse's certificates
+    listen: str = "127.0.0.1:8080"
+    max_sessions: int = 5000
+    login_timeout: float = 30.0  # LOGIN to its outcome (a nailed connection rings first)
+    request_timeout: float = 10.0
+    token_ttl: float = 12 * 3600.0
+    event_buffer: int = 1000  # replay buffer per agent
+    max_body: int = 64 * 1024
+    keepalive: float = 20.0
+    resource: str = "mobileagent"
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0] or "127.0.0.1"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def validate(self) -> ConnectorConfig:
+        if self.xmpp_tls not in TLS_MODES:
+            raise ConfigError(f"xmpp_tls must be one of {', '.join(TLS_MODES)}")
+        if not self.finesse.startswith(("http://", "https://")):
+            raise ConfigError("finesse must be a base URL such as https://finesse1:8445")
+        if self.resource == "desktop":
+            raise ConfigError("resource 'desktop' belongs to the Finesse desktop")
+        port = self.listen.rpartition(":")[2]
+        if not port.isdigit() or int(port) > 65535:
+            raise ConfigError("listen must be HOST:PORT")
+        for name in ("max_sessions", "event_buffer", "max_body"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
+        return self
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind in (int, "int"):
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: {value!r} is not a valid {kind}") from exc
+
+
+def load(
+    file: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ConnectorConfig:
+    config = ConnectorConfig()
+    kinds = {f.name: f.type for f in fields(ConnectorConfig)}
+    layers: list[dict[str, Any]] = []
+    if file:
+        try:
+            data = tomllib.loads(Path(file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{file}: {exc}") from exc
+        table = data.get("connector", data)
+        unknown = set(table) - set(kinds)
+        if unknown:
+            raise ConfigError(f"{file}: unknown options {sorted(unknown)}")
+        layers.append(table)
+    env = os.environ if env is None else env
+    layers.append(
+        {name: env[ENV_PREFIX + name.upper()] for name in kinds if ENV_PREFIX + name.upper() in env}
+    )
+    layers.append({k: v for k, v in (overrides or {}).items() if v is not None})
+    for layer in layers:
+        for name, value in layer.items():
+            setattr(config, name, _coerce(name, kinds[name], value))
+    return config.validate()

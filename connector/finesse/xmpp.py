@@ -1,0 +1,846 @@
+"""One agent's notification session with the Finesse notification service (XMPP).
+
+What FINESSE.md asks of a client, and how this module does it:
+
+* SASL PLAIN as `<agentId>@<xmppDomain>` with the REST password (5.2), over plaintext,
+  STARTTLS or direct TLS as configured. STARTTLS is required once chosen: a server that
+  does not offer it is refused before any credential is sent. Certificates are checked by
+  the shared context of `connector.finesse.tls`.
+* A resource of our own, never `desktop` (the Finesse desktop's), and presence with
+  priority 0 right after the session starts (5.2), after every reconnect too.
+* Notifications are pubsub event messages without `<body>` or `type` (5.4). They are taken
+  off the stream by an incoming filter, before slixmpp matches its handlers against them
+  (the hot path), and each `<notification>` is parsed by `codec.parse_update`. A bad one
+  is logged and skipped; it never ends the session.
+* Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
+  after a reconnect and removed by `stop()`, since leftovers persist on the node.
+* XEP-0199 keepalive; a ping that times out counts as a lost connection.
+* Any loss is followed by reconnection with exponential backoff and full jitter, capped far
+  below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
+  presence and subscriptions are restored and `on_connection(True)` tells the caller to
+  re-GET the User and Dialogs: Finesse has no stream resumption.
+* The presence of `finesse@<domain>` (5.6, 7.2) is reported to the caller.
+
+Each session has its own slixmpp client (a fresh one per connection attempt, so no state or
+late event of an old connection leaks into a new one); only the SSL context is shared. The
+password is kept in memory for reconnects and never logged: importing this module also
+installs a filter on slixmpp's stream logger that blanks the SASL payload out of its DEBUG
+dump of sent data.
+
+slixmpp 1.17 specifics relied on (pinned in pyproject): the public `add_filter("in", ...)`
+hook, which sees each stanza before handler matching; the events `session_start`,
+`failed_auth`, `no_auth`, `connection_failed`, `ssl_invalid_chain` and `disconnected`;
+`ClientXMPP.reconnect()` being what xep_0199 calls on a ping timeout (overridden here so
+that this module alone decides when and where to reconnect); `cancel_connection_attempt()`
+to stop slixmpp's own retry loop; and the private `_run_out_filters` task, cancelled when
+a client object is discarded (slixmpp starts it in `connect()` and only cancels it in
+`__del__`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from slixmpp import ClientXMPP
+from slixmpp.exceptions import IqError, IqTimeout
+
+from connector.finesse import codec
+from connector.finesse.errors import FinesseError
+from connector.finesse.models import Update
+from connector.finesse.safexml import FinesseXmlError
+
+__all__ = [
+    "DESKTOP_RESOURCE",
+    "MAX_RECONNECT_DELAY",
+    "NotificationSession",
+    "SessionState",
+    "TlsMode",
+    "XmppAuthError",
+    "XmppConnectError",
+    "XmppEndpoint",
+    "XmppError",
+    "XmppSubscriptionError",
+    "XmppTlsError",
+    "backoff_delay",
+]
+
+log = logging.getLogger("connector.finesse.xmpp")
+
+DESKTOP_RESOURCE = "desktop"  # the Finesse desktop's resource: never ours
+# Finesse logs an agent out 60 s after its presence goes (FINESSE.md 7.4); the longest
+# pause between reconnect attempts stays at half of that.
+MAX_RECONNECT_DELAY = 30.0
+_MAX_LOGGED_CHARS = 200
+
+_NS_CLIENT = "jabber:client"
+_MESSAGE = f"{{{_NS_CLIENT}}}message"
+_PRESENCE = f"{{{_NS_CLIENT}}}presence"
+_FEATURES = "{http://etherx.jabber.org/streams}features"
+_STARTTLS = "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
+_NS_EVENT = "http://jabber.org/protocol/pubsub#event"
+_EVENT = f"{{{_NS_EVENT}}}event"
+_ITEMS = f"{{{_NS_EVENT}}}items"
+_ITEM = f"{{{_NS_EVENT}}}item"
+_NOTIFICATION = "{http://jabber.org/protocol/pubsub}notification"
+
+T = TypeVar("T")
+
+
+class _RedactSasl(logging.Filter):
+    """slixmpp logs every byte it sends at DEBUG, the SASL PLAIN payload included, and that
+    payload is the password in base64. Blank it out of those log records."""
+
+    _PAYLOAD = re.compile(r"(<(?:auth|response)\b[^>]*xmpp-sasl[^>]*>)[^<]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 1:
+            data = args[0]
+            if isinstance(data, bytes):
+                data = data.decode("utf-8", "replace")
+            if isinstance(data, str) and "xmpp-sasl" in data:
+                record.args = (self._PAYLOAD.sub(r"\1[redacted]", data),)
+        return True
+
+
+logging.getLogger("slixmpp.xmlstream.xmlstream").addFilter(_RedactSasl())
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class XmppError(FinesseError):
+    """Base of the notification session's errors."""
+
+
+class XmppConnectError(XmppError):
+    """No session: refused, timed out, or closed before the session started."""
+
+
+class XmppTlsError(XmppConnectError):
+    """TLS could not be set up: certificate not trusted, or STARTTLS not offered."""
+
+
+class XmppAuthError(XmppError):
+    """The server refused the credentials (SASL). Retrying would not help."""
+
+
+class XmppSubscriptionError(XmppError):
+    """The pubsub service refused a subscribe or unsubscribe."""
+
+    def __init__(self, message: str, *, node: str, condition: str = "") -> None:
+        self.node = node
+        self.condition = condition
+        super().__init__(message)
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+class TlsMode(StrEnum):
+    PLAIN = "plain"
+    STARTTLS = "starttls"
+    DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class XmppEndpoint:
+    """Where a side's notification service is: the host to connect to, its port, and the
+    XMPP domain (SystemInfo `xmppDomain`, the Finesse FQDN, also the name the TLS
+    certificate is checked against). `pubsub_domain` is SystemInfo `xmppPubSubDomain`;
+    empty means `pubsub.<domain>` (FINESSE.md 5.2)."""
+
+    host: str
+    port: int
+    domain: str
+    tls: TlsMode = TlsMode.PLAIN
+    pubsub_domain: str = ""
+
+    @property
+    def pubsub_jid(self) -> str:
+        return self.pubsub_domain or f"pubsub.{self.domain}"
+
+    @property
+    def finesse_jid(self) -> str:
+        return f"finesse@{self.domain}"
+
+
+class SessionState(StrEnum):
+    IDLE = "idle"  # not started, or start() failed
+    CONNECTING = "connecting"  # inside start()
+    UP = "up"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"  # gave up (credentials refused at reconnect); see `failure`
+    STOPPED = "stopped"
+
+
+def backoff_delay(
+    failures: int, low: float, high: float, rand: Callable[[float, float], float] = random.uniform
+) -> float:
+    """Seconds to wait before the next attempt, after `failures` failed ones in a row.
+
+    Exponential backoff with full jitter: uniform between `low` and a ceiling that doubles
+    with each failure, from 2 x `low` up to `high`. Even the first wait is jittered, so a
+    server restart does not bring every agent back in the same millisecond.
+    """
+    ceiling = min(high, low * 2.0 ** min(failures + 1, 32))
+    return rand(low, max(low, ceiling))
+
+
+# --- slixmpp glue ------------------------------------------------------------------------
+
+
+class _Client(ClientXMPP):
+    """ClientXMPP whose own reconnects are cut short: xep_0199 calls `reconnect()` when a
+    keepalive ping times out, and slixmpp would then connect again by itself. Here that
+    only drops the connection; the session sees the `disconnected` event and reconnects
+    with its own backoff, to the endpoint it chooses."""
+
+    def reconnect(self, wait: float = 2.0, reason: str = "Reconnecting") -> None:
+        log.info("%s: dropping the connection: %s", self.boundjid.bare, reason)
+        self.disconnect_reason = reason
+        self.abort()
+
+
+class _Connection:
+    """One connection attempt and, if it succeeds, the connection: a client object is used
+    for exactly one, so events of an old connection can never be mistaken for a new one's.
+    """
+
+    __slots__ = ("closed", "endpoint", "started", "xmpp")
+
+    def __init__(self, xmpp: _Client, endpoint: XmppEndpoint) -> None:
+        loop = asyncio.get_running_loop()
+        self.xmpp = xmpp
+        self.endpoint = endpoint
+        self.started: asyncio.Future[None] = loop.create_future()  # session_start or why not
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def fail(self, exc: XmppError) -> None:
+        """Settle the attempt with `exc` unless it is already settled (first cause wins)."""
+        if not self.started.done():
+            self.started.set_exception(exc)
+            # Retrieved here so that an attempt nobody awaits any more logs nothing.
+            self.started.exception()
+
+    def encrypted(self) -> bool:
+        transport = self.xmpp.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+def _retire(conn: _Connection) -> None:
+    """Drop a connection for good: no slixmpp retry, no socket, no background task, and
+    nobody left waiting on it."""
+    conn.fail(XmppConnectError("connection dropped"))
+    if not conn.closed.done():
+        conn.closed.set_result(None)
+    xmpp = conn.xmpp
+    xmpp.cancel_connection_attempt()
+    if xmpp.transport is not None:
+        xmpp.abort()
+    # slixmpp 1.17 starts this send-queue task in connect() and cancels it only in
+    # __del__, which never runs while the task keeps the client alive.
+    send_loop = getattr(xmpp, "_run_out_filters", None)
+    if send_loop is not None:
+        send_loop.cancel()
+
+
+def _short(text: object) -> str:
+    text = " ".join(str(text).split())
+    if len(text) <= _MAX_LOGGED_CHARS:
+        return text
+    return text[: _MAX_LOGGED_CHARS - 3] + "..."
+
+
+def _iq_condition(exc: IqError) -> str:
+    try:
+        return str(exc.iq["error"]["condition"])
+    except Exception:
+        return ""
+
+
+# --- the session -------------------------------------------------------------------------
+
+
+class NotificationSession:
+    """A Finesse notification session for one agent, kept up until `stop()`.
+
+    Callbacks run on the event loop, synchronously, and must not block; an exception in
+    one is logged and does not affect the session.
+
+    * `on_update(node, update)`: every notification, in arrival order.
+    * `on_connection(True)`: the session is up, presence sent and explicit subscriptions
+      restored, after `start()` and after every reconnect; the caller then re-GETs what it
+      mirrors. `on_connection(False)`: the connection was lost (reconnection has begun),
+      and once more if the session gives up for good (`state` FAILED, `failure` says why).
+      `stop()` reports nothing.
+    * `on_finesse_presence(available)`: the presence of `finesse@<domain>` when it
+      changes; after a reconnect the first one seen is always reported.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        password: str,
+        endpoint: XmppEndpoint,
+        *,
+        ssl_context: ssl.SSLContext,
+        on_update: Callable[[str, Update], None],
+        on_connection: Callable[[bool], None] | None = None,
+        on_finesse_presence: Callable[[bool], None] | None = None,
+        resource: str = "mobileagent",
+        keepalive: float = 20.0,
+        reconnect_min: float = 0.5,
+        reconnect_max: float = 10.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if not agent_id or any(c in agent_id for c in "@/ \t\r\n"):
+            raise ValueError(f"not an agent id usable as a JID local part: {agent_id!r}")
+        if not resource or "/" in resource:
+            raise ValueError(f"invalid resource {resource!r}")
+        if resource.casefold() == DESKTOP_RESOURCE:
+            raise ValueError("the resource 'desktop' belongs to the Finesse desktop")
+        if keepalive <= 0 or connect_timeout <= 0:
+            raise ValueError("keepalive and connect_timeout must be positive")
+        if not 0 < reconnect_min <= reconnect_max <= MAX_RECONNECT_DELAY:
+            raise ValueError(
+                "need 0 < reconnect_min <= reconnect_max <= "
+                f"{MAX_RECONNECT_DELAY} s (Finesse logs agents out after 60 s without presence)"
+            )
+        self.agent_id = agent_id
+        self._password = password
+        self._endpoint = endpoint
+        self._ssl_context = ssl_context
+        self._on_update = on_update
+        self._on_connection = on_connection
+        self._on_finesse_presence = on_finesse_presence
+        self._resource = resource
+        self._keepalive = keepalive
+        self._ping_timeout = min(10.0, keepalive / 2)
+        self._reconnect_min = reconnect_min
+        self._reconnect_max = reconnect_max
+        self._connect_timeout = connect_timeout
+
+        self.reconnects = 0
+        self.failure: XmppError | None = None
+        self._state = SessionState.IDLE
+        self._conn: _Connection | None = None
+        self._subscriptions: dict[str, None] = {}  # an ordered set of explicit nodes
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._skip_backoff = False
+        self._finesse_seen: bool | None = None
+        self._finesse_reported: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"<NotificationSession {self.agent_id}@{self._endpoint.domain} {self._state}>"
+
+    # --- public state ----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._state is SessionState.UP
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def endpoint(self) -> XmppEndpoint:
+        """Where the session is, or goes at the next (re)connect."""
+        return self._endpoint
+
+    @property
+    def jid(self) -> str:
+        """The full JID of the current connection (as bound by the server when it is up)."""
+        if self._conn is not None and self._conn.xmpp.bound:
+            return str(self._conn.xmpp.boundjid.full)
+        return f"{self.agent_id}@{self._endpoint.domain}/{self._resource}"
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Explicit subscriptions, in the order they were made."""
+        return tuple(self._subscriptions)
+
+    @property
+    def finesse_available(self) -> bool | None:
+        """The last presence seen from `finesse@<domain>` on this connection, or None."""
+        return self._finesse_seen
+
+    @property
+    def xmpp(self) -> ClientXMPP | None:
+        """The slixmpp client of the current connection (diagnostics and tests)."""
+        return self._conn.xmpp if self._conn is not None else None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, authenticate, bind, start the session and send presence (priority 0).
+
+        Returns once the session is up. Raises `XmppAuthError` when the credentials are
+        refused and `XmppConnectError` (`XmppTlsError` for TLS failures) when no session
+        could be set up within `connect_timeout`. Nothing is retried here: the caller
+        decides (e.g. the other Finesse side); `start()` may then be called again.
+        """
+        if self._state is not SessionState.IDLE:
+            raise RuntimeError(f"start() in state {self._state}")
+        self._state = SessionState.CONNECTING
+        try:
+            await self._connect()
+        except BaseException:
+            if self._state is SessionState.CONNECTING:
+                self._state = SessionState.IDLE
+            raise
+        if self._state is not SessionState.CONNECTING:  # stop() ran meanwhile
+            raise XmppConnectError("stopped while starting")
+        self._state = SessionState.UP
+        log.info("%s: notification session up at %s", self.jid, self._where())
+        self._report_connection(True)
+        self._report_finesse()
+
+    async def stop(self) -> None:
+        """Remove the explicit subscriptions, send unavailable presence, close the stream;
+        no reconnect afterwards. Safe to call in any state, more than once."""
+        if self._state is SessionState.STOPPED:
+            return
+        was_up = self._state is SessionState.UP
+        self._state = SessionState.STOPPED
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not asyncio.current_task():
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None and was_up and not conn.closed.done():
+                await self._close_gracefully(conn)
+            elif self._subscriptions:
+                log.warning(
+                    "%s: stopped while disconnected; explicit subscriptions left on the server: %s",
+                    self.jid,
+                    ", ".join(self._subscriptions),
+                )
+        finally:
+            if conn is not None:
+                _retire(conn)
+            self._subscriptions.clear()
+
+    async def _close_gracefully(self, conn: _Connection) -> None:
+        xmpp = conn.xmpp
+        timeout = self._connect_timeout
+        nodes = list(self._subscriptions)
+        if nodes:
+            results = await asyncio.gather(
+                *(self._unsubscribe_iq(conn, node) for node in nodes), return_exceptions=True
+            )
+            for node, result in zip(nodes, results, strict=True):
+                if isinstance(result, Exception):
+                    log.warning("%s: could not unsubscribe %s: %s", self.jid, node, result)
+        xmpp.send_presence(ptype="unavailable")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await xmpp.disconnect(wait=min(timeout, 2.0))
+        log.info("%s: notification session stopped", self.jid)
+
+    def move_to(self, endpoint: XmppEndpoint) -> None:
+        """Fail over: the next (re)connect goes to `endpoint`. A live connection, or a
+        reconnect attempt under way, is dropped now and the session reconnects there
+        without waiting. Inside `start()`, the attempt fails with `XmppConnectError`; call
+        `start()` again."""
+        if self._state is SessionState.STOPPED:
+            raise RuntimeError("move_to() after stop()")
+        old, self._endpoint = self._endpoint, endpoint
+        log.info("%s: moving from %s to %s", self.agent_id, self._where(old), self._where())
+        conn = self._conn
+        if self._state is SessionState.UP:
+            self._skip_backoff = True
+            if conn is not None:
+                conn.xmpp.abort()  # -> disconnected -> _lost() -> reconnect to `endpoint`
+        elif self._state in (SessionState.RECONNECTING, SessionState.CONNECTING):
+            self._skip_backoff = True
+            self._wake.set()
+            if conn is not None and not conn.started.done():
+                conn.fail(XmppConnectError(f"moved to {self._where()}"))
+
+    # --- subscriptions ---------------------------------------------------------------------
+
+    async def subscribe(self, node: str) -> None:
+        """Subscribe explicitly (e.g. `/finesse/api/Team/{id}/Users`), with the full JID.
+
+        The subscription is remembered and restored after reconnects. While disconnected
+        it is only remembered, and made at the next reconnect. Raises
+        `XmppSubscriptionError` if the service refuses it (then it is not remembered) and
+        `XmppConnectError` if the connection is lost before the answer (it stays
+        remembered)."""
+        if self._state in (SessionState.STOPPED, SessionState.FAILED):
+            raise RuntimeError(f"subscribe() in state {self._state}")
+        if node in self._subscriptions:
+            return
+        self._subscriptions[node] = None
+        conn = self._conn
+        if self._state is not SessionState.UP or conn is None:
+            return
+        try:
+            await self._subscribe_iq(conn, node)
+        except XmppSubscriptionError:
+            self._subscriptions.pop(node, None)
+            raise
+
+    async def unsubscribe(self, node: str) -> None:
+        """Remove an explicit subscription. Forgotten at once; the server is told when
+        connected (a node the server no longer has for us counts as done)."""
+        if node not in self._subscriptions:
+            return
+        del self._subscriptions[node]
+        conn = self._conn
+        if self._state is SessionState.UP and conn is not None:
+            await self._unsubscribe_iq(conn, node)
+
+    async def _subscribe_iq(self, conn: _Connection, node: str) -> None:
+        pubsub = conn.xmpp.plugin["xep_0060"]
+        request = pubsub.subscribe(
+            conn.endpoint.pubsub_jid,
+            node,
+            subscribee=conn.xmpp.boundjid.full,
+            timeout=self._connect_timeout,
+        )
+        try:
+            await self._answer(conn, request)
+        except IqError as exc:
+            condition = _iq_condition(exc)
+            raise XmppSubscriptionError(
+                f"subscription to {node} refused: {condition or 'error'}",
+                node=node,
+                condition=condition,
+            ) from None
+        log.debug("%s: subscribed to %s", conn.xmpp.boundjid.full, node)
+
+    async def _unsubscribe_iq(self, conn: _Connection, node: str) -> None:
+        pubsub = conn.xmpp.plugin["xep_0060"]
+        request = pubsub.unsubscribe(
+            conn.endpoint.pubsub_jid,
+            node,
+            subscribee=conn.xmpp.boundjid.full,
+            timeout=self._connect_timeout,
+        )
+        try:
+            await self._answer(conn, request)
+        except IqError as exc:
+            condition = _iq_condition(exc)
+            if condition == "unexpected-request":  # XEP-0060 6.2.3.2: not subscribed
+                return
+            raise XmppSubscriptionError(
+                f"unsubscribe from {node} refused: {condition or 'error'}",
+                node=node,
+                condition=condition,
+            ) from None
+
+    async def _restore_subscriptions(self, conn: _Connection) -> None:
+        """Make every remembered subscription again on a new connection. A refusal drops
+        that node (logged); a lost connection fails the attempt."""
+        restored: set[str] = set()
+        while nodes := [n for n in self._subscriptions if n not in restored]:
+            # Again for nodes that subscribe() added while the previous round was out.
+            restored.update(nodes)
+            results = await asyncio.gather(
+                *(self._subscribe_iq(conn, node) for node in nodes), return_exceptions=True
+            )
+            for node, result in zip(nodes, results, strict=True):
+                if isinstance(result, XmppSubscriptionError):
+                    log.error("%s: subscription to %s not restored: %s", self.jid, node, result)
+                    self._subscriptions.pop(node, None)
+                elif isinstance(result, BaseException):
+                    raise result
+
+    async def _answer(self, conn: _Connection, request: Awaitable[T]) -> T:
+        """The iq's answer, or XmppConnectError as soon as the connection closes."""
+        iq = asyncio.ensure_future(request)
+        done, _ = await asyncio.wait({iq, conn.closed}, return_when=asyncio.FIRST_COMPLETED)
+        if iq in done:
+            try:
+                return iq.result()
+            except IqTimeout:
+                raise XmppConnectError("no answer from the notification service") from None
+        iq.cancel()
+        raise XmppConnectError("connection lost while waiting for an answer")
+
+    # --- connecting ------------------------------------------------------------------------
+
+    def _where(self, endpoint: XmppEndpoint | None = None) -> str:
+        ep = endpoint or self._endpoint
+        return f"{ep.host}:{ep.port} ({ep.domain}, {ep.tls})"
+
+    def _build(self, endpoint: XmppEndpoint) -> _Connection:
+        plugin_config: dict[str, dict[str, Any]] = {
+            "xep_0199": {
+                "keepalive": True,
+                "interval": self._keepalive,
+                "timeout": self._ping_timeout,
+            }
+        }
+        if endpoint.tls is TlsMode.PLAIN:
+            plugin_config["feature_mechanisms"] = {"unencrypted_plain": True}
+        xmpp = _Client(
+            f"{self.agent_id}@{endpoint.domain}/{self._resource}",
+            self._password,
+            plugin_config=plugin_config,
+            ssl_context=self._ssl_context,
+        )
+        # Only what is used: every registered handler is matched against every stanza.
+        xmpp.register_plugin("xep_0060")
+        xmpp.register_plugin("xep_0199")
+        xmpp.enable_direct_tls = endpoint.tls is TlsMode.DIRECT
+        xmpp.enable_starttls = endpoint.tls is TlsMode.STARTTLS
+        xmpp.enable_plaintext = endpoint.tls is TlsMode.PLAIN
+
+        conn = _Connection(xmpp, endpoint)
+        xmpp.add_filter("in", lambda stanza: self._incoming(conn, stanza))
+        xmpp.add_event_handler("session_start", lambda _e: self._on_session_start(conn))
+        xmpp.add_event_handler("failed_auth", lambda stanza: self._on_failed_auth(conn, stanza))
+        xmpp.add_event_handler("no_auth", lambda _e: self._on_no_auth(conn))
+        xmpp.add_event_handler("connection_failed", lambda e: self._on_connect_failed(conn, e))
+        xmpp.add_event_handler("ssl_invalid_chain", lambda e: self._on_bad_chain(conn, e))
+        xmpp.add_event_handler("stream_error", lambda e: self._on_stream_error(conn, e))
+        xmpp.add_event_handler("disconnected", lambda reason: self._on_disconnected(conn, reason))
+        return conn
+
+    async def _connect(self) -> None:
+        """One attempt at the current endpoint: returns with the connection in place,
+        presence sent and subscriptions restored, or raises an XmppError."""
+        endpoint = self._endpoint
+        conn = self._build(endpoint)
+        self._conn = conn
+        self._finesse_seen = self._finesse_reported = None
+        log.debug("%s: connecting to %s", self.agent_id, self._where(endpoint))
+        conn.xmpp.connect(endpoint.host, endpoint.port)
+        try:
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    await conn.started
+                    if endpoint.tls is not TlsMode.PLAIN and not conn.encrypted():
+                        raise XmppTlsError("session started without TLS")
+                    conn.xmpp.send_presence(ppriority=0)
+                    await self._restore_subscriptions(conn)
+            except TimeoutError:
+                raise XmppConnectError(
+                    f"no session with {self._where(endpoint)} within {self._connect_timeout} s"
+                ) from None
+            if conn.closed.done():
+                raise XmppConnectError("connection closed while the session was set up")
+        except BaseException:
+            _retire(conn)
+            if self._conn is conn:
+                self._conn = None
+            raise
+
+    # --- slixmpp events (synchronous, on the loop) -----------------------------------------
+
+    def _on_session_start(self, conn: _Connection) -> None:
+        if not conn.started.done():
+            conn.started.set_result(None)
+
+    def _on_failed_auth(self, conn: _Connection, stanza: Any) -> None:
+        try:
+            condition = str(stanza["condition"])
+        except Exception:
+            condition = ""
+        if condition == "temporary-auth-failure":
+            conn.fail(XmppConnectError("authentication temporarily unavailable"))
+        else:
+            conn.fail(XmppAuthError(f"credentials of {self.agent_id} refused ({condition})"))
+
+    def _on_no_auth(self, conn: _Connection) -> None:
+        conn.fail(XmppConnectError("no acceptable authentication mechanism offered"))
+
+    def _on_connect_failed(self, conn: _Connection, error: Any) -> None:
+        conn.xmpp.cancel_connection_attempt()  # no slixmpp retry loop: the session decides
+        where = self._where(conn.endpoint)
+        if isinstance(error, ssl.SSLError):
+            conn.fail(XmppTlsError(f"TLS with {where} failed: {_short(error)}"))
+        else:
+            conn.fail(XmppConnectError(f"cannot connect to {where}: {_short(error)}"))
+
+    def _on_bad_chain(self, conn: _Connection, error: Any) -> None:
+        where = self._where(conn.endpoint)
+        conn.fail(XmppTlsError(f"TLS with {where} failed: {_short(error)}"))
+        conn.xmpp.abort()
+
+    def _on_stream_error(self, conn: _Connection, error: Any) -> None:
+        try:
+            condition = str(error["condition"])
+        except Exception:
+            condition = "?"
+        log.warning("%s: stream error from the server: %s", self.agent_id, condition)
+
+    def _on_disconnected(self, conn: _Connection, reason: Any) -> None:
+        conn.fail(XmppConnectError(f"connection closed: {_short(reason or 'no reason')}"))
+        if not conn.closed.done():
+            conn.closed.set_result(None)
+        if conn is self._conn and self._state is SessionState.UP:
+            self._lost(conn, reason)
+
+    def _incoming(self, conn: _Connection, stanza: Any) -> Any:
+        """slixmpp 'in' filter: every stanza, before handler matching. Returns None for
+        what is consumed here (notifications, the finesse user's presence)."""
+        try:
+            xml: ET.Element = stanza.xml
+            tag = xml.tag
+            if tag == _MESSAGE:
+                event = xml.find(_EVENT)
+                if event is not None and xml.get("type") != "error":
+                    if conn is self._conn:
+                        self._deliver(event)
+                    return None
+            elif tag == _PRESENCE:
+                sender = xml.get("from", "").partition("/")[0]
+                if sender.lower() == conn.endpoint.finesse_jid.lower():
+                    ptype = xml.get("type")
+                    if ptype in (None, "available", "unavailable") and conn is self._conn:
+                        self._finesse_presence(ptype != "unavailable")
+                    return None
+            elif (
+                tag == _FEATURES
+                and conn.endpoint.tls is TlsMode.STARTTLS
+                and not conn.encrypted()
+                and xml.find(_STARTTLS) is None
+            ):
+                # Refuse to go on in plaintext: the password would follow.
+                conn.fail(XmppTlsError(f"{self._where(conn.endpoint)} does not offer STARTTLS"))
+                conn.xmpp.abort()
+                return None
+        except Exception:
+            log.exception("%s: error handling an incoming stanza", self.agent_id)
+            return None
+        return stanza
+
+    def _deliver(self, event: ET.Element) -> None:
+        for items in event.iterfind(_ITEMS):
+            node = items.get("node", "")
+            team_member = "/Team/" in node
+            for item in items.iterfind(_ITEM):
+                payload = item.find(_NOTIFICATION)
+                try:
+                    update = codec.parse_update(
+                        payload if payload is not None else item, team_member=team_member
+                    )
+                except FinesseXmlError as exc:
+                    raw = ET.tostring(item, encoding="unicode")
+                    log.warning(
+                        "%s: malformed notification on %s skipped: %s; %s",
+                        self.agent_id,
+                        node,
+                        _short(exc),
+                        _short(raw),
+                    )
+                    continue
+                try:
+                    self._on_update(node, update)
+                except Exception:
+                    log.exception("%s: on_update failed for %s", self.agent_id, node)
+
+    # --- presence of the 'finesse' user ----------------------------------------------------
+
+    def _finesse_presence(self, available: bool) -> None:
+        self._finesse_seen = available
+        if self._state is SessionState.UP:
+            self._report_finesse()
+
+    def _report_finesse(self) -> None:
+        seen = self._finesse_seen
+        if seen is None or seen == self._finesse_reported:
+            return
+        self._finesse_reported = seen
+        log.info("%s: finesse user %s", self.agent_id, "AVAILABLE" if seen else "UNAVAILABLE")
+        if self._on_finesse_presence is not None:
+            try:
+                self._on_finesse_presence(seen)
+            except Exception:
+                log.exception("%s: on_finesse_presence failed", self.agent_id)
+
+    # --- loss and reconnection -------------------------------------------------------------
+
+    def _report_connection(self, up: bool) -> None:
+        if self._on_connection is not None:
+            try:
+                self._on_connection(up)
+            except Exception:
+                log.exception("%s: on_connection failed", self.agent_id)
+
+    def _lost(self, conn: _Connection, reason: Any) -> None:
+        log.warning(
+            "%s: notification session lost (%s); reconnecting",
+            self.jid,
+            _short(reason or "connection closed"),
+        )
+        _retire(conn)
+        self._conn = None
+        self._state = SessionState.RECONNECTING
+        self._finesse_seen = self._finesse_reported = None
+        self._report_connection(False)
+        if self._state is SessionState.RECONNECTING:  # the callback may have stopped us
+            self._supervisor = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        failures = 0
+        while self._state is SessionState.RECONNECTING:
+            if self._skip_backoff:
+                self._skip_backoff = False
+            else:
+                await self._pause(backoff_delay(failures, self._reconnect_min, self._reconnect_max))
+            if self._state is not SessionState.RECONNECTING:
+                return
+            try:
+                await self._connect()
+            except XmppAuthError as exc:
+                self._give_up(exc)
+                return
+            except XmppError as exc:
+                failures += 1
+                log.info(
+                    "%s: reconnect attempt %d to %s failed: %s",
+                    self.agent_id,
+                    failures,
+                    self._where(),
+                    exc,
+                )
+                continue
+            except Exception:
+                failures += 1
+                log.exception("%s: reconnect attempt failed", self.agent_id)
+                continue
+            if self._state is not SessionState.RECONNECTING:
+                return
+            self._state = SessionState.UP
+            self._supervisor = None
+            self.reconnects += 1
+            log.info("%s: notification session back at %s", self.jid, self._where())
+            self._report_connection(True)
+            self._report_finesse()
+            return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if `move_to()` wakes us."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    def _give_up(self, exc: XmppError) -> None:
+        log.error(
+            "%s: credentials refused while reconnecting; notification session closed",
+            self.agent_id,
+        )
+        self.failure = exc
+        self._state = SessionState.FAILED
+        self._supervisor = None
+        self._report_connection(False)

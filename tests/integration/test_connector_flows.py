@@ -1,0 +1,320 @@
+"""The whole mobile call flow: app -> connector -> simulated Finesse -> connector -> app.
+
+Every scenario checks what the app sees (events over the WebSocket) and, where a connector
+could hide a mismatch, what Finesse holds (a REST GET as the agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.support.connector_lab import App, ConnectorLab
+
+pytestmark = pytest.mark.integration
+
+MOBILE_1001 = ("CALL_BY_CALL", "+15551230001")
+MOBILE_1002 = ("CALL_BY_CALL", "+15551230002")
+
+
+@pytest.fixture
+async def lab():
+    lab = await ConnectorLab().start()
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+
+
+async def signed_in(lab: ConnectorLab, agent_id: str, mobile=None, ready=False) -> App:
+    app = lab.app(agent_id)
+    reply = await app.login(mobile=mobile)
+    assert reply.status == 201, reply.body
+    if ready:
+        assert (await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})).status == 202
+        await app.state("READY")
+    return app
+
+
+async def customer_calls(lab: ConnectorLab, **variables: str) -> str:
+    status, body = await lab.sim(
+        "POST", "/calls", {"dn": "8000", "from": "+15550100", "callVariables": variables}
+    )
+    assert status == 201, body
+    return body["callId"]
+
+
+async def finesse_user(lab: ConnectorLab, agent_id: str):
+    return await lab.finesse.agent(agent_id).get_user()
+
+
+# -- sign in ---------------------------------------------------------------------------------
+
+
+async def test_mobile_login_ready_and_a_routed_call_answered_on_the_phone(lab: ConnectorLab):
+    app = lab.app("1001")
+    reply = await app.login(mobile=MOBILE_1001)
+    assert reply.status == 201
+    assert reply.body["capabilities"] == {"callControl": True}
+    assert reply.body["agent"]["state"] == "NOT_READY"
+    assert len(reply.body["token"]) >= 32 and "password" not in reply.body["token"]
+    first = await app.wait_for("session.resync")
+    assert first["agent"]["state"] == "NOT_READY"
+    assert (await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})).status == 202
+    await app.state("READY")
+    call_id = await customer_calls(lab, callVariable1="ACC-42", **{"user.tier": "gold"})
+    created = await app.wait_for("dialog.created")
+    assert created["id"] == call_id
+    assert created["callVariables"]["callVariable1"] == "ACC-42"
+    assert created["callVariables"]["user.tier"] == "gold"
+    assert created["actions"] == ["ANSWER"]
+    status, _ = await lab.sim("POST", "/phones/+15551230001/answer")
+    assert status == 200
+    await app.wait_for("dialog.updated", lambda d: d["state"] == "ACTIVE")
+    await app.state("TALKING")
+    assert (await finesse_user(lab, "1001")).state == "TALKING"
+    listed = (await app.call("GET", "/api/v1/dialogs")).body["dialogs"]
+    assert [d["id"] for d in listed] == [call_id]
+
+
+async def test_hold_retrieve_end_and_wrap_up(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    call_id = await customer_calls(lab)
+    await app.wait_for("dialog.created")
+    await lab.sim("POST", "/phones/+15551230001/answer")
+    await app.state("TALKING")
+    reply = await app.action(call_id, "HOLD")
+    assert reply.status == 202 and reply.body["requestId"]
+    held = await app.wait_for("dialog.updated", lambda d: "RETRIEVE" in d["actions"])
+    assert held["requestId"] == reply.body["requestId"]
+    await app.state("HOLD")
+    assert (await app.action(call_id, "RETRIEVE")).status == 202
+    await app.state("TALKING")
+    assert (await app.action(call_id, "DROP")).status == 202
+    await app.state("WORK_READY")
+    reply = await app.action(call_id, "UPDATE_CALL_DATA", wrapUpReason="Resolved")
+    assert reply.status == 202
+    await app.wait_for("dialog.updated", lambda d: d["wrapUpReason"] == "Resolved")
+    assert (await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})).status == 202
+    await app.state("READY")
+    ended = await app.wait_for("dialog.ended")
+    assert ended["id"] == call_id
+
+
+async def test_consult_then_transfer_to_a_second_mobile_agent(lab: ConnectorLab):
+    a = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    b = await signed_in(lab, "1002", MOBILE_1002)
+    call_id = await customer_calls(lab, callVariable1="ACC-42")
+    await a.wait_for("dialog.created")
+    await lab.sim("POST", "/phones/+15551230001/answer")
+    await a.state("TALKING")
+    assert (await a.action(call_id, "CONSULT_CALL", toAddress="5002")).status == 202
+    consult = await b.wait_for("dialog.created")
+    assert consult["callType"] == "CONSULT"
+    await lab.sim("POST", "/phones/+15551230002/answer")
+    await a.wait_for("dialog.updated", lambda d: d["id"] == call_id and "TRANSFER" in d["actions"])
+    assert (await a.action(call_id, "TRANSFER")).status == 202
+    moved = await b.wait_for("dialog.updated", lambda d: d["callType"] == "TRANSFER")
+    assert moved["callVariables"]["callVariable1"] == "ACC-42"
+    await a.state("WORK_READY")
+    assert (await finesse_user(lab, "1002")).state == "TALKING"
+
+
+async def test_consult_then_conference(lab: ConnectorLab):
+    a = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    b = await signed_in(lab, "1002", MOBILE_1002)
+    call_id = await customer_calls(lab)
+    await a.wait_for("dialog.created")
+    await lab.sim("POST", "/phones/+15551230001/answer")
+    await a.action(call_id, "CONSULT_CALL", toAddress="5002")
+    await b.wait_for("dialog.created")
+    await lab.sim("POST", "/phones/+15551230002/answer")
+    await a.wait_for("dialog.updated", lambda d: "CONFERENCE" in d["actions"])
+    assert (await a.action(call_id, "CONFERENCE")).status == 202
+    conf = await b.wait_for("dialog.created", lambda d: d["id"] == call_id)
+    assert len(conf["participants"]) == 3
+
+
+async def test_single_step_transfer(lab: ConnectorLab):
+    a = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    b = await signed_in(lab, "1002", MOBILE_1002)
+    call_id = await customer_calls(lab)
+    await a.wait_for("dialog.created")
+    await lab.sim("POST", "/phones/+15551230001/answer")
+    await a.state("TALKING")
+    assert (await a.action(call_id, "TRANSFER_SST", toAddress="5002")).status == 202
+    arrived = await b.wait_for("dialog.created")
+    assert arrived["id"] == call_id
+    await a.state("WORK_READY")
+
+
+async def test_nailed_connection_login(lab: ConnectorLab):
+    app = lab.app("1003")
+    http = lab.finesse.http
+    assert http is not None
+    async with http.ws_connect(lab.finesse.url("/sim/v1/phones/+15551230003/events")) as phone:
+        assert (await phone.receive_json(timeout=5))["event"] == "subscribed"
+        login = asyncio.ensure_future(app.login(mobile=("NAILED_CONNECTION", "+15551230003")))
+        assert (await phone.receive_json(timeout=5))["event"] == "ring"  # the setup call
+        assert not login.done()  # the login waits for it
+        status, _ = await lab.sim("POST", "/phones/+15551230003/answer")
+        assert status == 200
+        reply = await asyncio.wait_for(login, 5)
+    assert reply.status == 201
+    assert reply.body["agent"]["mobile"]["mode"] == "NAILED_CONNECTION"
+    assert reply.body["agent"]["state"] == "NOT_READY"
+
+
+async def test_nailed_connection_not_answered_fails_the_login(lab: ConnectorLab):
+    await lab.finesse.control("PUT", "/clock", {"speed": 20})  # ring-no-answer after 15 s
+    reply = await lab.app("1003").login(mobile=("NAILED_CONNECTION", "+15551230003"), listen=False)
+    assert (reply.status, reply.error_type) == (409, "login_incomplete")
+    assert (await finesse_user(lab, "1003")).state == "LOGOUT"
+
+
+async def test_non_mobile_login_is_state_only(lab: ConnectorLab):
+    app = await signed_in(lab, "1004", ready=True)
+    assert (await finesse_user(lab, "1004")).state == "READY"
+    call_id = await customer_calls(lab)
+    created = await app.wait_for("dialog.created")
+    assert created["actions"] == []  # shown, but no call control
+    reply = await app.action(call_id, "ANSWER")
+    assert (reply.status, reply.error_type) == (403, "call_control_unavailable")
+    reply = await app.call("POST", "/api/v1/dialogs", {"toAddress": "5002"})
+    assert reply.status == 403
+
+
+async def test_wrong_password_is_401(lab: ConnectorLab):
+    reply = await lab.app("1001").login(password="nope", listen=False)
+    assert reply.status == 401
+    assert "nope" not in str(reply.body)
+
+
+async def test_wrong_extension_is_invalid_device(lab: ConnectorLab):
+    reply = await lab.app("1001").login(extension="7777", listen=False)
+    assert reply.status == 400 and reply.error_type == "Invalid Device"
+    assert (await finesse_user(lab, "1001")).state == "LOGOUT"
+
+
+async def test_an_agent_cannot_act_on_another_agents_dialog(lab: ConnectorLab):
+    a = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    b = await signed_in(lab, "1002", MOBILE_1002)
+    call_id = await customer_calls(lab)
+    await a.wait_for("dialog.created")
+    reply = await b.action(call_id, "ANSWER")
+    assert (reply.status, reply.error_type) == (404, "not_found")
+    reply = await lab.app("1001").call("GET", "/api/v1/agent")  # no token at all
+    assert reply.status == 401
+
+
+async def test_an_action_not_allowed_now_is_refused_without_a_finesse_round_trip(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    call_id = await customer_calls(lab)
+    await app.wait_for("dialog.created")
+    reply = await app.action(call_id, "HOLD")
+    assert (reply.status, reply.error_type) == (409, "action_not_allowed")
+
+
+async def test_finesse_refusal_passes_its_error_type_through(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001)
+    reply = await app.call("PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reasonCodeId": 99})
+    assert (reply.status, reply.error_type) == (400, "Invalid Input")
+
+
+async def test_reason_codes_and_wrap_up_reasons(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001)
+    body = (await app.call("GET", "/api/v1/reason-codes?category=NOT_READY")).body
+    assert [c["label"] for c in body["reasonCodes"]] == ["Break", "Lunch"]
+    body = (await app.call("GET", "/api/v1/wrapup-reasons")).body
+    assert [w["label"] for w in body["wrapUpReasons"]] == ["Resolved", "Escalated"]
+
+
+async def test_logout_with_a_reason_code(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001)
+    reply = await app.call("DELETE", "/api/v1/sessions/current", {"reasonCodeId": 3})
+    assert reply.status == 200
+    user = await finesse_user(lab, "1001")
+    assert (user.state, user.reason_code_id) == ("LOGOUT", "3")
+    assert (await app.call("GET", "/api/v1/agent")).status == 401  # token revoked
+
+
+# -- gaps ------------------------------------------------------------------------------------
+
+
+async def test_xmpp_dropped_mid_call_then_resync(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    await lab.finesse.control("POST", "/faults", {"kind": "xmpp_drop"})
+    await app.wait_for("system.status", lambda d: d.get("notifications") == "reconnecting")
+    call_id = await customer_calls(lab)  # arrives during the gap (or just after)
+    created = await app.wait_for("dialog.created")
+    assert created["id"] == call_id
+    await app.wait_for("system.status", lambda d: d.get("notifications") == "connected")
+    await app.state("RESERVED")
+
+
+async def test_out_of_service_then_back(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001)
+    await lab.finesse.control("PUT", "/clock", {"speed": 50})
+    await lab.finesse.control("POST", "/faults", {"kind": "out_of_service", "seconds": 20})
+    await app.wait_for("system.status", lambda d: d["status"] == "OUT_OF_SERVICE")
+    reply = await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
+    assert reply.status == 503
+    await app.wait_for("system.status", lambda d: d["status"] == "IN_SERVICE")
+    assert (await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})).status == 202
+    await app.state("READY")
+
+
+async def test_websocket_reconnect_replays_since(lab: ConnectorLab):
+    app = await signed_in(lab, "1001", MOBILE_1001)
+    await app.wait_for("session.resync")
+    seen = app.last_seq
+    await app.close_stream()
+    await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
+    await app.call("PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reasonCodeId": 1})
+    await lab.finesse.sim.wait_until(lambda: lab.connector.links["1001"].stream.seq >= seen + 2)
+    await app.listen(since=seen)
+    await app.state("READY")
+    await app.state("NOT_READY")
+    assert all(e["type"] != "session.resync" for e in app.events)
+
+
+async def test_metrics_and_health(lab: ConnectorLab):
+    await signed_in(lab, "1001", MOBILE_1001)
+    health = await lab.api("GET", "/healthz")
+    assert health.status == 200 and health.body["sessions"] == 1
+    metrics = await lab.api("GET", "/metrics")
+    assert "connector_sessions 1" in metrics.body
+    assert "connector_events_in_total" in metrics.body
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "type_"),
+    [
+        ({"agentId": "1001"}, 400, "missing_field"),
+        (
+            {"agentId": "1001", "password": "p", "extension": "5001", "color": "red"},
+            400,
+            "unknown_field",
+        ),
+        (
+            {
+                "agentId": "1001",
+                "password": "p",
+                "extension": "5001",
+                "mobile": {"mode": "X", "dialNumber": "1"},
+            },
+            400,
+            "invalid_field",
+        ),
+    ],
+)
+async def test_bad_login_requests(lab: ConnectorLab, payload, status, type_):
+    reply = await lab.api("POST", "/api/v1/sessions", payload)
+    assert (reply.status, reply.error_type) == (status, type_)
+
+
+async def test_malformed_json_is_400(lab: ConnectorLab):
+    assert lab.http is not None
+    async with lab.http.post(lab.url("/api/v1/sessions"), data=b"{nope") as r:
+        assert r.status == 400 and (await r.json())["error"]["type"] == "invalid_json"
