@@ -76,6 +76,8 @@ class AgentLink:
         self._watch_login(update)
         for event in self.core.apply(update):
             self.publish(event)
+        if isinstance(update.data, SystemInfo):
+            self.connector.hosts.report_system_info(self.connector.hosts.active, update.data)
         if isinstance(update.data, SystemInfo) and update.data.status == "IN_SERVICE":
             # Back from OUT_OF_SERVICE: Finesse re-publishes, but a resync is the safe way to
             # be sure nothing from the outage is missing (FINESSE.md 7.3).
@@ -260,40 +262,35 @@ class Connector:
     # -- Finesse endpoints and failover ---------------------------------------------------------
 
     async def xmpp_endpoint(self) -> XmppEndpoint:
-        """Where the active node's notification service listens: configured, else read from
-        SystemInfo (xmppDomain and the node's ports)."""
+        """Where the active node's notification service listens. The XMPP options configure
+        the primary node; everything else comes from SystemInfo (xmppDomain, the node's
+        ports), with the node's REST host as the host."""
         base = self.hosts.active
         cached = self._endpoints.get(base)
         if cached is not None:
             return cached
         cfg = self.config
         tls = TlsMode(cfg.xmpp_tls)
-        host = cfg.xmpp_host or (urlsplit(base).hostname or "127.0.0.1")
-        domain, port = cfg.xmpp_domain, cfg.xmpp_port
-        if not (domain and port):
-            info = await self.rest.system_info(base)
-            self.hosts.report_system_info(base, info)
-            domain = domain or info.xmpp_domain
-            node = self._node_for(base, info)
-            if not port and node is not None:
-                text = node.xmpp_secure_port if tls == TlsMode.DIRECT else node.xmpp_port
-                port = int(text) if text and text.isdigit() else 0
-        port = port or (5223 if tls == TlsMode.DIRECT else 5222)
-        endpoint = XmppEndpoint(host=host, port=port, domain=domain or host, tls=tls)
+        primary = base == self.hosts.nodes[0].base_url
+        host = (cfg.xmpp_host if primary else "") or (urlsplit(base).hostname or "127.0.0.1")
+        domain = cfg.xmpp_domain if primary else ""
+        port = cfg.xmpp_port if primary else 0
+        node = self.hosts.node(base)
+        if not (domain and port) and (node is None or not node.xmpp_domain):
+            self.hosts.report_system_info(base, await self.rest.system_info(base))
+            node = self.hosts.node(base)
+        if node is not None:
+            domain = domain or node.xmpp_domain
+            port = port or (node.xmpp_secure_port if tls == TlsMode.DIRECT else node.xmpp_port)
+        endpoint = XmppEndpoint(
+            host=host,
+            port=port or (5223 if tls == TlsMode.DIRECT else 5222),
+            domain=domain or host,
+            tls=tls,
+            pubsub_domain=node.xmpp_pubsub_domain if node is not None else "",
+        )
         self._endpoints[base] = endpoint
         return endpoint
-
-    @staticmethod
-    def _node_for(base: str, info: SystemInfo):
-        parts = urlsplit(base)
-        for node in (info.primary_node, info.secondary_node):
-            if node is None:
-                continue
-            if node.host == parts.hostname and (
-                not node.https_port or not parts.port or node.https_port == str(parts.port)
-            ):
-                return node
-        return info.primary_node
 
     def check_availability(self) -> None:
         """Something went wrong with the active node: find an available one (7.2)."""

@@ -318,3 +318,61 @@ async def test_malformed_json_is_400(lab: ConnectorLab):
     assert lab.http is not None
     async with lab.http.post(lab.url("/api/v1/sessions"), data=b"{nope") as r:
         assert r.status == 400 and (await r.json())["error"]["type"] == "invalid_json"
+
+
+async def test_primary_down_secondary_takes_over():
+    from tests.support.finesse_lab import FinesseLab
+
+    lab = await ConnectorLab(
+        finesse=FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0)
+    ).start()
+    try:
+        app = await signed_in(lab, "1001", MOBILE_1001)
+        side_b = lab.finesse.sim.sides[1]
+        await lab.finesse.control("PUT", "/clock", {"speed": 20})
+        await lab.finesse.control(
+            "POST", "/faults", {"kind": "side_down", "side": "A", "seconds": 100}
+        )
+        await app.wait_for("system.status", lambda d: d.get("notifications") == "reconnecting")
+        await app.wait_for("system.status", lambda d: d.get("notifications") == "connected")
+        assert lab.connector.hosts.active.endswith(f":{side_b.rest_port}")
+        assert "1001" in side_b.xmpp.available_users()
+        reply = await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
+        assert reply.status == 202
+        await app.state("READY")
+    finally:
+        await lab.stop()
+
+
+async def test_a_slow_consumer_is_resynced_and_memory_stays_bounded():
+    lab = await ConnectorLab(event_buffer=10).start()
+    try:
+        app = lab.app("1001")
+        assert (await app.login(mobile=MOBILE_1001, listen=False)).status == 201
+        link = lab.connector.links["1001"]
+        from connector.session.events import MobileEvent
+
+        assert lab.http is not None
+        # The app connects and then does not read: aiohttp's client pauses the socket once
+        # its own small queue is full, the kernel buffers fill, the connector's sender blocks.
+        ws = await lab.http.ws_connect(
+            lab.url("/api/v1/events"), headers={"Authorization": f"Bearer {app.token}"}
+        )
+        pad = "x" * 8192
+        for i in range(2000):  # ~16 MB, far beyond any socket buffer
+            link.publish(MobileEvent("agent.state", {"state": "READY", "i": i, "pad": pad}))
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # let the sender run until the socket is full
+        assert len(link.stream._buffer) == 10
+        last = link.stream.seq
+        types = []
+        while True:  # a resync replaces what was missed, so read up to the last seq
+            message = await ws.receive_json(timeout=5)
+            types.append(message["type"])
+            if message["seq"] >= last:
+                break
+        assert "session.resync" in types[1:]  # the first is the snapshot of a new reader
+        assert len(types) < 2000
+        await ws.close()
+    finally:
+        await lab.stop()
