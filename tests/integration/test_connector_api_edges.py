@@ -1,0 +1,144 @@
+"""The mobile API at its edges: tokens, limits, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.connector_lab import ConnectorLab
+
+pytestmark = pytest.mark.integration
+MOBILE = ("CALL_BY_CALL", "+15551230001")
+
+
+@pytest.fixture
+async def lab():
+    lab = await ConnectorLab(max_sessions=2, max_body=2048).start()
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+
+
+async def test_the_event_stream_takes_the_token_as_a_query_parameter_or_subprotocol(lab):
+    app = lab.app("1001")
+    assert (await app.login(mobile=MOBILE, listen=False)).status == 201
+    assert lab.http is not None
+    async with lab.http.ws_connect(lab.url(f"/api/v1/events?token={app.token}")) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "session.resync"
+    async with lab.http.ws_connect(
+        lab.url("/api/v1/events"), protocols=("bearer", app.token)
+    ) as ws:
+        assert ws.protocol == "bearer"
+        assert (await ws.receive_json(timeout=5))["type"] == "session.resync"
+    reply = await lab.api("GET", "/api/v1/events?token=forged")
+    assert reply.status == 401
+
+
+async def test_since_must_be_a_number(lab):
+    app = lab.app("1001")
+    await app.login(mobile=MOBILE, listen=False)
+    reply = await app.call("GET", "/api/v1/events?since=yesterday")
+    assert (reply.status, reply.error_type) == (400, "invalid_field")
+
+
+async def test_the_session_limit_is_enforced(lab):
+    for agent in ("1001", "1002"):
+        assert (await lab.app(agent).login(listen=False)).status == 201
+    reply = await lab.app("1003").login(listen=False)
+    assert (reply.status, reply.error_type) == (503, "too_many_sessions")
+
+
+async def test_a_body_over_the_limit_is_413(lab):
+    reply = await lab.api("POST", "/api/v1/sessions", {"agentId": "x" * 5000})
+    assert (reply.status, reply.error_type) == (413, "body_too_large")
+
+
+async def test_unknown_route_is_a_json_404(lab):
+    reply = await lab.api("GET", "/api/v1/nothing")
+    assert (reply.status, reply.error_type) == (404, "not_found")
+
+
+async def test_the_password_is_never_logged_or_returned(lab, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = lab.app("1001")
+    secret = "password"  # the roster's; make sure it appears nowhere but where it must
+    reply = await app.login(mobile=MOBILE)
+    assert reply.status == 201
+    assert secret not in json.dumps(reply.body)
+    await app.wait_for("session.resync")
+    await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
+    await app.state("READY")
+    assert secret not in json.dumps(app.events)
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("connector", "slixmpp"))
+    )
+    assert "cGFzc3dvcmQ" not in logged  # base64 of it (SASL PLAIN, Basic auth)
+    assert f":{secret}" not in logged and f"\\x00{secret}" not in logged
+    wrong = await lab.app("1002").login(password="hunter2-secret", listen=False)
+    assert wrong.status == 401 and "hunter2" not in json.dumps(wrong.body)
+    assert "hunter2" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_mobagent_connector_runs_and_stops_on_sigterm():
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "mobagent", "sim", "--rest-port", "0", "--xmpp-port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    conn = None
+    try:
+        rest = json.loads(sim.stdout.readline())["sides"]["A"]["rest"]
+        finesse = rest.removesuffix("/finesse/api")
+        conn = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mobagent",
+                "connector",
+                "--finesse",
+                finesse,
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        info = json.loads(conn.stdout.readline())
+        assert info["event"] == "listening" and info["finesse"] == finesse
+        import urllib.request
+
+        api = info["api"].removesuffix("/api/v1")
+        with urllib.request.urlopen(f"{api}/healthz", timeout=5) as res:
+            assert json.loads(res.read())["status"] == "ok"
+        conn.send_signal(signal.SIGTERM)
+        out, err = conn.communicate(timeout=10)
+        assert conn.returncode == 0, err
+        assert "Connector stopped." in out
+    finally:
+        for proc in (conn, sim):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def test_mobagent_connector_refuses_a_bad_option():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mobagent", "connector", "--finesse", "finesse1:8445"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 2 and "base URL" in proc.stderr
