@@ -376,3 +376,21 @@ async def test_a_slow_consumer_is_resynced_and_memory_stays_bounded():
         await ws.close()
     finally:
         await lab.stop()
+
+
+async def test_an_extension_held_by_another_agent_is_device_busy(lab: ConnectorLab):
+    await signed_in(lab, "1001")
+    reply = await lab.app("1002").login(extension="5001", listen=False)
+    assert (reply.status, reply.error_type) == (400, "Device Busy")
+    assert "1002" not in lab.connector.links
+
+
+async def test_signing_in_again_keeps_the_session_and_adds_a_token(lab: ConnectorLab):
+    first = await signed_in(lab, "1001", MOBILE_1001, ready=True)
+    second = lab.app("1001")
+    reply = await second.login(mobile=MOBILE_1001, listen=False)
+    assert reply.status == 201 and reply.body["token"] != first.token
+    assert reply.body["agent"]["state"] == "READY"  # a forced login keeps the state
+    for app in (first, second):
+        assert (await app.call("GET", "/api/v1/agent")).status == 200
+    assert len(lab.connector.links) == 1
