@@ -64,16 +64,10 @@ class FinesseError(Exception):
     """Base of every error of the Finesse layer."""
 
 
-class FinesseApiError(FinesseError):
-    """Finesse answered with a status that is not a success, usually with `ApiErrors`.
+class _FirstError:
+    """Reads the first of `errors`: what a caller usually branches on."""
 
-    `errors` always holds at least one `ApiError`; the properties read the first one.
-    """
-
-    def __init__(self, status: int, errors: list[ApiError]) -> None:
-        self.status = status
-        self.errors: list[ApiError] = list(errors) or [ApiError(_reason_phrase(status))]
-        super().__init__(self._describe())
+    errors: list[ApiError]
 
     @property
     def error_type(self) -> str:
@@ -86,6 +80,18 @@ class FinesseApiError(FinesseError):
     @property
     def error_data(self) -> str:
         return self.errors[0].error_data
+
+
+class FinesseApiError(_FirstError, FinesseError):
+    """Finesse answered with a status that is not a success, usually with `ApiErrors`.
+
+    `errors` always holds at least one `ApiError`; the properties read the first one.
+    """
+
+    def __init__(self, status: int, errors: list[ApiError]) -> None:
+        self.status = status
+        self.errors: list[ApiError] = list(errors) or [ApiError(_reason_phrase(status))]
+        super().__init__(self._describe())
 
     def _describe(self) -> str:
         text = f"Finesse answered {self.status} {self.error_type}"
@@ -135,7 +141,7 @@ class FinesseConnectionError(FinesseError):
         super().__init__(message)
 
 
-class FinesseAsyncError(FinesseError):
+class FinesseAsyncError(_FirstError, FinesseError):
     """An asynchronous `apiErrors` notification (FINESSE.md 4.4): accepted with 202, then
     refused by CTI (e.g. `Invalid Device` at login, `Call Operation Failure`)."""
 
@@ -150,18 +156,6 @@ class FinesseAsyncError(FinesseError):
         if first.error_data:
             text += f" ({_short(first.error_data)})"
         super().__init__(text)
-
-    @property
-    def error_type(self) -> str:
-        return self.errors[0].error_type
-
-    @property
-    def error_message(self) -> str:
-        return self.errors[0].error_message
-
-    @property
-    def error_data(self) -> str:
-        return self.errors[0].error_data
 
 
 def _reason_phrase(status: int) -> str:
