@@ -18,11 +18,8 @@ MOBILE = ("CALL_BY_CALL", "+15551230001")
 
 @pytest.fixture
 async def lab():
-    lab = await ConnectorLab(max_sessions=2, max_body=2048).start()
-    try:
+    async with ConnectorLab(max_sessions=2, max_body=2048) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 async def test_the_event_stream_takes_the_token_as_a_query_parameter_or_subprotocol(lab):

@@ -20,11 +20,8 @@ MOBILE_1002 = ("CALL_BY_CALL", "+15551230002")
 
 @pytest.fixture
 async def lab():
-    lab = await ConnectorLab().start()
-    try:
+    async with ConnectorLab() as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 async def signed_in(lab: ConnectorLab, agent_id: str, mobile=None, ready=False) -> App:
@@ -323,10 +320,9 @@ async def test_malformed_json_is_400(lab: ConnectorLab):
 async def test_primary_down_secondary_takes_over():
     from tests.support.finesse_lab import FinesseLab
 
-    lab = await ConnectorLab(
+    async with ConnectorLab(
         finesse=FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0)
-    ).start()
-    try:
+    ) as lab:
         app = await signed_in(lab, "1001", MOBILE_1001)
         side_b = lab.finesse.sim.sides[1]
         await lab.finesse.control("PUT", "/clock", {"speed": 20})
@@ -340,13 +336,10 @@ async def test_primary_down_secondary_takes_over():
         reply = await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
         assert reply.status == 202
         await app.state("READY")
-    finally:
-        await lab.stop()
 
 
 async def test_a_slow_consumer_is_resynced_and_memory_stays_bounded():
-    lab = await ConnectorLab(event_buffer=10).start()
-    try:
+    async with ConnectorLab(event_buffer=10) as lab:
         app = lab.app("1001")
         assert (await app.login(mobile=MOBILE_1001, listen=False)).status == 201
         link = lab.connector.links["1001"]
@@ -374,8 +367,6 @@ async def test_a_slow_consumer_is_resynced_and_memory_stays_bounded():
         assert "session.resync" in types[1:]  # the first is the snapshot of a new reader
         assert len(types) < 2000
         await ws.close()
-    finally:
-        await lab.stop()
 
 
 async def test_an_extension_held_by_another_agent_is_device_busy(lab: ConnectorLab):

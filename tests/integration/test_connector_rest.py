@@ -72,20 +72,14 @@ class Connector:
 
 @pytest.fixture
 async def lab() -> AsyncIterator[FinesseLab]:
-    lab = await FinesseLab().start()
-    try:
+    async with FinesseLab() as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture
 async def pair() -> AsyncIterator[FinesseLab]:
-    lab = await FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0).start()
-    try:
+    async with FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture

@@ -163,11 +163,8 @@ class Sessions:
 
 @pytest.fixture
 async def lab():
-    lab = await FinesseLab().start()
-    try:
+    async with FinesseLab() as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 def fifty_agents() -> SimConfig:
@@ -188,20 +185,14 @@ def fifty_agents() -> SimConfig:
 
 @pytest.fixture
 async def tls_lab():
-    lab = await FinesseLab(fifty_agents(), tls=True, xmpp_tls_port=0).start()
-    try:
+    async with FinesseLab(fifty_agents(), tls=True, xmpp_tls_port=0) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture
 async def pair():
-    lab = await FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0).start()
-    try:
+    async with FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture
@@ -561,8 +552,7 @@ async def test_the_password_is_never_logged(sessions: Sessions, caplog):
     secret, wrong = "S3cret-Pw-1001", "Wr0ng-Pw-1001"
     config = default_config()
     config.agents[0] = dataclasses.replace(config.agents[0], password=secret)
-    lab = await FinesseLab(config).start()
-    try:
+    async with FinesseLab(config) as lab:
         with caplog.at_level(logging.DEBUG):
             bad, _ = sessions.new("1001", endpoint(lab), password=wrong)
             with pytest.raises(XmppAuthError):
@@ -571,8 +561,6 @@ async def test_the_password_is_never_logged(sessions: Sessions, caplog):
             await lab.control("POST", "/faults", {"kind": "xmpp_drop"})
             await probe.connection_events([True, False, True])
             await session.stop()
-    finally:
-        await lab.stop()
     sent_auth = [r.getMessage() for r in caplog.records if "xmpp-sasl" in r.getMessage()]
     assert any("[redacted]" in m for m in sent_auth)  # slixmpp's DEBUG dump of <auth>
     for pw in (secret, wrong):

@@ -16,11 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def lab():
-    lab = await FinesseLab().start()
-    try:
+    async with FinesseLab() as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 async def logged_in(lab: FinesseLab, agent_id: str, ready: bool = False, **kw):

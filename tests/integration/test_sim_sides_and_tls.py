@@ -16,11 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def pair():
-    lab = await FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0).start()
-    try:
+    async with FinesseLab(secondary_rest_port=0, secondary_xmpp_port=0) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 async def test_each_side_reports_both_nodes(pair: FinesseLab):
@@ -88,8 +85,7 @@ async def test_unknown_side_is_a_404(pair: FinesseLab):
 
 
 async def test_starttls_notifications_with_the_generated_ca():
-    lab = await FinesseLab(tls=True, xmpp_tls_port=0).start()
-    try:
+    async with FinesseLab(tls=True, xmpp_tls_port=0) as lab:
         assert lab.sim.ca_file is not None
         trusting = ssl.create_default_context(cafile=lab.sim.ca_file)
         side = lab.sim.sides[0]
@@ -102,8 +98,6 @@ async def test_starttls_notifications_with_the_generated_ca():
         assert res.status == 202
         await notes.user_state("NOT_READY")
         assert side.xmpp_tls_port
-    finally:
-        await lab.stop()
 
 
 async def test_finesse_webapp_down_then_up(pair: FinesseLab):
@@ -124,12 +118,9 @@ async def test_finesse_webapp_down_then_up(pair: FinesseLab):
 
 
 async def test_secondary_on_its_own_loopback_address():
-    lab = await FinesseLab(
+    async with FinesseLab(
         secondary_rest_port=0, secondary_xmpp_port=0, secondary_host="127.0.0.2"
-    ).start()
-    try:
+    ) as lab:
         res = await lab.rest("GET", "/finesse/api/SystemInfo", side=1)
         info = codec.parse_system_info(res.text)
         assert (info.primary_node.host, info.secondary_node.host) == ("127.0.0.1", "127.0.0.2")
-    finally:
-        await lab.stop()

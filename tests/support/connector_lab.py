@@ -163,6 +163,12 @@ class ConnectorLab:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self
 
+    async def __aenter__(self) -> ConnectorLab:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         for app in self.apps:
             await app.close_stream()

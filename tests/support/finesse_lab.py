@@ -233,6 +233,12 @@ class FinesseLab:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self
 
+    async def __aenter__(self) -> FinesseLab:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         for client in self.clients:
             client.close()
