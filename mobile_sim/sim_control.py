@@ -1,0 +1,130 @@
+"""The simulator's control API (`/sim/v1`) and the handsets it drives, by their public
+contract: customers' calls, phones (ring, answer, reject, hang up), faults, clock, reset."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import aiohttp
+
+from mobile_sim.app import AppError, WaitTimeout
+
+
+class SimControl:
+    def __init__(self, base_url: str, *, http: aiohttp.ClientSession | None = None) -> None:
+        base = base_url.rstrip("/")
+        for suffix in ("/sim/v1", "/finesse/api"):
+            base = base.removesuffix(suffix)
+        self.base_url = base
+        self._own_http = http is None
+        self.http = http or aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+    async def request(self, method: str, path: str, payload: Any = None) -> Any:
+        async with self.http.request(method, f"{self.base_url}/sim/v1{path}", json=payload) as r:
+            body = await r.json(content_type=None)
+            if r.status >= 400:
+                error = body.get("error", {})
+                raise AppError(r.status, error.get("type", "error"), error.get("message", ""))
+            return body
+
+    async def place_call(
+        self, dn: str, caller: str = "+15550100", call_variables: dict[str, str] | None = None
+    ) -> str:
+        body = await self.request(
+            "POST", "/calls", {"dn": dn, "from": caller, "callVariables": call_variables or {}}
+        )
+        return body["callId"]
+
+    async def hang_up_call(self, call_id: str) -> None:
+        await self.request("POST", f"/calls/{call_id}/hangup")
+
+    async def queues(self) -> list[dict[str, Any]]:
+        return (await self.request("GET", "/queues"))["queues"]
+
+    async def fault(self, kind: str, **params: Any) -> None:
+        await self.request("POST", "/faults", {"kind": kind, **params})
+
+    async def set_speed(self, speed: float) -> None:
+        await self.request("PUT", "/clock", {"speed": speed})
+
+    async def clock(self) -> dict[str, Any]:
+        return await self.request("GET", "/clock")
+
+    async def reset(self) -> None:
+        await self.request("POST", "/reset")
+
+    def phone(self, number: str) -> Phone:
+        return Phone(self, number)
+
+    async def close(self) -> None:
+        if self._own_http:
+            await self.http.close()
+
+
+class Phone:
+    """The handset in an agent's (or a customer's) hand, by number."""
+
+    def __init__(self, sim: SimControl, number: str) -> None:
+        self.sim = sim
+        self.number = number
+        self.events: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> Phone:
+        """Start listening to the handset (ring, connected, held, dtmf, ended)."""
+        self._ws = await self.sim.http.ws_connect(
+            f"{self.sim.base_url}/sim/v1/phones/{self.number}/events"
+        )
+        first = await self._ws.receive_json(timeout=10)
+        if first.get("event") != "subscribed":
+            raise AppError(502, "bad_response", f"phone {self.number}: {first}")
+        self._reader = asyncio.ensure_future(self._read(self._ws))
+        return self
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                event = json.loads(message.data)
+                self.events.append(event)
+                self._pending.append(event)
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+
+    async def wait_for(self, event: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The oldest unconsumed handset event of that kind (e.g. "ring")."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for i, seen in enumerate(self._pending):
+                if seen.get("event") == event:
+                    del self._pending[i]
+                    return seen
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                got = ", ".join(e.get("event", "?") for e in self.events[-8:]) or "nothing"
+                raise WaitTimeout(
+                    f"phone {self.number}: expected {event} within {timeout:g}s; got {got}"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def answer(self) -> str:
+        return (await self.sim.request("POST", f"/phones/{self.number}/answer"))["callId"]
+
+    async def reject(self) -> str:
+        return (await self.sim.request("POST", f"/phones/{self.number}/reject"))["callId"]
+
+    async def hang_up(self) -> list[str]:
+        return (await self.sim.request("POST", f"/phones/{self.number}/hangup"))["callIds"]
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._ws is not None:
+            await self._ws.close()
