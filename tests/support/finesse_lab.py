@@ -137,6 +137,10 @@ class Notifications:
 
     def close(self) -> None:
         self.xmpp.abort()
+        # slixmpp 1.17 cancels its send-queue task only in __del__, which never runs.
+        send_loop = getattr(self.xmpp, "_run_out_filters", None)
+        if send_loop is not None:
+            send_loop.cancel()
 
 
 @dataclass
