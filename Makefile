@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sim bench clean
+.PHONY: demo test lint sim bench features clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m scenarios.bench.sim_bench
+
+# The Gherkin call-flow features only: a Cucumber JSON report and a readable summary.
+features: $(STAMP)
+	mkdir -p reports
+	$(BIN)/python -m pytest -q tests/bdd/test_features.py \
+		--cucumberjson=reports/cucumber.json; status=$$?; \
+	$(BIN)/python -m scenarios.report reports/cucumber.json; exit $$status
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -344,11 +344,14 @@ class Telephony:
     def _wraps(self, agent: Agent, leg: Leg) -> bool:
         if self._personal(leg.call):
             return False
-        mode = (
-            self.config.wrap_up_on_outgoing
-            if leg.call.outgoing_agent is agent
-            else self.config.wrap_up_on_incoming
-        )
+        if leg.call.outgoing_agent is agent:
+            mode = self.config.wrap_up_on_outgoing
+        elif leg.call.queue is not None:
+            mode = self.config.wrap_up_on_incoming
+        else:
+            # CCE's work mode on incoming is for inbound ACD calls: an internal call such as
+            # a consult, or a direct call to the extension, is not wrapped up.
+            return False
         return agent_states.wrap_up_applies(mode, leg.answered) and not [
             x for x in agent.live_legs() if x is not leg
         ]

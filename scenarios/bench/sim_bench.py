@@ -30,31 +30,36 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import ctypes
 import dataclasses
 import importlib.util
 import json
 import os
 import platform
-import select
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[2]
+from scenarios.bench.procs import (
+    ROOT,
+    BenchError,
+    child_setup,
+    core_busy,
+    cpu_model,
+    log,
+    pinning,
+    proc_cpu_seconds,
+    running,
+)
+
 HOST = "127.0.0.1"
 AGENTS = [str(1000 + i) for i in range(1, 11)]  # the default roster: 1001-1010
 PASSWORD = "password"
 TARGET_PER_CORE = 5000
 SATURATED = 0.85  # a core busier than this is the bottleneck
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,73 +81,11 @@ class Settings:
         return cls(2.0, 0.3, 16, 100, 2.0, 50, 5_000)
 
 
-class BenchError(Exception):
-    """A failed request, a missing notification, a simulator that did not start."""
-
-
 def basic(user: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
 
 
 # -- the simulator process -------------------------------------------------------------------
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    # The command name (field 2) may hold spaces: fields after it follow the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
-
-
-def core_busy() -> dict[int, tuple[int, int]]:
-    """Per CPU: (busy ticks, all ticks) from /proc/stat; empty where there is none."""
-    out: dict[int, tuple[int, int]] = {}
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *ticks = line.split()
-            if name.startswith("cpu") and name[3:].isdigit():
-                user, nice, system, idle, iowait, irq, softirq, steal = map(int, ticks[:8])
-                busy = user + nice + system + irq + softirq + steal
-                out[int(name[3:])] = (busy, busy + idle + iowait)
-    return out
-
-
-def pinning() -> tuple[set[int], tuple[int, int] | None]:
-    """The CPUs this process may use, and (the simulator's, the load generator's) CPU, or
-    None with a single CPU (or no affinity API)."""
-    try:
-        allowed = os.sched_getaffinity(0)
-    except AttributeError:  # not Linux
-        return set(), None
-    if len(allowed) < 2:
-        return allowed, None
-    sim_cpu, client_cpu = sorted(allowed)[:2]
-    return allowed, (sim_cpu, client_cpu)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def child_setup(cpus: set[int] | None) -> Callable[[], None]:
-    """Runs in a child between fork and exec: pin it to `cpus`, and have it sent SIGTERM
-    should this process die first (a killed benchmark must not leave a simulator behind)."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    except (OSError, AttributeError):
-        prctl = None
-    parent = os.getpid()
-
-    def setup() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    return setup
 
 
 @dataclasses.dataclass
@@ -171,61 +114,14 @@ class SimProcess:
         return proc_cpu_seconds(self.pid)
 
 
-def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    fd = proc.stdout.fileno()
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise BenchError(f"the simulator did not report its ports within {timeout:g}s")
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise BenchError(f"the simulator exited early (status {proc.wait()})")
-            data += chunk
-    return data.partition(b"\n")[0]
-
-
 @contextlib.contextmanager
 def simulator(cores: tuple[int, int] | None) -> Iterator[SimProcess]:
     """`mobagent sim` on free ports, pinned to the first of `cores`; SIGINT at the end,
     killed on failure."""
     cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST]
     cmd += ["--rest-port", "0", "--xmpp-port", "0", "--json"]
-    with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            preexec_fn=child_setup({cores[0]} if cores else None),
-        )
-        try:
-            try:
-                info = json.loads(_read_line(proc, 30.0))
-            except (BenchError, ValueError) as exc:
-                stderr.seek(0)
-                tail = stderr.read()[-2000:].decode(errors="replace")
-                raise BenchError(f"{exc}; simulator stderr:\n{tail}") from exc
-            yield SimProcess(proc, info, cores)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            assert proc.stdout is not None
-            proc.stdout.close()
+    with running(cmd, name="simulator", cpus={cores[0]} if cores else None) as (proc, info):
+        yield SimProcess(proc, info, cores)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -652,7 +548,7 @@ def run(s: Settings) -> dict[str, Any]:
     result["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "sim_cpu": cores[0] if cores else None,
         "client_cpu": cores[1] if cores else None,
     }
@@ -667,18 +563,6 @@ def run(s: Settings) -> dict[str, Any]:
     )
     result["targets"] = {"per_core": TARGET_PER_CORE}
     return result
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor()
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 COLUMNS = ("", "count", "seconds", "/wall s", "/sim CPU s", "sim CPU", "client CPU")

@@ -498,3 +498,16 @@ def test_call_by_call_consult_dials_at_once_on_the_connected_phone(world: World)
     world.advance(0.1)
     assert world.phone_events("+15551230001") == ["ring", "connected", "held"]
     assert world.phone_events("5002") == ["ring"]
+
+
+def test_a_consulted_agent_does_not_wrap_up_the_internal_call(world: World):
+    world.login("1002")
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    world.cc.phone_answer("5002")
+    [consult] = world.dialogs("1002")
+    world.act("1002", consult.id, "DROP")
+    assert world.user("1002").state == "NOT_READY"
+    assert world.dialogs("1002") == []

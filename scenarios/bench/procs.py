@@ -1,0 +1,188 @@
+"""Process management shared by the benchmarks: the processes under test, pinned, measured
+from /proc, and never left behind.
+
+* `running(cmd, ...)`: start a `mobagent ...` process that prints one JSON line when it
+  listens, pinned to some CPUs and sent SIGTERM should the benchmark die first; SIGINT at
+  the end (killed if it does not stop in time), killed at once on failure.
+* `pinning()`: which CPUs to pin the process under test and the load generator to.
+* `/proc` readers: CPU time of a process (`proc_cpu_seconds`), its resident set
+  (`proc_rss_kib`), and the busy ticks of every CPU (`core_busy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    """A failed request, a missing notification, a process that did not start."""
+
+
+# -- /proc ------------------------------------------------------------------------------------
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    # The command name (field 2) may hold spaces: fields after it follow the last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def proc_rss_kib(pid: int) -> int:
+    """The resident set size of a process in KiB: VmRSS from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])  # "VmRSS:	   12345 kB"
+    raise BenchError(f"no VmRSS in /proc/{pid}/status (a zombie?)")
+
+
+def core_busy() -> dict[int, tuple[int, int]]:
+    """Per CPU: (busy ticks, all ticks) from /proc/stat; empty where there is none."""
+    out: dict[int, tuple[int, int]] = {}
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                user, nice, system, idle, iowait, irq, softirq, steal = map(int, ticks[:8])
+                busy = user + nice + system + irq + softirq + steal
+                out[int(name[3:])] = (busy, busy + idle + iowait)
+    return out
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor()
+
+
+# -- pinning ----------------------------------------------------------------------------------
+
+
+def pinning() -> tuple[set[int], tuple[int, int] | None]:
+    """The CPUs this process may use, and (the first, the second) of them to pin to, or
+    None with a single CPU (or no affinity API)."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return set(), None
+    if len(allowed) < 2:
+        return allowed, None
+    first, second = sorted(allowed)[:2]
+    return allowed, (first, second)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def child_setup(cpus: set[int] | None) -> Callable[[], None]:
+    """Runs in a child between fork and exec: pin it to `cpus`, and have it sent SIGTERM
+    should this process die first (a killed benchmark must not leave a process behind)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    except (OSError, AttributeError):
+        prctl = None
+    parent = os.getpid()
+
+    def setup() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return setup
+
+
+# -- the process under test -------------------------------------------------------------------
+
+
+def read_line(proc: subprocess.Popen[bytes], timeout: float, name: str = "process") -> bytes:
+    """The first line `proc` prints on stdout, within `timeout` seconds."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BenchError(f"the {name} did not report its ports within {timeout:g}s")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise BenchError(f"the {name} exited early (status {proc.wait()})")
+            data += chunk
+    return data.partition(b"\n")[0]
+
+
+@contextlib.contextmanager
+def running(
+    cmd: list[str],
+    *,
+    name: str,
+    cpus: set[int] | None,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 15.0,
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """Run `cmd` (from the project root, pinned to `cpus`) until the block ends; yields the
+    process and the JSON object of the first line it prints. SIGINT at the end (killed
+    after `stop_timeout` seconds), killed at once if the block fails."""
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=None if env is None else dict(env),
+            preexec_fn=child_setup(cpus),
+        )
+        try:
+            try:
+                info = json.loads(read_line(proc, start_timeout, name))
+            except (BenchError, ValueError) as exc:
+                stderr.seek(0)
+                tail = stderr.read()[-2000:].decode(errors="replace")
+                raise BenchError(f"{exc}; {name} stderr:\n{tail}") from exc
+            yield proc, info
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(stop_timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
