@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("finesse_sim.cli", "run the simulated Cisco Finesse (REST, XMPP, control API)"),
     "connector": ("connector.cli", "run the Generic Connector (mobile API over Finesse)"),
+    "agents": ("mobile_sim.cli", "simulated mobile agents work a shift through the connector"),
 }
 
 

@@ -62,6 +62,7 @@ class AppClient:
         *,
         http: aiohttp.ClientSession | None = None,
         history: int = 200,
+        pending: int = 1000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         if self.base_url.endswith("/api/v1"):
@@ -74,6 +75,7 @@ class AppClient:
         self.last_seq = 0
         self.history: list[Event] = []  # every event, newest last (bounded)
         self._history_size = history
+        self._pending_size = pending
         self._pending: list[Event] = []  # not yet consumed by a wait
         self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -281,6 +283,8 @@ class AppClient:
         self.history.append(event)
         del self.history[: -self._history_size]
         self._pending.append(event)
+        # Events no wait asks for must not pile up for a whole shift.
+        del self._pending[: -self._pending_size]
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -317,8 +321,26 @@ class AppClient:
             if remaining <= 0:
                 raise WaitTimeout(self.explain(type_, what, timeout))
             changed = self._changed
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the wait completes (CPython gh-86296).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+
+    async def next_event(self, timeout: float = 5.0) -> Event | None:
+        """The oldest unconsumed event of any type (None on timeout): for a client that
+        reacts to whatever comes, instead of waiting for one kind."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._pending:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+        return self._pending.pop(0)
 
     def forget(self) -> None:
         self._pending.clear()

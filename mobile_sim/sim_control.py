@@ -93,6 +93,8 @@ class Phone:
                 event = json.loads(message.data)
                 self.events.append(event)
                 self._pending.append(event)
+                del self.events[:-200]  # bounded: a handset rings all shift long
+                del self._pending[:-200]
                 changed, self._changed = self._changed, asyncio.Event()
                 changed.set()
 
@@ -111,8 +113,11 @@ class Phone:
                 raise WaitTimeout(
                     f"phone {self.number}: expected {event} within {timeout:g}s; got {got}"
                 )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the wait completes (CPython gh-86296).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     async def answer(self) -> str:
         return (await self.sim.request("POST", f"/phones/{self.number}/answer"))["callId"]

@@ -9,18 +9,38 @@ Finesse serves HTTPS and XMPP over TLS with TLS 1.2 as the minimum (FINESSE.md 1
 certificate is issued to the host's FQDN, so verification, including the host name, is
 on by default. A private CA (the simulator's, a customer's internal one) is given as a CA
 file; it replaces the system store rather than adding to it, so only that CA is trusted.
+
+Importing this module also shrinks asyncio's per-connection TLS read buffer (see
+`SSL_READ_BUFFER`), for every asyncio TLS connection of the process.
 """
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import functools
 import logging
 import os
 import ssl
 
-__all__ = ["client_ssl_context"]
+__all__ = ["SSL_READ_BUFFER", "client_ssl_context"]
 
 log = logging.getLogger("connector.finesse.tls")
+
+# asyncio's TLS transport (the pure-Python one of CPython 3.11+, which every connection of
+# the default event loop uses, STARTTLS and direct TLS alike) allocates and zero-fills a
+# read buffer of `SSLProtocol.max_size` bytes per connection when it is created: 256 KiB,
+# resident for the connection's lifetime. With one notification session per agent that was
+# about 240 KiB of the ~420 KiB per agent measured at 1,000 STARTTLS agents. A TLS record
+# carries at most 16 KiB of plaintext, so a 16 KiB buffer still takes a whole record per
+# read; bulk transfers just take more (cheap) reads. The class attribute is read when each
+# connection is made, so this applies to every asyncio TLS connection in the process made
+# after the import (aiohttp's included). Only ever shrunk, never grown. A Python whose
+# asyncio has no such attribute (or an event loop with its own TLS implementation, such as
+# uvloop) is left as it is.
+SSL_READ_BUFFER = 16 * 1024
+_SSLProtocol = getattr(asyncio.sslproto, "SSLProtocol", None)
+if isinstance(getattr(_SSLProtocol, "max_size", None), int):
+    _SSLProtocol.max_size = min(_SSLProtocol.max_size, SSL_READ_BUFFER)
 
 
 def client_ssl_context(

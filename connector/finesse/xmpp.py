@@ -13,8 +13,11 @@ What FINESSE.md asks of a client, and how this module does it:
   (the hot path), and each `<notification>` is parsed by `codec.parse_update`. A bad one
   is logged and skipped; it never ends the session.
 * Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
-  after a reconnect and removed by `stop()`, since leftovers persist on the node.
-* XEP-0199 keepalive; a ping that times out counts as a lost connection.
+  after a reconnect and removed by `stop()`, since leftovers persist on the node. The
+  subscribe and unsubscribe requests are built here as plain XEP-0060 iq stanzas.
+* XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds,
+  and a ping that times out counts as a lost connection. The server's own pings are
+  answered by the incoming filter.
 * Any loss is followed by reconnection with exponential backoff and full jitter, capped far
   below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
   presence and subscriptions are restored and `on_connection(True)` tells the caller to
@@ -22,7 +25,11 @@ What FINESSE.md asks of a client, and how this module does it:
 * The presence of `finesse@<domain>` (5.6, 7.2) is reported to the caller.
 
 Each session has its own slixmpp client (a fresh one per connection attempt, so no state or
-late event of an old connection leaks into a new one); only the SSL context is shared. The
+late event of an old connection leaks into a new one); only the SSL context is shared. No
+slixmpp plugin beyond ClientXMPP's built-in stream features is registered: xep_0060 and
+xep_0199 (with xep_0030 and the others they pull in) cost about 28 KiB per client and add
+handlers that every stanza is matched against, for two requests and a ping this module
+sends itself. The
 password is kept in memory for reconnects and never logged: importing this module also
 installs a filter on slixmpp's stream logger that blanks the SASL payload out of its DEBUG
 dump of sent data.
@@ -30,11 +37,13 @@ dump of sent data.
 slixmpp 1.17 specifics relied on (pinned in pyproject): the public `add_filter("in", ...)`
 hook, which sees each stanza before handler matching; the events `session_start`,
 `failed_auth`, `no_auth`, `connection_failed`, `ssl_invalid_chain` and `disconnected`;
-`ClientXMPP.reconnect()` being what xep_0199 calls on a ping timeout (overridden here so
-that this module alone decides when and where to reconnect); `cancel_connection_attempt()`
-to stop slixmpp's own retry loop; and the private `_run_out_filters` task, cancelled when
-a client object is discarded (slixmpp starts it in `connect()` and only cancels it in
-`__del__`).
+core `Iq` stanzas (`make_iq_set`/`make_iq_get` with an ElementTree payload appended, and
+`Iq.send(timeout=...)` returning a future that fails with `IqError` or `IqTimeout`);
+`ClientXMPP.reconnect()`, which slixmpp calls by itself on a see-other-host stream error
+(overridden here so that this module alone decides when and where to reconnect; the
+keepalive's timeout goes through it too); `cancel_connection_attempt()` to stop slixmpp's
+own retry loop; and the private `_run_out_filters` task, cancelled when a client object is
+discarded (slixmpp starts it in `connect()` and only cancels it in `__del__`).
 """
 
 from __future__ import annotations
@@ -85,13 +94,17 @@ _MAX_LOGGED_CHARS = 200
 _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
 _PRESENCE = f"{{{_NS_CLIENT}}}presence"
+_IQ = f"{{{_NS_CLIENT}}}iq"
+_PING = "{urn:xmpp:ping}ping"
 _FEATURES = "{http://etherx.jabber.org/streams}features"
 _STARTTLS = "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
 _NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 _EVENT = f"{{{_NS_EVENT}}}event"
 _ITEMS = f"{{{_NS_EVENT}}}items"
 _ITEM = f"{{{_NS_EVENT}}}item"
-_NOTIFICATION = "{http://jabber.org/protocol/pubsub}notification"
+_NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+_PUBSUB = f"{{{_NS_PUBSUB}}}pubsub"
+_NOTIFICATION = f"{{{_NS_PUBSUB}}}notification"
 
 T = TypeVar("T")
 
@@ -201,10 +214,10 @@ def backoff_delay(
 
 
 class _Client(ClientXMPP):
-    """ClientXMPP whose own reconnects are cut short: xep_0199 calls `reconnect()` when a
-    keepalive ping times out, and slixmpp would then connect again by itself. Here that
+    """ClientXMPP whose own reconnects are cut short: slixmpp calls `reconnect()` by itself
+    (on a see-other-host stream error) and would then connect again, elsewhere. Here that
     only drops the connection; the session sees the `disconnected` event and reconnects
-    with its own backoff, to the endpoint it chooses."""
+    with its own backoff, to the endpoint it chooses. The keepalive uses it as well."""
 
     def reconnect(self, wait: float = 2.0, reason: str = "Reconnecting") -> None:
         log.info("%s: dropping the connection: %s", self.boundjid.bare, reason)
@@ -217,7 +230,7 @@ class _Connection:
     for exactly one, so events of an old connection can never be mistaken for a new one's.
     """
 
-    __slots__ = ("closed", "endpoint", "started", "xmpp")
+    __slots__ = ("closed", "endpoint", "keepalive", "started", "xmpp")
 
     def __init__(self, xmpp: _Client, endpoint: XmppEndpoint) -> None:
         loop = asyncio.get_running_loop()
@@ -225,6 +238,7 @@ class _Connection:
         self.endpoint = endpoint
         self.started: asyncio.Future[None] = loop.create_future()  # session_start or why not
         self.closed: asyncio.Future[None] = loop.create_future()
+        self.keepalive: asyncio.Task[None] | None = None  # from session_start on
 
     def fail(self, exc: XmppError) -> None:
         """Settle the attempt with `exc` unless it is already settled (first cause wins)."""
@@ -244,6 +258,7 @@ def _retire(conn: _Connection) -> None:
     conn.fail(XmppConnectError("connection dropped"))
     if not conn.closed.done():
         conn.closed.set_result(None)
+    _stop_keepalive(conn)
     xmpp = conn.xmpp
     xmpp.cancel_connection_attempt()
     if xmpp.transport is not None:
@@ -253,6 +268,12 @@ def _retire(conn: _Connection) -> None:
     send_loop = getattr(xmpp, "_run_out_filters", None)
     if send_loop is not None:
         send_loop.cancel()
+
+
+def _stop_keepalive(conn: _Connection) -> None:
+    task, conn.keepalive = conn.keepalive, None
+    if task is not None and task is not asyncio.current_task():
+        task.cancel()
 
 
 def _short(text: object) -> str:
@@ -506,14 +527,18 @@ class NotificationSession:
         if self._state is SessionState.UP and conn is not None:
             await self._unsubscribe_iq(conn, node)
 
+    def _pubsub_request(self, conn: _Connection, op: str, node: str) -> Awaitable[Any]:
+        """Send `<iq type='set' to='<pubsub service>'><pubsub xmlns=...><{op} node=...
+        jid='<our full JID>'/></pubsub></iq>` (XEP-0060 6.1 and 6.2, FINESSE.md 5.3);
+        the future of its answer."""
+        xmpp = conn.xmpp
+        pubsub = ET.Element(_PUBSUB)
+        ET.SubElement(pubsub, f"{{{_NS_PUBSUB}}}{op}", node=node, jid=xmpp.boundjid.full)
+        iq = xmpp.make_iq_set(pubsub, ito=conn.endpoint.pubsub_jid)
+        return iq.send(timeout=self._connect_timeout)
+
     async def _subscribe_iq(self, conn: _Connection, node: str) -> None:
-        pubsub = conn.xmpp.plugin["xep_0060"]
-        request = pubsub.subscribe(
-            conn.endpoint.pubsub_jid,
-            node,
-            subscribee=conn.xmpp.boundjid.full,
-            timeout=self._connect_timeout,
-        )
+        request = self._pubsub_request(conn, "subscribe", node)
         try:
             await self._answer(conn, request)
         except IqError as exc:
@@ -526,13 +551,7 @@ class NotificationSession:
         log.debug("%s: subscribed to %s", conn.xmpp.boundjid.full, node)
 
     async def _unsubscribe_iq(self, conn: _Connection, node: str) -> None:
-        pubsub = conn.xmpp.plugin["xep_0060"]
-        request = pubsub.unsubscribe(
-            conn.endpoint.pubsub_jid,
-            node,
-            subscribee=conn.xmpp.boundjid.full,
-            timeout=self._connect_timeout,
-        )
+        request = self._pubsub_request(conn, "unsubscribe", node)
         try:
             await self._answer(conn, request)
         except IqError as exc:
@@ -581,13 +600,7 @@ class NotificationSession:
         return f"{ep.host}:{ep.port} ({ep.domain}, {ep.tls})"
 
     def _build(self, endpoint: XmppEndpoint) -> _Connection:
-        plugin_config: dict[str, dict[str, Any]] = {
-            "xep_0199": {
-                "keepalive": True,
-                "interval": self._keepalive,
-                "timeout": self._ping_timeout,
-            }
-        }
+        plugin_config: dict[str, dict[str, Any]] = {}
         if endpoint.tls is TlsMode.PLAIN:
             plugin_config["feature_mechanisms"] = {"unencrypted_plain": True}
         xmpp = _Client(
@@ -596,9 +609,8 @@ class NotificationSession:
             plugin_config=plugin_config,
             ssl_context=self._ssl_context,
         )
-        # Only what is used: every registered handler is matched against every stanza.
-        xmpp.register_plugin("xep_0060")
-        xmpp.register_plugin("xep_0199")
+        # No plugins (see the module's docstring): pubsub requests, pings and notifications
+        # are handled here, with core stanzas and the incoming filter.
         xmpp.enable_direct_tls = endpoint.tls is TlsMode.DIRECT
         xmpp.enable_starttls = endpoint.tls is TlsMode.STARTTLS
         xmpp.enable_plaintext = endpoint.tls is TlsMode.PLAIN
@@ -648,6 +660,8 @@ class NotificationSession:
     def _on_session_start(self, conn: _Connection) -> None:
         if not conn.started.done():
             conn.started.set_result(None)
+        if conn.keepalive is None and not conn.closed.done():
+            conn.keepalive = asyncio.ensure_future(self._keep_alive(conn))
 
     def _on_failed_auth(self, conn: _Connection, stanza: Any) -> None:
         try:
@@ -686,16 +700,23 @@ class NotificationSession:
         conn.fail(XmppConnectError(f"connection closed: {_short(reason or 'no reason')}"))
         if not conn.closed.done():
             conn.closed.set_result(None)
+        _stop_keepalive(conn)
         if conn is self._conn and self._state is SessionState.UP:
             self._lost(conn, reason)
 
     def _incoming(self, conn: _Connection, stanza: Any) -> Any:
         """slixmpp 'in' filter: every stanza, before handler matching. Returns None for
-        what is consumed here (notifications, the finesse user's presence)."""
+        what is consumed here (notifications, the finesse user's presence, pings)."""
         try:
             xml: ET.Element = stanza.xml
             tag = xml.tag
-            if tag == _MESSAGE:
+            if tag == _IQ:
+                if xml.get("type") == "get" and len(xml) == 1 and xml[0].tag == _PING:
+                    # XEP-0199 4.1: an empty result; whoever asks (usually the server).
+                    xmpp = conn.xmpp
+                    xmpp.send(xmpp.make_iq_result(xml.get("id"), ito=xml.get("from")))
+                    return None
+            elif tag == _MESSAGE:
                 event = xml.find(_EVENT)
                 if event is not None and xml.get("type") != "error":
                     if conn is self._conn:
@@ -747,6 +768,31 @@ class NotificationSession:
                     self._on_update(node, update)
                 except Exception:
                     log.exception("%s: on_update failed for %s", self.agent_id, node)
+
+    # --- keepalive -------------------------------------------------------------------------
+
+    async def _keep_alive(self, conn: _Connection) -> None:
+        """XEP-0199 keepalive of one connection, from its session start until it closes:
+        every `keepalive` seconds a ping to the server; no answer within the ping timeout
+        drops the connection (the session then reconnects). An error answer is an answer:
+        the connection is alive."""
+        xmpp = conn.xmpp
+        domain = conn.endpoint.domain
+        while True:
+            await asyncio.sleep(self._keepalive)
+            if conn.closed.done():
+                return
+            ping = xmpp.make_iq_get(ito=domain)
+            ping.append(ET.Element(_PING))
+            try:
+                await ping.send(timeout=self._ping_timeout)
+            except IqError:
+                pass
+            except IqTimeout:
+                if not conn.closed.done():
+                    conn.keepalive = None  # ending by itself: nothing to cancel
+                    xmpp.reconnect(0.0, f"Ping timeout after {self._ping_timeout:g} s")
+                return
 
     # --- presence of the 'finesse' user ----------------------------------------------------
 

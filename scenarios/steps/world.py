@@ -428,8 +428,11 @@ async def until(
             )
         # AppClient swaps in a fresh asyncio.Event at each event it receives.
         changed = agent.app._changed
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+        # lands as the wait completes (CPython gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), remaining)
+            async with asyncio.timeout(remaining):
+                await changed.wait()
 
 
 async def finesse_until(
@@ -457,8 +460,11 @@ async def finesse_until(
                 f"Finesse holds {describe(value)}; the app shows {app_view(agent)}; "
                 f"last events: {last_events(agent)}"
             )
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+        # lands as the wait completes (CPython gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), remaining)
+            async with asyncio.timeout(remaining):
+                await changed.wait()
 
 
 PHONE_STATES = ("ring", "connected", "held", "ended")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from connector.finesse.models import TeamMember, Update, User
-from connector.finesse.tls import client_ssl_context
+from connector.finesse.tls import SSL_READ_BUFFER, client_ssl_context
 from connector.finesse.xmpp import (
     MAX_RECONNECT_DELAY,
     NotificationSession,
@@ -221,6 +221,41 @@ def presences(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None, st
     return seen
 
 
+class IqLog:
+    """Iq stanzas the simulated server receives (after it has handled them), with a wait."""
+
+    def __init__(self, pred: Callable[[Any], bool]) -> None:
+        self.pred = pred
+        self.seen: list[Any] = []
+        self.changed = asyncio.Event()
+
+    def record(self, session: Any, iq: Any) -> None:
+        if self.pred(iq):
+            self.seen.append((session.user, iq))
+            self.changed.set()
+
+    async def until(self, count: int, what: str, timeout: float = TIMEOUT) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.seen) < count:
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"no {count} {what} within {timeout} s: {self.seen}") from None
+
+
+def log_iqs(monkeypatch: pytest.MonkeyPatch, pred: Callable[[Any], bool]) -> IqLog:
+    seen = IqLog(pred)
+    original = sim_session.C2SSession._iq
+
+    def record(self: Any, iq: Any) -> None:
+        original(self, iq)
+        seen.record(self, iq)
+
+    monkeypatch.setattr(sim_session.C2SSession, "_iq", record)
+    return seen
+
+
 def count_authentications(monkeypatch: pytest.MonkeyPatch, lab: FinesseLab, side: int = 0):
     """Replace a side's SASL check by a counting one (optionally refusing everyone)."""
     server = lab.sim.sides[side].xmpp
@@ -385,6 +420,37 @@ async def test_team_subscription_delivers_member_updates_and_is_restored_after_r
     )
 
 
+async def test_subscribe_and_unsubscribe_are_xep0060_iqs_to_the_pubsub_service_with_full_jid(
+    lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+):
+    ns = "{http://jabber.org/protocol/pubsub}"
+    iqs = log_iqs(monkeypatch, lambda iq: iq.find(f"{ns}pubsub") is not None)
+    session, _ = await sessions.up("1001", endpoint(lab))
+    await session.subscribe(TEAM)
+    await session.unsubscribe(TEAM)
+    await iqs.until(2, "pubsub requests")
+    side = lab.sim.sides[0]
+    for (user, iq), op in zip(iqs.seen, ["subscribe", "unsubscribe"], strict=True):
+        assert user == "1001"
+        assert (iq.get("type"), iq.get("to")) == ("set", f"pubsub.{side.domain}")
+        (pubsub,) = iq
+        (request,) = pubsub
+        assert request.tag == f"{ns}{op}"
+        assert request.attrib == {"node": TEAM, "jid": f"1001@{side.domain}/mobileagent"}
+    assert side.xmpp.pubsub.explicit_subscriptions("1001") == []
+
+
+async def test_unsubscribe_from_a_node_the_server_dropped_counts_as_done(
+    lab: FinesseLab, sessions: Sessions
+):
+    pubsub = lab.sim.sides[0].xmpp.pubsub
+    session, _ = await sessions.up("1001", endpoint(lab))
+    await session.subscribe(TEAM)
+    pubsub.unsubscribe("1001", TEAM)  # gone on the server: it answers unexpected-request
+    await session.unsubscribe(TEAM)
+    assert session.subscriptions == () and session.connected
+
+
 async def test_subscription_the_service_refuses_is_an_error_and_not_remembered(
     lab: FinesseLab, sessions: Sessions
 ):
@@ -430,6 +496,43 @@ async def test_ping_timeout_counts_as_a_lost_connection(
     monkeypatch.undo()
     await probe.connection_events([True, False, True])
     assert session.reconnects == 1
+
+
+async def test_keepalive_pings_the_server_and_an_error_answer_keeps_the_session(
+    lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+):
+    ping = ("get", sim_session._PING)
+
+    def refuse(self: Any, iq_id: str, to: str | None, _payload: Any) -> None:
+        self._iq_error(iq_id, to, "cancel", "service-unavailable")
+
+    monkeypatch.setitem(sim_session._SERVER_IQ, ping, refuse)
+    pings = log_iqs(monkeypatch, lambda iq: iq.find(sim_session._PING) is not None)
+    session, probe = await sessions.up("1001", endpoint(lab), keepalive=0.2)
+    await pings.until(3, "keepalive pings")
+    domain = lab.sim.sides[0].domain
+    assert all(
+        (user, iq.get("type"), iq.get("to"), len(iq)) == ("1001", "get", domain, 1)
+        for user, iq in pings.seen
+    )
+    assert session.connected and probe.connection == [True]
+
+
+async def test_server_pings_are_answered_with_an_empty_result(
+    lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+):
+    answers = log_iqs(monkeypatch, lambda iq: iq.get("id") == "s2c-ping")
+    session, probe = await sessions.up("1001", endpoint(lab))
+    domain = lab.sim.sides[0].domain
+    (server_side,) = lab.sim.sides[0].xmpp.registry.by_user["1001"]
+    server_side.send(
+        f"<iq type='get' id='s2c-ping' from='{domain}' to='{session.jid}'>"
+        "<ping xmlns='urn:xmpp:ping'/></iq>"
+    )
+    await answers.until(1, "answer to the server's ping")
+    ((user, iq),) = answers.seen
+    assert (user, iq.get("type"), iq.get("to"), len(iq)) == ("1001", "result", domain, 0)
+    assert session.connected and probe.connection == [True]
 
 
 async def test_wrong_password_at_reconnect_stops_reconnecting(
@@ -634,6 +737,20 @@ async def test_tls_session_with_the_lab_ca_is_encrypted_and_delivers_updates(
     await tls_lab.sim.wait_until(available(tls_lab, "1001"))
     await tls_lab.agent("1001").put_user(state="LOGIN", extension="5001")
     await probe.user_state("1001", "NOT_READY")
+
+
+async def test_starttls_session_reads_through_a_small_tls_buffer(
+    tls_lab: FinesseLab, sessions: Sessions
+):
+    ctx = client_ssl_context(ca_file=tls_lab.sim.ca_file)
+    session, _ = await sessions.up("1001", endpoint(tls_lab, tls=TlsMode.STARTTLS), ssl_context=ctx)
+    assert session.xmpp is not None
+    # CPython 3.11+'s asyncio TLS transport; private, so only checked where it is there.
+    protocol = getattr(session.xmpp.transport, "_ssl_protocol", None)
+    buffer = getattr(protocol, "_ssl_buffer", None)
+    if not isinstance(buffer, bytearray):
+        pytest.skip("no asyncio SSLProtocol read buffer to inspect on this Python")
+    assert len(buffer) <= SSL_READ_BUFFER  # not asyncio's default 256 KiB
 
 
 @pytest.mark.parametrize("mode", [TlsMode.STARTTLS, TlsMode.DIRECT])

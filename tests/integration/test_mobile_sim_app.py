@@ -87,3 +87,15 @@ async def test_refusals_raise_app_errors(world):
     assert (err.value.status, err.value.type) == (403, "call_control_unavailable")
     assert [c["label"] for c in await app.reason_codes("LOGOUT")] == ["End of shift"]
     await app.logout(3)
+
+
+async def test_next_event_takes_whatever_comes_first(world):
+    _, _, new_app = world
+    app = new_app()
+    await app.login("1001", "password", "5001")
+    first = await app.next_event()
+    assert first is not None and first["type"] == "session.resync"
+    await app.ready()
+    event = await app.next_event()
+    assert event is not None and (event["type"], event["data"]["state"]) == ("agent.state", "READY")
+    assert await app.next_event(timeout=0.2) is None

@@ -119,8 +119,11 @@ class App:
                     f"{[(e['type'], e['data'].get('state')) for e in self.events]}"
                 )
             self._changed.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the wait completes (CPython gh-86296).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     async def state(self, state: str, **kw: Any) -> dict[str, Any]:
         return await self.wait_for("agent.state", lambda d: d["state"] == state, **kw)

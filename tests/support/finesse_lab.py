@@ -114,8 +114,11 @@ class Notifications:
                 seen = [(n, u.event, type(u.data).__name__) for n, u in self.updates]
                 raise AssertionError(f"no {what} within {timeout}s; got {seen}")
             self._changed.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the wait completes (CPython gh-86296).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     async def user_state(self, state: str, **kw: Any) -> User:
         update = await self.wait_for(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import os
 import ssl
 from pathlib import Path
 
 import pytest
 
-from connector.finesse.tls import client_ssl_context
+from connector.finesse.tls import SSL_READ_BUFFER, client_ssl_context
 from finesse_sim.tls import self_signed_context
 
 
@@ -54,3 +55,11 @@ def test_verification_off_ignores_the_ca_file(ca_file: Path):
 def test_missing_ca_file_is_an_error_not_a_silent_default(tmp_path: Path):
     with pytest.raises(FileNotFoundError):
         client_ssl_context(ca_file=os.fspath(tmp_path / "missing.pem"))
+
+
+def test_asyncio_tls_read_buffer_is_small_once_the_module_is_imported():
+    # CPython 3.11+ gives each TLS connection a read buffer of SSLProtocol.max_size bytes
+    # (256 KiB by default); importing connector.finesse.tls shrinks it to one TLS record.
+    assert SSL_READ_BUFFER == 16 * 1024
+    assert isinstance(asyncio.sslproto.SSLProtocol.max_size, int)  # exists on this Python
+    assert 0 < asyncio.sslproto.SSLProtocol.max_size <= SSL_READ_BUFFER
