@@ -12,6 +12,7 @@ import sys
 from finesse_sim.clock import MAX_SPEED
 from finesse_sim.config import DEFAULT_PASSWORD, ConfigError, load_config
 from finesse_sim.runtime import Listen, Simulator
+from finesse_sim.traffic import ProfileError, TrafficProfile, load_profile
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", default=None, help="roster TOML file (default: built-in roster)")
     p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
+    p.add_argument(
+        "--traffic",
+        default=None,
+        metavar="PROFILE",
+        help="customers call by this traffic profile: a shipped name (quiet_hour, "
+        "busy_monday, burst) or a TOML file",
+    )
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
@@ -56,6 +64,7 @@ def describe(sim: Simulator) -> dict:
         "speed": sim.clock.speed,
         "agents": [x.id for x in sim.config.agents],
         "example": {"agent": a.id, "password": a.password, "extension": a.extension},
+        "traffic": sim.traffic.profile.name if sim.traffic else None,
     }
 
 
@@ -74,11 +83,13 @@ def print_banner(info: dict) -> None:
         f"{DEFAULT_PASSWORD!r} in the default roster; e.g. agent {ex['agent']} on extension "
         f"{ex['extension']}"
     )
+    if info["traffic"]:
+        print(f"  traffic: profile {info['traffic']!r}; counters at {info['control']}/traffic")
     print(f"  deployment {info['deployment']}, clock speed x{info['speed']:g}. Ctrl-C stops.")
     sys.stdout.flush()
 
 
-async def serve(args: argparse.Namespace) -> int:
+async def serve(args: argparse.Namespace, profile: TrafficProfile | None = None) -> int:
     config = load_config(args.config)
     listen = Listen(
         host=args.host,
@@ -101,6 +112,13 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"mobagent sim: cannot listen: {exc}", file=sys.stderr)
         await sim.stop()
         return 1
+    if profile is not None:
+        try:
+            sim.start_traffic(profile)
+        except ProfileError as exc:  # a DN that is not a queue of the roster
+            print(f"mobagent sim: {exc}", file=sys.stderr)
+            await sim.stop()
+            return 2
     info = describe(sim)
     if args.json:
         print(json.dumps(info), flush=True)
@@ -122,7 +140,12 @@ def main(argv: list[str]) -> int:
         print(f"mobagent sim: --speed must be > 0 and <= {MAX_SPEED:g}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(serve(args))
+        profile = load_profile(args.traffic) if args.traffic else None
+    except ProfileError as exc:
+        print(f"mobagent sim: --traffic: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(args, profile))
     except ConfigError as exc:
         print(f"mobagent sim: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from finesse_sim.clock import WallClock
 from finesse_sim.config import SimConfig
 from finesse_sim.model.contact_center import ContactCenter
 from finesse_sim.model.timers import Timer, schedule
+from finesse_sim.traffic import TrafficGenerator, TrafficProfile
 from finesse_sim.web import control_api, finesse_api
 from finesse_sim.xmpp import XmppServer
 
@@ -99,6 +100,7 @@ class Simulator:
             on_phone_event=self._phone_event,
         )
         self.phones = PhoneWatchers()
+        self.traffic: TrafficGenerator | None = None  # live traffic, `start_traffic`
         self.rest_latency_ms = 0
         self._latency_timer: Timer | None = None
         self._service_timer: Timer | None = None
@@ -176,12 +178,30 @@ class Simulator:
         return app
 
     async def stop(self) -> None:
+        self.stop_traffic()
         self.clock.stop()
         for side in self.sides:
             if side.xmpp is not None:
                 await side.xmpp.stop()
             if side.runner is not None:
                 await side.runner.cleanup()
+
+    # -- live traffic -------------------------------------------------------------------------
+
+    def start_traffic(self, profile: TrafficProfile) -> TrafficGenerator:
+        """Customers call by `profile` from now on, on the model clock (replacing any
+        traffic already running). Raises `ProfileError` for a DN that is not a queue."""
+        self.stop_traffic()
+        with self.model_input():
+            self.traffic = TrafficGenerator(self.model, profile, on_change=self._signal)
+            self.traffic.start()
+        return self.traffic
+
+    def stop_traffic(self) -> None:
+        """No more arrivals; its counters stay readable (`GET /sim/v1/traffic`)."""
+        if self.traffic is not None and self.traffic.running:
+            with self.model_input():
+                self.traffic.stop()
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -240,6 +260,8 @@ class Simulator:
         self._signal()
 
     def _phone_event(self, number: str, event: dict[str, Any]) -> None:
+        if self.traffic is not None:
+            self.traffic.phone_event(number, event)  # its customers' handsets
         event = {**event, "ts": self.model.timestamp(), "monotonic": time.monotonic()}
         self.phones.send(number, event)
 
@@ -368,6 +390,8 @@ class Simulator:
         self.rest_latency_ms = 0
         with self.model_input():
             self.model.reset()
+            if self.traffic is not None:
+                self.traffic.reset()  # its calls are gone: it starts over
         if was_out:
             self._publish_system_info()  # clients are waiting for IN_SERVICE
         for side in self.sides:

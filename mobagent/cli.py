@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("finesse_sim.cli", "run the simulated Cisco Finesse (REST, XMPP, control API)"),
     "connector": ("connector.cli", "run the Generic Connector (mobile API over Finesse)"),
     "agents": ("mobile_sim.cli", "simulated mobile agents work a shift through the connector"),
+    "model": ("scenarios.model.cli", "offline traffic model: KPIs, Erlang check, staffing"),
+    "demo": ("scenarios.demo.cli", "the whole lab live for a minute: dashboard and report"),
 }
 
 

@@ -179,6 +179,17 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": _sim(request).model.queue_stats()})
 
 
+async def traffic(request: web.Request) -> web.Response:
+    """Live traffic's counters (`mobagent sim --traffic PROFILE`), per queue and in total."""
+    sim = _sim(request)
+    if sim.traffic is None:
+        raise ControlError(
+            404, "no_traffic", "no traffic profile is attached (mobagent sim --traffic PROFILE)"
+        )
+    sim.clock.sync()
+    return web.json_response(sim.traffic.snapshot())
+
+
 async def reset(request: web.Request) -> web.Response:
     await _sim(request).reset()
     return web.json_response({"reset": True})
@@ -259,6 +270,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/sim/v1/phones/{number}/events", phone_events)
     r.add_post("/sim/v1/phones/{number}/{action:answer|reject|hangup}", phone_action)
     r.add_get("/sim/v1/queues", queues)
+    r.add_get("/sim/v1/traffic", traffic)
     r.add_post("/sim/v1/reset", reset)
     r.add_get("/sim/v1/clock", get_clock)
     r.add_put("/sim/v1/clock", put_clock)

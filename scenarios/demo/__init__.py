@@ -1,0 +1,1 @@
+"""`mobagent demo`: the simulator, the connector, simulated agents and live traffic together."""

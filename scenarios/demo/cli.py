@@ -1,0 +1,5 @@
+"""`mobagent demo`."""
+
+from scenarios.demo.run import main
+
+__all__ = ["main"]

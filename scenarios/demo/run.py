@@ -1,0 +1,255 @@
+"""`mobagent demo`: the whole lab on loopback for a bounded time, watched live.
+
+Starts the simulated Finesse with live traffic, the Generic Connector and a swarm of
+simulated mobile agents as separate processes; shows a terminal dashboard every second (calls
+offered, answered, abandoned, in queue; agents by state; event latency through the
+connector); stops everything cleanly; prints a summary and writes a report (JSON and a
+self-contained HTML page with charts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from scenarios.bench.procs import ROOT, BenchError, running
+from scenarios.demo import report
+
+PY = sys.executable
+
+
+@dataclass
+class Sample:
+    t: float  # wall seconds since the start
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    in_queue: int = 0
+    service_level: float | None = None
+    asa: float | None = None
+    agents: dict[str, int] = field(default_factory=dict)
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    events_out: int = 0
+
+
+def histogram_quantile(text: str, name: str, q: float) -> float | None:
+    """A quantile from a Prometheus histogram (linear within the bucket)."""
+    buckets: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        m = re.match(rf'{name}_bucket\{{le="([^"]+)"\}} (\S+)', line)
+        if m:
+            bound = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            buckets.append((bound, float(m.group(2))))
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            width = count - lower_count
+            frac = (rank - lower_count) / width if width else 1.0
+            return lower_bound + (bound - lower_bound) * frac
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def traffic_totals(body: dict[str, Any]) -> dict[str, Any]:
+    """Sum the simulator's per-queue traffic counters (GET /sim/v1/traffic)."""
+    total = body.get("totals") or {}
+    if total:
+        return total
+    out: dict[str, Any] = {"offered": 0, "answered": 0, "abandoned": 0, "inQueue": 0}
+    for queue in body.get("queues", []):
+        for key in out:
+            out[key] += int(queue.get(key, 0) or 0)
+    return out
+
+
+async def sample(http: aiohttp.ClientSession, sim: str, api: str, t: float) -> Sample:
+    s = Sample(t=t)
+    async with http.get(f"{sim}/sim/v1/traffic") as r:
+        if r.status == 200:
+            totals = traffic_totals(await r.json())
+            s.offered = int(totals.get("offered", 0))
+            s.answered = int(totals.get("answered", 0))
+            s.abandoned = int(totals.get("abandoned", 0))
+            s.service_level = totals.get("serviceLevel")
+            s.asa = totals.get("asa")
+    async with http.get(f"{sim}/sim/v1/queues") as r:
+        for queue in (await r.json())["queues"]:
+            s.in_queue += queue["callsInQueue"]
+            for state, n in queue["agentsByState"].items():
+                s.agents[state] = s.agents.get(state, 0) + n
+    async with http.get(f"{api}/metrics") as r:
+        text = await r.text()
+    p50 = histogram_quantile(text, "connector_event_latency_seconds", 0.5)
+    p99 = histogram_quantile(text, "connector_event_latency_seconds", 0.99)
+    s.latency_p50_ms = None if p50 is None else p50 * 1000
+    s.latency_p99_ms = None if p99 is None else p99 * 1000
+    s.events_out = int(metric(text, "connector_events_out_total"))
+    return s
+
+
+def dashboard(s: Sample, duration: float, tty: bool) -> str:
+    order = ("READY", "RESERVED", "TALKING", "HOLD", "WORK_READY", "WORK", "NOT_READY", "LOGOUT")
+    agents = "  ".join(f"{k} {s.agents[k]}" for k in order if s.agents.get(k))
+    sl = "-" if s.service_level is None else f"{100 * s.service_level:.0f}%"
+    asa = "-" if s.asa is None else f"{s.asa:.1f}s"
+    p50 = "-" if s.latency_p50_ms is None else f"{s.latency_p50_ms:.1f}"
+    p99 = "-" if s.latency_p99_ms is None else f"{s.latency_p99_ms:.1f}"
+    lines = [
+        f"mobagent demo  {s.t:5.0f}s / {duration:.0f}s",
+        f"  calls    offered {s.offered}  answered {s.answered}  abandoned {s.abandoned}  "
+        f"in queue {s.in_queue}  service level {sl}  ASA {asa}",
+        f"  agents   {agents or '-'}",
+        f"  latency  Finesse notification -> app: p50 {p50} ms  p99 {p99} ms  "
+        f"({s.events_out} events)",
+    ]
+    if tty:
+        return "\x1b[H\x1b[2J" + "\n".join(lines)
+    return " | ".join(line.strip() for line in lines)
+
+
+async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> list[Sample]:
+    samples: list[Sample] = []
+    tty = sys.stdout.isatty()
+    start = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        while True:
+            t = time.monotonic() - start
+            try:
+                s = await sample(http, sim, api, t)
+            except (aiohttp.ClientError, OSError, KeyError, ValueError):
+                s = None
+            if s is not None:
+                samples.append(s)
+                if tty or len(samples) % 5 == 1:
+                    print(dashboard(s, duration, tty), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), 1.0)  # the next dashboard refresh
+            if done.is_set():
+                return samples
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mobagent demo", description=__doc__)
+    p.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
+    p.add_argument("--agents", type=int, default=8, help="simulated mobile agents (default 8)")
+    p.add_argument("--profile", default="busy_monday", help="traffic profile (default busy_monday)")
+    p.add_argument("--speed", type=float, default=20.0, help="simulator clock speed (default 20)")
+    p.add_argument("--persona", default="mixed", help="personas (default mixed)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--report", default="reports/demo", help="report folder (default reports/demo)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    return asyncio.run(demo(args))
+
+
+async def demo(args: argparse.Namespace) -> int:
+    sim_cmd = [
+        PY,
+        "-m",
+        "mobagent",
+        "sim",
+        "--rest-port",
+        "0",
+        "--xmpp-port",
+        "0",
+        "--json",
+        "--speed",
+        str(args.speed),
+        "--traffic",
+        args.profile,
+    ]
+    try:
+        with running(sim_cmd, name="simulator", cpus=None) as (_, sim_info):
+            sim = sim_info["control"].removesuffix("/sim/v1")
+            finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
+            conn_cmd = [
+                PY,
+                "-m",
+                "mobagent",
+                "connector",
+                "--finesse",
+                finesse,
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+            ]
+            with running(conn_cmd, name="connector", cpus=None) as (_, conn_info):
+                api = conn_info["api"].removesuffix("/api/v1")
+                return await run_shift(args, sim, api)
+    except BenchError as exc:
+        print(f"mobagent demo: {exc}", file=sys.stderr)
+        return 1
+
+
+async def run_shift(args: argparse.Namespace, sim: str, api: str) -> int:
+    swarm_cmd = [
+        PY,
+        "-m",
+        "mobagent",
+        "agents",
+        "--connector",
+        api,
+        "--sim",
+        sim,
+        "--count",
+        str(args.agents),
+        "--persona",
+        args.persona,
+        "--duration",
+        str(args.duration),
+        "--time-scale",
+        str(1 / args.speed),
+        "--calls-per-minute",
+        "0",
+        "--seed",
+        str(args.seed),
+        "--json",
+    ]
+    swarm = await asyncio.create_subprocess_exec(
+        *swarm_cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    done = asyncio.Event()
+    watcher = asyncio.ensure_future(watch(sim, api, args.duration, done))
+    out, _ = await swarm.communicate()
+    done.set()
+    samples = await watcher
+    try:
+        agents_summary = json.loads(out.decode() or "{}")
+    except ValueError:
+        agents_summary = {}
+    summary = report.summarise(args, samples, agents_summary, swarm.returncode or 0)
+    folder = Path(args.report)
+    paths = report.write(folder, summary, samples)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(report.text(summary))
+        print(f"report: {paths['html']} and {paths['json']}")
+    return 0 if swarm.returncode == 0 else 1

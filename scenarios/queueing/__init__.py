@@ -1,0 +1,1 @@
+"""Queueing theory in closed form: `erlang` (Erlang B, Erlang C, Erlang A)."""
