@@ -345,7 +345,12 @@ class _Table:
         return self.data.pop(name)
 
     def number(
-        self, name: str, default: float | None = None, *, required: bool = False, positive=False
+        self,
+        name: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        positive: bool = False,
     ) -> float | None:
         value = self.take(name, default, required=required)
         if value is None:
@@ -804,8 +809,14 @@ class TrafficGenerator:
         handle_time = q.sample_handle_time(rng)
         disposition = q.sample_disposition(rng)
         number = run.data.number()
-        while number in self._by_number or number in self._reserved:
+        for _ in range(1000):  # a number of its own: its handset tells answered and ended
+            if number not in self._by_number and number not in self._reserved:
+                break
             number = run.data.number()
+        else:
+            run.counters.inject_errors += 1  # the caller template has too few digits
+            self.on_change()
+            return
         variables = run.data.variables(disposition)
         call = TrafficCall(q.dn, number, "", self.env.now, patience, handle_time, disposition)
         # Known before the call exists: the model may report on its handset at once.
@@ -935,6 +946,8 @@ class TrafficGenerator:
                     "meanCallsPerHour": run.profile.calls_per_hour,
                     "expectedOffered": run.profile.expected_calls(0.0, elapsed),
                     "aht": run.profile.aht,
+                    "handleDistribution": run.profile.handle_time.distribution,
+                    "handleSd": run.profile.handle_time.sd,
                     "meanPatience": run.profile.mean_patience,
                     **_counters(run.counters, len(run.waiting), in_queue, len(run.talking)),
                 }

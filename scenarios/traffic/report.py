@@ -2,17 +2,22 @@
 
     python -m scenarios.traffic.report --sim http://127.0.0.1:8445 [--agents N] [--json]
 
-Reads `GET /sim/v1/traffic` (the counters of `mobagent sim --traffic PROFILE`) and the
-profile it names, and puts offered, answered, abandoned, service level, ASA and abandon
-rate beside a prediction for the same traffic and staffing:
+Reads `GET /sim/v1/traffic` (the counters of `mobagent sim --traffic PROFILE`, which also
+give each queue's expected calls for the window run, its mean handle time and patience) and
+puts offered, answered, abandoned, service level, ASA and abandon rate beside a prediction
+for the same traffic and staffing:
 
-* the rate is the profile's mean rate over the window the run covered (a 60 s demo of
-  `busy_monday` sees only its first intervals), the handle time the profile's mean (plus
-  `--wrap-up`, the agents' after-call work, if given), the patience the profile's mean;
-* the prediction comes from the offline model, `mobagent model`, when it is installed
-  (a simulation, with 95 % confidence intervals); otherwise from Erlang C (no patience) or
-  Erlang A (exponential patience): `scenarios.queueing.erlang` when present, else this
-  module's own small implementation. The output says which one was used.
+* with the offline model installed (`mobagent model`, imported lazily), the model replays
+  the same profile file over the same window from an empty start (`--profile FILE
+  --horizon SECONDS --warmup-seconds 0`, independent replications, 95 % confidence
+  intervals); a profile the simulator did not read from a file is modelled in steady state
+  at the window's mean rate;
+* without it, Erlang C (no patience) or Erlang A (exponential patience) in steady state at
+  the window's mean rate (a 60 s demo of `busy_monday` sees only its first intervals), the
+  profile's mean handle time and patience: `scenarios.queueing.erlang` when present, else
+  this module's own small implementation. The output says which one was used.
+* `--wrap-up S`: the agents' after-call work per call (the model's `--wrapup`; added to the
+  handle time for Erlang).
 
 A live run is short, its rate varies and its agents are people (simulated ones): read the
 comparison as "same order", not as a test. Staffing: `--agents`, else the agents logged in
@@ -35,11 +40,10 @@ from typing import Any
 
 import aiohttp
 
-from finesse_sim.traffic import ProfileError, TrafficProfile, load_profile
-
 KPIS = ("offered", "answered", "abandoned", "service_level", "asa", "abandon_rate")
-MODEL_CALLS = 50_000
+MODEL_CALLS = 50_000  # steady state: calls over all replications
 MODEL_REPLICATIONS = 5
+WINDOW_REPLICATIONS = 20  # a profile's window: independent replays of it
 
 
 class ReportError(Exception):
@@ -70,7 +74,7 @@ async def fetch(sim: str, http: aiohttp.ClientSession) -> tuple[dict[str, Any], 
                     message = (body or {}).get("error", {}).get("message", res.reason)
                     raise ReportError(f"GET {base}{path}: {res.status} {message}")
                 out.append(body)
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ReportError(f"GET {base}{path}: {exc}") from exc
     return out[0], out[1]
 
@@ -85,50 +89,74 @@ def logged_in_agents(queues: dict[str, Any], dns: list[str]) -> int:
     return total
 
 
-def profile_of(snapshot: dict[str, Any]) -> TrafficProfile:
-    source = snapshot.get("source")
-    try:
-        if source and Path(source).is_file():
-            return load_profile(source).with_seed(snapshot.get("seed", 1))
-        return load_profile(snapshot["profile"]).with_seed(snapshot.get("seed", 1))
-    except ProfileError as exc:
-        raise ReportError(f"cannot read the run's profile: {exc}") from exc
-
-
 # -- the traffic a prediction is made for --------------------------------------------------------
 
 
-def model_inputs(
-    profile: TrafficProfile, elapsed: float, agents: int, wrap_up: float = 0.0
-) -> dict[str, Any]:
-    """Stationary inputs for the window [0, elapsed) of the profile, over all its queues
-    (rate-weighted handle time and patience)."""
-    rates, ahts, patiences = [], [], []
-    for q in profile.queues.values():
-        if elapsed > 0:
-            rates.append(q.expected_calls(0.0, elapsed) * 3600.0 / elapsed)
-        else:
-            rates.append(q.calls_per_hour)
-        ahts.append(q.aht)
-        patiences.append(q.mean_patience)
+def model_inputs(snapshot: dict[str, Any], agents: int, wrap_up: float = 0.0) -> dict[str, Any]:
+    """What to predict for: the run's window, its profile file when the simulator read one
+    (the offline model then replays the same profile over the same window), and stationary
+    figures from the counters' own account of the profile: per queue the calls expected in
+    the window (the integral of its rate), its mean handle time and patience; over queues,
+    rate-weighted."""
+    elapsed = float(snapshot.get("elapsed") or 0.0)
+    queues = snapshot.get("queues", [])
+    if not queues:
+        raise ReportError("the traffic counters name no queue (was the traffic reset?)")
+    rates = [
+        q["expectedOffered"] * 3600.0 / elapsed if elapsed > 0 else q["meanCallsPerHour"]
+        for q in queues
+    ]
     calls_per_hour = sum(rates)
     weights = [r / calls_per_hour if calls_per_hour > 0 else 1 / len(rates) for r in rates]
-    aht = sum(w * a for w, a in zip(weights, ahts, strict=True)) + wrap_up
-    with_patience = [(w, p) for w, p in zip(weights, patiences, strict=True) if p is not None]
+    aht = sum(w * q["aht"] for w, q in zip(weights, queues, strict=True))
+    with_patience = [
+        (w, q["meanPatience"])
+        for w, q in zip(weights, queues, strict=True)
+        if q["meanPatience"] is not None
+    ]
     patience = None
     if with_patience:
-        patience = sum(w * p for w, p in with_patience) / sum(w for w, _ in with_patience)
+        total = sum(w for w, _ in with_patience)
+        patience = sum(w * p for w, p in with_patience) / total if total else with_patience[0][1]
+    handles = {(q.get("handleDistribution", "exponential"), q.get("handleSd")) for q in queues}
+    handle, handle_sd = handles.pop() if len(handles) == 1 else ("exponential", None)
+    source = snapshot.get("source")
     return {
         "calls_per_hour": calls_per_hour,
         "aht": aht,
+        "handle": handle,
+        "handle_sd": handle_sd if len(queues) == 1 else None,
         "patience": patience,
         "agents": agents,
-        "sl_seconds": profile.sl_seconds,
+        "wrap_up": wrap_up,
+        "sl_seconds": float(snapshot.get("slSeconds", 20.0)),
         "window_seconds": elapsed,
+        "profile_file": source if source and Path(source).is_file() else None,
     }
 
 
 # -- predictions --------------------------------------------------------------------------------
+
+
+def _model_argv(inputs: dict[str, Any]) -> tuple[list[str], str]:
+    """`mobagent model` arguments: the profile over the run's window when there is a
+    profile file, else the window's stationary traffic."""
+    common = ["--agents", str(inputs["agents"]), "--jobs", "1", "--json"]
+    if inputs["wrap_up"]:
+        common += ["--wrapup", f"{inputs['wrap_up']:g}"]
+    if inputs["profile_file"] and inputs["window_seconds"] > 0:
+        argv = ["--profile", inputs["profile_file"], "--horizon", f"{inputs['window_seconds']:.3f}"]
+        argv += ["--warmup-seconds", "0", "--replications", str(WINDOW_REPLICATIONS)]
+        what = f"the profile over the run's window, {WINDOW_REPLICATIONS} replications"
+        return argv + common, what
+    argv = ["--calls-per-hour", f"{inputs['calls_per_hour']:.6g}", "--aht", f"{inputs['aht']:.6g}"]
+    if inputs["handle"] == "lognormal" and inputs["handle_sd"]:
+        argv += ["--handle", "lognormal", "--aht-sd", f"{inputs['handle_sd']:.6g}"]
+    if inputs["patience"] is not None:
+        argv += ["--patience", f"{inputs['patience']:.6g}"]
+    argv += ["--sl-seconds", f"{inputs['sl_seconds']:g}", "--calls", str(MODEL_CALLS)]
+    argv += ["--replications", str(MODEL_REPLICATIONS), "--seed", "1"]
+    return argv + common, "steady state at the window's mean rate"
 
 
 def predict_with_model(inputs: dict[str, Any]) -> dict[str, Any] | None:
@@ -140,25 +168,7 @@ def predict_with_model(inputs: dict[str, Any]) -> dict[str, Any] | None:
     if "model" not in SUBCOMMANDS:
         return None
     module = importlib.import_module(SUBCOMMANDS["model"][0])
-    argv = [
-        "--calls-per-hour",
-        f"{inputs['calls_per_hour']:.6g}",
-        "--aht",
-        f"{inputs['aht']:.6g}",
-        "--agents",
-        str(inputs["agents"]),
-        "--sl-seconds",
-        f"{inputs['sl_seconds']:g}",
-        "--calls",
-        str(MODEL_CALLS),
-        "--replications",
-        str(MODEL_REPLICATIONS),
-        "--seed",
-        "1",
-        "--json",
-    ]
-    if inputs["patience"] is not None:
-        argv += ["--patience", f"{inputs['patience']:.6g}"]
+    argv, what = _model_argv(inputs)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = module.main(argv)
@@ -171,15 +181,16 @@ def predict_with_model(inputs: dict[str, Any]) -> dict[str, Any] | None:
     figures = {
         k: {"value": result[k]["mean"], "ci95": result[k].get("ci95")}
         for k in ("service_level", "asa", "abandon_rate", "p_wait", "occupancy")
-        if isinstance(result.get(k), dict)
+        if isinstance(result.get(k), dict) and result[k].get("mean") is not None
     }
-    return {"source": "mobagent model (simulation, 95 % CI)", "figures": figures}
+    return {"source": f"mobagent model: {what} (95 % CI)", "figures": figures, "argv": argv}
 
 
 def predict_analytic(inputs: dict[str, Any]) -> dict[str, Any]:
     """Erlang C or A: the project's `scenarios.queueing.erlang` if present, else ours."""
     lam = inputs["calls_per_hour"] / 3600.0
-    args = (lam, inputs["aht"], inputs["agents"], inputs["sl_seconds"], inputs["patience"])
+    aht = inputs["aht"] + inputs["wrap_up"]  # after-call work keeps the agent busy too
+    args = (lam, aht, inputs["agents"], inputs["sl_seconds"], inputs["patience"])
     kind = "Erlang A (M/M/N+M)" if inputs["patience"] is not None else "Erlang C (M/M/N)"
     try:
         erlang = importlib.import_module("scenarios.queueing.erlang")
@@ -189,6 +200,8 @@ def predict_analytic(inputs: dict[str, Any]) -> dict[str, Any]:
     except (ImportError, AttributeError, TypeError):
         result = erlang_fallback(*args)
         source = f"{kind}, the report's own fallback (the offline model is not installed)"
+    except ValueError as exc:
+        return {"source": "none", "figures": {}, "notes": [f"{kind}: {exc}"]}
     figures = {
         k: {"value": result[k], "ci95": None}
         for k in ("service_level", "asa", "abandon_rate", "p_wait", "occupancy")
@@ -198,32 +211,32 @@ def predict_analytic(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def predict(inputs: dict[str, Any], *, use_model: bool = True) -> dict[str, Any]:
-    notes = []
+    notes: list[str] = []
     if inputs["agents"] < 1:
         raise ReportError("no agents: give --agents N (nobody is logged in to the queue now)")
     if inputs["calls_per_hour"] <= 0:
         raise ReportError("the profile offers no calls in the run's window")
-    load = inputs["calls_per_hour"] / 3600.0 * inputs["aht"]
-    if inputs["patience"] is None and load >= inputs["agents"]:
-        return {
-            "source": "none",
-            "figures": {},
-            "notes": [
-                f"offered load {load:.1f} Erlangs >= {inputs['agents']} agents and nobody "
-                "abandons: the queue grows without bound, there is no steady state to predict"
-            ],
-        }
+    load = inputs["calls_per_hour"] / 3600.0 * (inputs["aht"] + inputs["wrap_up"])
+    # Without patience a queue offered more than it can serve has no steady state (a
+    # profile's window is a finite run from empty: the model can still replay it).
+    unstable = inputs["patience"] is None and load >= inputs["agents"]
     prediction = None
-    if use_model:
+    if use_model and not (unstable and not inputs["profile_file"]):
         try:
             prediction = predict_with_model(inputs)
         except ReportError as exc:
             notes.append(f"{exc}; using Erlang instead")
         if prediction is None and not notes:
             notes.append("the offline model (mobagent model) is not installed; using Erlang")
+    if prediction is None and unstable:
+        notes.append(
+            f"offered load {load:.1f} Erlangs >= {inputs['agents']} agents and nobody "
+            "abandons: the queue grows without bound, there is no steady state to predict"
+        )
+        prediction = {"source": "none", "figures": {}}
     if prediction is None:
         prediction = predict_analytic(inputs)
-    prediction["notes"] = notes
+    prediction["notes"] = notes + prediction.get("notes", [])
     prediction["offered_load"] = load
     return prediction
 
@@ -344,16 +357,10 @@ def live_kpis(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_report(
-    snapshot: dict[str, Any],
-    agents: int,
-    *,
-    profile: TrafficProfile | None = None,
-    wrap_up: float = 0.0,
-    use_model: bool = True,
+    snapshot: dict[str, Any], agents: int, *, wrap_up: float = 0.0, use_model: bool = True
 ) -> dict[str, Any]:
-    profile = profile or profile_of(snapshot)
     elapsed = float(snapshot.get("elapsed", 0.0))
-    inputs = model_inputs(profile, elapsed, agents, wrap_up)
+    inputs = model_inputs(snapshot, agents, wrap_up)
     prediction = predict(inputs, use_model=use_model)
     figures = prediction["figures"]
     expected = {"offered": inputs["calls_per_hour"] / 3600.0 * elapsed}
@@ -369,7 +376,7 @@ def build_report(
         "profile": snapshot["profile"],
         "elapsed": elapsed,
         "agents": agents,
-        "slSeconds": snapshot.get("slSeconds", profile.sl_seconds),
+        "slSeconds": inputs["sl_seconds"],
         "inputs": inputs,
         "live": live_kpis(snapshot),
         "predicted": predicted,
@@ -379,6 +386,7 @@ def build_report(
             "pWait": figures.get("p_wait", {}).get("value"),
             "occupancy": figures.get("occupancy", {}).get("value"),
             "notes": prediction.get("notes", []),
+            "modelArgs": prediction.get("argv"),
         },
     }
 
@@ -399,10 +407,10 @@ async def collect(
     finally:
         if own:
             await session.close()
-    profile = profile_of(snapshot)
-    staff = agents if agents is not None else logged_in_agents(queues, list(profile.queues))
+    dns = [q["dn"] for q in snapshot.get("queues", [])]
+    staff = agents if agents is not None else logged_in_agents(queues, dns)
     return await asyncio.to_thread(
-        build_report, snapshot, staff, profile=profile, wrap_up=wrap_up, use_model=use_model
+        build_report, snapshot, staff, wrap_up=wrap_up, use_model=use_model
     )
 
 
@@ -429,7 +437,8 @@ def render(report: dict[str, Any]) -> str:
         f"Live traffic '{report['profile']}': {report['elapsed'] / 60:.1f} model minutes, "
         f"{report['agents']} agents",
         f"  traffic over that window: {inputs['calls_per_hour']:.1f} calls/h, "
-        f"handle time {inputs['aht']:.0f} s, "
+        f"handle time {inputs['aht']:.0f} s"
+        + (f" + wrap-up {inputs['wrap_up']:g} s, " if inputs["wrap_up"] else ", ")
         + (f"patience {patience:.0f} s" if patience is not None else "no abandonment"),
         "",
         f"  {'':<26}{'live':>12}   predicted",
@@ -470,7 +479,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", required=True, help="the simulator, e.g. http://127.0.0.1:8445")
     p.add_argument("--agents", type=int, default=None, help="staffing (default: logged in now)")
     p.add_argument(
-        "--wrap-up", type=float, default=0.0, help="seconds of after-call work added to the AHT"
+        "--wrap-up", type=float, default=0.0, help="agents' after-call work per call, seconds"
     )
     p.add_argument("--no-model", action="store_true", help="Erlang only, no simulation")
     p.add_argument("--json", action="store_true", help="one JSON object")
@@ -481,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.agents is not None and args.agents < 1:
         print("report: --agents must be >= 1", file=sys.stderr)
+        return 2
+    if args.wrap_up < 0:
+        print("report: --wrap-up must be >= 0", file=sys.stderr)
         return 2
     try:
         report = asyncio.run(

@@ -105,7 +105,7 @@ async def test_unanswered_customers_abandon_and_calls_come_at_the_profile_rate(l
         assert call.ended_by == "abandoned"
         assert call.ended_at - call.arrived == pytest.approx(call.patience, abs=1e-6)
     status, queues = await lab.control("GET", "/queues")
-    assert queues["queues"][0]["callsInQueue"] == 0
+    assert status == 200 and queues["queues"][0]["callsInQueue"] == 0
 
 
 async def test_agents_answer_customers_hang_up_after_the_handle_time(lab: FinesseLab):
@@ -129,9 +129,8 @@ async def test_agents_answer_customers_hang_up_after_the_handle_time(lab: Finess
         gen = sim.start_traffic(traffic(rate=720, handle=10, patience=20))
         await sim.wait_until(lambda: gen.snapshot()["totals"]["offered"] >= 40, timeout=15)
         sim.stop_traffic()
-        await sim.wait_until(
-            lambda: not any(True for _ in gen.calls()), timeout=10
-        )  # every customer has hung up or given up
+        # every customer has hung up or given up
+        await sim.wait_until(lambda: not list(gen.calls()), timeout=10)
     finally:
         for task in responders:
             task.cancel()
