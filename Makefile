@@ -11,11 +11,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# Until the live demo lands, the demo is the simulator with its default roster.
+# The whole lab live for about a minute: simulator, connector, simulated agents, traffic.
 demo: $(STAMP)
-	$(BIN)/mobagent sim
+	$(BIN)/mobagent demo
 
-sim: demo
+# The simulated Finesse alone, with its default roster, until Ctrl-C.
+sim: $(STAMP)
+	$(BIN)/mobagent sim
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -63,17 +63,16 @@ def text(summary: dict[str, Any]) -> str:
     sl = "-" if c["serviceLevel"] is None else f"{100 * c['serviceLevel']:.0f}%"
     p50 = "-" if lat["p50"] is None else f"{lat['p50']:.1f} ms"
     p99 = "-" if lat["p99"] is None else f"{lat['p99']:.1f} ms"
-    return "\n".join(
-        [
-            f"Demo done: {summary['duration']:.0f} s, {summary['agents']} agents, "
-            f"traffic {summary['profile']!r} at x{summary['speed']:g}",
-            f"  calls offered {c['offered']}, answered {c['answered']}, abandoned "
-            f"{c['abandoned']}, service level {sl}",
-            f"  Finesse -> app latency p50 {p50}, p99 {p99}; {summary['eventsOut']} events",
-            f"  agents: {'all signed out cleanly' if sw['exitStatus'] == 0 else 'problems'}"
-            f" (unexpected errors: {sw['unexpected'] if sw['unexpected'] is not None else '?'})",
-        ]
-    )
+    lines = [
+        f"Demo done: {summary['duration']:.0f} s, {summary['agents']} agents, "
+        f"traffic {summary['profile']!r} at x{summary['speed']:g}",
+        f"  calls offered {c['offered']}, answered {c['answered']}, abandoned "
+        f"{c['abandoned']}, service level {sl}",
+        f"  Finesse -> app latency p50 {p50}, p99 {p99}; {summary['eventsOut']} events",
+        f"  agents: {'all signed out cleanly' if sw['exitStatus'] == 0 else 'problems'}"
+        f" (unexpected errors: {sw['unexpected'] if sw['unexpected'] is not None else '?'})",
+    ]
+    return "\n".join(lines)
 
 
 def _polyline(points: list[tuple[float, float]], w: int, h: int, x_max: float, y_max: float):
@@ -134,10 +133,21 @@ def page(summary: dict[str, Any], samples: list[Sample]) -> str:
         "<body style='font-family:sans-serif;max-width:760px;margin:2em auto;color:#222'>"
         "<h1>mobagent demo</h1>"
         f"<pre style='background:#f5f5f5;padding:1em'>{html.escape(text(summary))}</pre>"
+        + _comparison(summary)
         + _chart("Calls", calls, colours)
         + _chart("Agents by state", agents, colours)
         + _chart("Finesse notification to app (connector latency)", latency, colours)
         + "</body>"
+    )
+
+
+def _comparison(summary: dict[str, Any]) -> str:
+    comparison = summary.get("liveVsModel")
+    if not comparison:
+        return ""
+    return (
+        "<h2>Live traffic beside the offline model</h2>"
+        f"<pre style='background:#f5f5f5;padding:1em'>{html.escape(comparison['text'])}</pre>"
     )
 
 

@@ -151,6 +151,20 @@ async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> lis
                 return samples
 
 
+async def live_vs_model(sim: str, agents: int) -> dict[str, Any] | None:
+    """The live KPIs beside the offline model's prediction for the same profile and staffing
+    (scenarios.traffic.report); None if it cannot be made (the demo still reports)."""
+    from scenarios.traffic import report as traffic_report
+
+    try:
+        result = await traffic_report.collect(sim, agents)
+    except Exception as exc:  # the comparison is a bonus; the demo's own report stands
+        print(f"mobagent demo: no live-vs-model comparison: {exc}", file=sys.stderr)
+        return None
+    result["text"] = traffic_report.render(result)
+    return result
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mobagent demo", description=__doc__)
     p.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
@@ -244,12 +258,16 @@ async def run_shift(args: argparse.Namespace, sim: str, api: str) -> int:
         agents_summary = json.loads(out.decode() or "{}")
     except ValueError:
         agents_summary = {}
+    comparison = await live_vs_model(sim, args.agents)
     summary = report.summarise(args, samples, agents_summary, swarm.returncode or 0)
+    summary["liveVsModel"] = comparison
     folder = Path(args.report)
     paths = report.write(folder, summary, samples)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(report.text(summary))
+        if comparison:
+            print(comparison["text"])
         print(f"report: {paths['html']} and {paths['json']}")
     return 0 if swarm.returncode == 0 else 1
