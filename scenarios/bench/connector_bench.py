@@ -1,0 +1,743 @@
+"""`mobagent bench`: push latency, loss, memory and CPU of the Generic Connector under load.
+
+    mobagent bench [--agents 2000] [--events-per-second 2000] [--seconds 60] [--json]
+                   [--direct 20] [--commands 20] [--burst N --burst-seconds S]
+                   [--sweep] [--chart PATH] [--profile PATH]
+
+Processes: `mobagent sim --config <generated roster>` pinned to CPU 0, `mobagent connector`
+pinned to CPU 1, and this process (the load generator: the apps, the direct subscribers and
+the driver) unpinned. The roster is connector_memory's (N + direct agents).
+
+1. N apps sign in state-only through the connector (POST /api/v1/sessions, 50 at a time) and
+   each opens its event WebSocket (aiohttp, TCPConnector(limit=0), compress=0); `direct`
+   extra agents sign in to the simulator's XMPP with plain slixmpp ClientXMPP (one shared
+   SSLContext) and are auto-subscribed to their own User node, without the connector.
+   `login_seconds`: all N apps in (first WebSocket message read) and the direct clients
+   in session.
+2. Events: the driver flips agents READY / NOT_READY (reason code 1) through the
+   SIMULATOR's REST API as the agent (PUT /finesse/api/User/{id}, Basic auth,
+   application/xml), R per second spread round-robin over the N + direct agents (one PUT in
+   flight per agent at a time). Each flip is one User notification, so one `agent.state`
+   event at the app (or one pubsub item at the direct client).
+3. What `e2e_ms` measures: from the moment this process has read the simulator's 202 to the
+   moment the app's reader task got the matching WebSocket message (time.monotonic() in
+   the same process). The simulator publishes the notification in the same model input,
+   before it writes the 202, so the interval starts no earlier than the publish; it
+   excludes the PUT's own REST handling but includes the generator's loop lag. Because the
+   202 and the event are read by the same loop, an event can be read before its 202: such
+   a negative interval is kept as 0 (counted as `events_before_ack`), so `e2e_ms` is a lower
+   bound; `e2e_from_put_ms` (from just before the PUT was sent, REST handling included) is
+   the matching upper bound, reported beside it. The k-th flip of an
+   agent is matched with its k-th event. `direct_ms` is the same for the direct clients.
+4. `command_rtt_ms`: `commands` of the N agents are driven through the connector instead
+   (PUT /api/v1/agent/state, 202 with requestId): time from just before the PUT to the
+   `agent.state` event carrying that requestId.
+5. `lost`: flips whose event had not arrived within `--drain` seconds after the last one.
+   Connector RSS (VmRSS) and CPU (utime+stime over the driving phase) from /proc;
+   rss_per_agent_kib = (RSS with N agents in - RSS at start-up) / N.
+
+`--burst N --burst-seconds S` adds a phase of N flips in S seconds after the steady one.
+`--sweep` runs the steady phase at 500, 1000, 2000, 4000, ... (to `--events-per-second`)
+on the same signed-in agents and reports the highest rate with p99 <= 25 ms and 0 lost.
+`--chart PATH` writes a PNG of latency against load. `--profile PATH` runs the connector
+under cProfile and writes the stats (pstats) to PATH when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from scenarios.bench.connector_memory import (
+    PASSWORD,
+    ROSTER_NAME,
+    agent_id,
+    extension,
+    roster_toml,
+    settled_rss,
+)
+from scenarios.bench.procs import (
+    BenchError,
+    cpu_model,
+    log,
+    pinning,
+    proc_cpu_seconds,
+    proc_rss_kib,
+    running,
+)
+
+HOST = "127.0.0.1"
+MAX_AGENTS = 2999
+CONCURRENCY = 50
+DRAIN = 10.0
+TICK = 0.005
+STOP_TIMEOUT = 60.0
+TARGETS = {
+    "p50_ms": 5.0,
+    "p99_ms": 25.0,
+    "lost": 0,
+    "p99_vs_direct": 2.0,
+    "kib_per_agent": 128,
+    "login_seconds": 10.0,
+    "burst_p99_ms": 1000.0,
+}
+SWEEP_RATES = (500, 1000, 2000, 4000, 8000)
+NOT_READY_XML = "<User><state>NOT_READY</state><reasonCodeId>1</reasonCodeId></User>"
+READY_XML = "<User><state>READY</state></User>"
+PROFILE_FLAG = "--connector-under-cprofile"
+
+
+@dataclasses.dataclass
+class Agent:
+    """One agent driven by the benchmark: how it receives (app, direct or command) and the
+    times of its flips (202 read, or command sent) and of its events."""
+
+    index: int
+    kind: str  # "app" | "direct" | "command"
+    state: str = "NOT_READY"
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    acks: list[float] = dataclasses.field(default_factory=list)
+    puts: list[float] = dataclasses.field(default_factory=list)  # just before each PUT
+    recv: list[float] = dataclasses.field(default_factory=list)
+    sent: int = 0
+    rids: dict[str, float] = dataclasses.field(default_factory=dict)  # requestId -> sent
+    rid_recv: dict[str, float] = dataclasses.field(default_factory=dict)
+    token: str = ""
+
+    @property
+    def id(self) -> str:
+        return agent_id(self.index)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(q * (len(s) - 1))))
+    return round(s[k] * 1000, 3)
+
+
+def summary(values: list[float], qs: dict[str, float]) -> dict[str, float | None]:
+    return {name: pct(values, q) for name, q in qs.items()}
+
+
+E2E_Q = {"p50": 0.5, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+SHORT_Q = {"p50": 0.5, "p99": 0.99}
+
+
+# -- the generator ---------------------------------------------------------------------------
+
+
+class Generator:
+    def __init__(self, sim: dict[str, Any], api: str, agents: list[Agent]) -> None:
+        self.sim_rest = sim["sides"]["A"]["rest"]
+        host, _, port = sim["sides"]["A"]["xmpp"].rpartition(":")
+        self.xmpp_addr = (host, int(port))
+        self.domain = sim["sides"]["A"]["xmppDomain"]
+        self.api = api
+        self.agents = agents
+        self.by_id = {a.id: a for a in agents}
+        self.failures: list[str] = []
+        self.ws: list[aiohttp.ClientWebSocketResponse] = []
+        self.readers: list[asyncio.Task[None]] = []
+        self.direct_clients: list[Any] = []
+        self.closing = False
+        self.events_before_ack = 0
+
+    # signing in
+
+    async def login_app(self, http: aiohttp.ClientSession, a: Agent) -> None:
+        payload = {"agentId": a.id, "password": PASSWORD, "extension": extension(a.index)}
+        async with http.post(f"{self.api}/sessions", json=payload) as r:
+            body = await r.text()
+            if r.status != 201:
+                raise BenchError(f"POST /sessions for {a.id} answered {r.status}: {body[:200]}")
+            a.token = json.loads(body)["token"]
+        ws = await http.ws_connect(
+            f"{self.api}/events", headers={"Authorization": f"Bearer {a.token}"}, compress=0
+        )
+        self.ws.append(ws)
+        first = await ws.receive()
+        if first.type != aiohttp.WSMsgType.TEXT:
+            raise BenchError(f"agent {a.id}: no first event message ({first.type})")
+        self.readers.append(asyncio.ensure_future(self._read(a, ws)))
+
+    async def _read(self, a: Agent, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                now = time.monotonic()
+                msg = json.loads(message.data)
+                if msg.get("type") != "agent.state":
+                    continue
+                rid = (msg.get("data") or {}).get("requestId")
+                if rid:
+                    a.rid_recv[rid] = now
+                a.recv.append(now)
+        except Exception as exc:  # a closed stream mid-run is a failure
+            if not self.closing:
+                self.failures.append(f"agent {a.id} stream: {type(exc).__name__}: {exc}")
+
+    async def login_direct(self, http: aiohttp.ClientSession, a: Agent) -> None:
+        from slixmpp import ClientXMPP
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+
+        client = ClientXMPP(
+            f"{a.id}@{self.domain}/bench",
+            PASSWORD,
+            ssl_context=_SHARED_SSL,
+            plugin_config={"feature_mechanisms": {"unencrypted_plain": True}},
+        )
+        client.enable_direct_tls = False
+        started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def on_session(_e: Any) -> None:
+            client.send_presence(ppriority=0)
+            if not started.done():
+                started.set_result(True)
+
+        def on_failed(_e: Any) -> None:
+            if not started.done():
+                started.set_result(False)
+
+        def on_event(_msg: Any) -> None:
+            # A pubsub event for the agent's own User node, matched on the raw stanza.
+            a.recv.append(time.monotonic())
+
+        client.add_event_handler("session_start", on_session)
+        client.add_event_handler("failed_auth", on_failed)
+        # slixmpp's "message" event fires only for messages with a <body>.
+        xpath = "{jabber:client}message/{http://jabber.org/protocol/pubsub#event}event"
+        client.register_handler(Callback("bench pubsub event", MatchXPath(xpath), on_event))
+        client.connect(*self.xmpp_addr)
+        self.direct_clients.append(client)
+        if not await asyncio.wait_for(started, 30):
+            raise BenchError(f"direct client {a.id}: authentication failed")
+        # Signed in to Finesse (state NOT_READY) by the agent itself, as a desktop would.
+        xml = f"<User><state>LOGIN</state><extension>{extension(a.index)}</extension></User>"
+        async with http.put(
+            f"{self.sim_rest}/User/{a.id}",
+            data=xml,
+            headers={"Authorization": _basic(a.id), "Content-Type": "application/xml"},
+        ) as r:
+            if r.status != 202:
+                raise BenchError(f"direct {a.id}: LOGIN answered {r.status}: {await r.text()}")
+        async with asyncio.timeout(30):
+            while not a.recv:  # the login's own notification  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        a.recv.clear()
+
+    async def login_all(self, http: aiohttp.ClientSession, concurrency: int) -> float:
+        t0 = time.perf_counter()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(a: Agent) -> None:
+            async with sem:
+                try:
+                    if a.kind == "direct":
+                        await self.login_direct(http, a)
+                    else:
+                        await self.login_app(http, a)
+                except (aiohttp.ClientError, TimeoutError, BenchError, KeyError) as exc:
+                    self.failures.append(f"login {a.id}: {type(exc).__name__}: {exc}"[:300])
+
+        await asyncio.gather(*(one(a) for a in self.agents))
+        return time.perf_counter() - t0
+
+    # driving
+
+    async def flip(self, rest: aiohttp.ClientSession, conn: aiohttp.ClientSession, a: Agent):
+        async with a.lock:
+            target = "READY" if a.state == "NOT_READY" else "NOT_READY"
+            try:
+                if a.kind == "command":
+                    body: dict[str, Any] = {"state": target}
+                    if target == "NOT_READY":
+                        body["reasonCodeId"] = "1"
+                    sent = time.monotonic()
+                    async with conn.put(
+                        f"{self.api}/agent/state",
+                        json=body,
+                        headers={"Authorization": f"Bearer {a.token}"},
+                    ) as r:
+                        text = await r.text()
+                        if r.status != 202:
+                            raise BenchError(f"connector PUT answered {r.status}: {text[:200]}")
+                        a.rids[json.loads(text)["requestId"]] = sent
+                        a.acks.append(sent)
+                else:
+                    xml = READY_XML if target == "READY" else NOT_READY_XML
+                    put = time.monotonic()
+                    async with rest.put(
+                        f"{self.sim_rest}/User/{a.id}",
+                        data=xml,
+                        headers={"Authorization": _basic(a.id), "Content-Type": "application/xml"},
+                    ) as r:
+                        text = await r.text()
+                        if r.status != 202:
+                            raise BenchError(f"simulator PUT answered {r.status}: {text[:200]}")
+                        a.acks.append(time.monotonic())
+                        a.puts.append(put)
+                a.state = target
+                a.sent += 1
+            except (aiohttp.ClientError, BenchError, KeyError, ValueError) as exc:
+                self.failures.append(f"flip {a.id}: {type(exc).__name__}: {exc}"[:300])
+
+    async def drive(
+        self,
+        rest: aiohttp.ClientSession,
+        conn: aiohttp.ClientSession,
+        rate: float,
+        seconds: float,
+    ) -> None:
+        """`rate` flips per second for `seconds`, round-robin over the agents."""
+        total = int(rate * seconds)
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.monotonic()
+        done = 0
+        i = 0
+        n = len(self.agents)
+        while done < total:
+            due = min(total, int((time.monotonic() - start) * rate) + 1)
+            while done < due:
+                t = asyncio.ensure_future(self.flip(rest, conn, self.agents[i % n]))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+                i += 1
+                done += 1
+            await asyncio.sleep(TICK)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(len(a.recv) >= a.sent for a in self.agents):
+                return
+            await asyncio.sleep(0.05)
+
+    def mark(self) -> list[tuple[int, int]]:
+        """Where each agent's lists stand: a phase reports only what follows."""
+        return [(len(a.acks), len(a.recv)) for a in self.agents]
+
+    def phase(self, since: list[tuple[int, int]]) -> dict[str, Any]:
+        e2e: list[float] = []
+        direct: list[float] = []
+        e2e_put: list[float] = []
+        direct_put: list[float] = []
+        rtt: list[float] = []
+        sent = received = 0
+        early = 0
+        for a, (k0, r0) in zip(self.agents, since, strict=True):
+            acks, recv = a.acks[k0:], a.recv[r0:]
+            sent += len(acks)
+            received += min(len(acks), len(recv))
+            if a.kind == "command":
+                continue
+            for ack, got in zip(acks, recv, strict=False):
+                if got < ack:
+                    early += 1
+                (direct if a.kind == "direct" else e2e).append(max(0.0, got - ack))
+            for put, got in zip(a.puts[k0:], recv, strict=False):
+                (direct_put if a.kind == "direct" else e2e_put).append(got - put)
+        for a in self.agents:
+            if a.kind == "command":
+                for rid, t_sent in a.rids.items():
+                    if rid in a.rid_recv:
+                        rtt.append(a.rid_recv[rid] - t_sent)
+                a.rids = {rid: t for rid, t in a.rids.items() if rid not in a.rid_recv}
+        return {
+            "events_sent": sent,
+            "events_received": received,
+            "lost": sent - received,
+            "e2e_ms": summary(e2e, E2E_Q),
+            "e2e_mean_ms": round(statistics.fmean(e2e) * 1000, 3) if e2e else None,
+            "direct_ms": summary(direct, SHORT_Q),
+            "e2e_from_put_ms": summary(e2e_put, E2E_Q),
+            "direct_from_put_ms": summary(direct_put, SHORT_Q),
+            "command_rtt_ms": summary(rtt, SHORT_Q),
+            "events_before_ack": early,
+            "samples": {"e2e": len(e2e), "direct": len(direct), "command": len(rtt)},
+        }
+
+    async def close(self) -> None:
+        self.closing = True
+        for ws in self.ws:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for client in self.direct_clients:
+            with contextlib.suppress(Exception):
+                client.disconnect(wait=0)
+        for t in self.readers:
+            t.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+_SHARED_SSL = ssl.create_default_context()
+
+
+def _basic(user: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+
+
+# -- one benchmark ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    agents: int = 2000
+    rate: float = 2000
+    seconds: float = 60
+    direct: int = 20
+    commands: int = 20
+    burst: int = 0
+    burst_seconds: float = 2.0
+    sweep: bool = False
+    drain: float = DRAIN
+    concurrency: int = CONCURRENCY
+    profile: str | None = None
+
+
+def sweep_rates(top: float) -> list[float]:
+    rates = [r for r in SWEEP_RATES if r < top]
+    return [*rates, top]
+
+
+async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> dict[str, Any]:
+    n = s.agents
+    agents = [Agent(i, "command" if i <= s.commands else "app") for i in range(1, n + 1)]
+    agents += [Agent(n + j, "direct") for j in range(1, s.direct + 1)]
+    gen = Generator(sim, api, agents)
+    rss_before, _ = await settled_rss(conn_pid)
+    timeout = aiohttp.ClientTimeout(total=60)
+    apps = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
+    rest = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64), timeout=timeout)
+    conn = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16), timeout=timeout)
+    try:
+        log(f"signing in {n} apps and {s.direct} direct subscribers ...")
+        login_seconds = await gen.login_all(apps, s.concurrency)
+        if gen.failures:
+            raise BenchError(f"{len(gen.failures)} logins failed: {gen.failures[:3]}")
+        rss_after, _ = await settled_rss(conn_pid)
+        log(f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB")
+        # One warm-up flip each (NOT_READY -> READY), not counted.
+        warm = gen.mark()
+        await gen.drive(rest, conn, min(s.rate, 2000), len(agents) / min(s.rate, 2000))
+        await gen.drain(s.drain)
+        gen.phase(warm)
+        rates = sweep_rates(s.rate) if s.sweep else [s.rate]
+        steps: list[dict[str, Any]] = []
+        for rate in rates:
+            log(f"driving {rate:g} events/s for {s.seconds:g}s ...")
+            since = gen.mark()
+            cpu0, t0 = proc_cpu_seconds(conn_pid), time.monotonic()
+            await gen.drive(rest, conn, rate, s.seconds)
+            wall = time.monotonic() - t0
+            cpu = proc_cpu_seconds(conn_pid) - cpu0
+            await gen.drain(s.drain)
+            step = {
+                "events_per_second": rate,
+                "achieved_per_second": None,
+                **gen.phase(since),
+                "connector_cpu_percent": round(100 * cpu / wall, 1),
+            }
+            step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
+            log(
+                f"  sent {step['events_sent']}, lost {step['lost']}, e2e {step['e2e_ms']}, "
+                f"direct {step['direct_ms']}, cpu {step['connector_cpu_percent']}%"
+            )
+            steps.append(step)
+        burst = None
+        if s.burst:
+            log(f"burst: {s.burst} events in {s.burst_seconds:g}s ...")
+            await asyncio.sleep(1.0)
+            since = gen.mark()
+            t0 = time.monotonic()
+            await gen.drive(rest, conn, s.burst / s.burst_seconds, s.burst_seconds)
+            sent_in = time.monotonic() - t0
+            await gen.drain(max(s.drain, 30.0))
+            burst = {
+                "events": s.burst,
+                "seconds": s.burst_seconds,
+                "sent_in_seconds": round(sent_in, 2),
+                "drained_in_seconds": round(time.monotonic() - t0, 2),
+                **gen.phase(since),
+            }
+            log(f"  lost {burst['lost']}, e2e {burst['e2e_ms']}")
+        rss_end = proc_rss_kib(conn_pid)
+    finally:
+        await gen.close()
+        await apps.close()
+        await rest.close()
+        await conn.close()
+    return {
+        "login_seconds": round(login_seconds, 2),
+        "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
+        "steps": steps,
+        "burst": burst,
+        "failures": gen.failures[:20],
+        "failure_count": len(gen.failures),
+    }
+
+
+def highest_meeting(steps: list[dict[str, Any]]) -> float | None:
+    best = None
+    for st in steps:
+        p99 = st["e2e_ms"]["p99"]
+        if st["lost"] == 0 and p99 is not None and p99 <= TARGETS["p99_ms"]:
+            best = st["events_per_second"]
+    return best
+
+
+def verdicts(r: dict[str, Any]) -> dict[str, bool | None]:
+    e2e, direct = r["e2e_ms"], r["direct_ms"]
+    out: dict[str, bool | None] = {
+        "p50_le_5ms": e2e["p50"] is not None and e2e["p50"] <= TARGETS["p50_ms"],
+        "p99_le_25ms": e2e["p99"] is not None and e2e["p99"] <= TARGETS["p99_ms"],
+        "no_loss": r["lost"] == 0,
+        "p99_within_2x_direct": (
+            None
+            if not (e2e["p99"] and direct["p99"])
+            else e2e["p99"] <= TARGETS["p99_vs_direct"] * direct["p99"]
+        ),
+        "kib_per_agent_le_128": r["rss_per_agent_kib"] <= TARGETS["kib_per_agent"],
+        "login_le_10s": r["login_seconds"] <= TARGETS["login_seconds"],
+    }
+    b = r.get("burst")
+    out["burst_no_loss_p99_lt_1s"] = (
+        None
+        if not b
+        else b["lost"] == 0
+        and b["e2e_ms"]["p99"] is not None
+        and b["e2e_ms"]["p99"] < TARGETS["burst_p99_ms"]
+    )
+    return out
+
+
+def run(s: Settings) -> dict[str, Any]:
+    _allowed, cores = pinning()
+    sim_cpus = {cores[0]} if cores else None
+    conn_cpus = {cores[1]} if cores else None
+    with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
+        roster = Path(tmp) / ROSTER_NAME
+        roster.write_text(roster_toml(s.agents + s.direct))
+        sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
+        sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
+        with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
+            _sim,
+            sim_info,
+        ):
+            finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
+            head = [sys.executable, "-m", "mobagent", "connector"]
+            if s.profile:
+                head = [sys.executable, "-m", "scenarios.bench.connector_bench", PROFILE_FLAG]
+                head += [os.path.abspath(s.profile)]
+            conn_cmd = [*head, "--finesse", finesse, "--listen", f"{HOST}:0", "--json"]
+            with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
+                conn,
+                conn_info,
+            ):
+                m = asyncio.run(measure(conn.pid, sim_info, conn_info["api"], s))
+                conn.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    conn.wait(STOP_TIMEOUT)
+    main_step = m["steps"][-1] if not s.sweep else _at_rate(m["steps"], s.rate)
+    rss = m["rss_kib"]
+    result: dict[str, Any] = {
+        "agents": s.agents,
+        "events_per_second": s.rate,
+        "seconds": s.seconds,
+        "events_sent": main_step["events_sent"],
+        "events_received": main_step["events_received"],
+        "lost": main_step["lost"],
+        "e2e_ms": main_step["e2e_ms"],
+        "direct_ms": main_step["direct_ms"],
+        "command_rtt_ms": main_step["command_rtt_ms"],
+        "login_seconds": m["login_seconds"],
+        "connector_rss_mib": round(rss["after_login"] / 1024, 1),
+        "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / s.agents, 1),
+        "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "achieved_per_second": main_step["achieved_per_second"],
+        "events_before_ack": main_step["events_before_ack"],
+        "e2e_from_put_ms": main_step["e2e_from_put_ms"],
+        "direct_from_put_ms": main_step["direct_from_put_ms"],
+        "samples": main_step["samples"],
+        "rss_kib": rss,
+        "direct_subscribers": s.direct,
+        "command_agents": s.commands,
+        "burst": m["burst"],
+        "sweep": (
+            {
+                "steps": m["steps"],
+                "highest_rate_meeting_p99_25ms_0_lost": highest_meeting(m["steps"]),
+            }
+            if s.sweep
+            else None
+        ),
+        "failures": m["failures"],
+        "failure_count": m["failure_count"],
+        "targets": TARGETS,
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "cpu": cpu_model(),
+            "sim_cpu": cores[0] if cores else None,
+            "connector_cpu": cores[1] if cores else None,
+        },
+        "steps": m["steps"],
+    }
+    result["meets"] = verdicts(result)
+    return result
+
+
+def _at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    return next((st for st in steps if st["events_per_second"] == rate), steps[-1])
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def chart(result: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = result["steps"]
+    rates = [st["achieved_per_second"] for st in steps]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label, style in (
+        ("p50", "connector p50", "o-"),
+        ("p99", "connector p99", "s-"),
+        ("p999", "connector p99.9", "^-"),
+    ):
+        ax.plot(rates, [st["e2e_ms"][key] for st in steps], style, label=label)
+    ax.plot(rates, [st["direct_ms"]["p99"] for st in steps], "x--", label="direct slixmpp p99")
+    ax.axhline(TARGETS["p99_ms"], color="red", lw=0.8, ls=":", label="p99 target 25 ms")
+    ax.set_xlabel("events per second (achieved)")
+    ax.set_ylabel("latency, ms (simulator 202 -> app receives)")
+    ax.set_yscale("log")
+    ax.set_title(f"Connector push latency, {result['agents']} agents")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def text(r: dict[str, Any]) -> str:
+    lines = [
+        f"agents {r['agents']}, {r['events_per_second']:g} events/s for {r['seconds']:g}s "
+        f"(achieved {r['achieved_per_second']}/s)",
+        f"events sent {r['events_sent']}, received {r['events_received']}, lost {r['lost']}",
+        f"e2e ms {r['e2e_ms']}",
+        f"direct ms {r['direct_ms']}",
+        f"from before the PUT (upper bound, includes REST): e2e {r['e2e_from_put_ms']}, "
+        f"direct {r['direct_from_put_ms']}; events read before their 202: "
+        f"{r['events_before_ack']}",
+        f"command rtt ms {r['command_rtt_ms']}",
+        f"login {r['login_seconds']}s; connector RSS {r['connector_rss_mib']} MiB, "
+        f"{r['rss_per_agent_kib']} KiB per agent; CPU {r['connector_cpu_percent']}%",
+    ]
+    if r["burst"]:
+        b = r["burst"]
+        lines.append(f"burst {b['events']} in {b['seconds']}s: lost {b['lost']}, e2e {b['e2e_ms']}")
+    if r["sweep"]:
+        lines.append(f"sweep: highest rate meeting p99 <= 25 ms, 0 lost: {r['sweep']}")
+    lines.append(f"meets: {r['meets']}")
+    return "\n".join(lines)
+
+
+def _connector_under_cprofile(out: str, argv: list[str]) -> int:
+    """The connector exactly as `mobagent connector`, under cProfile; stats to `out`."""
+    import cProfile
+
+    from mobagent.cli import main as cli
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        return cli(["connector", *argv])
+    finally:
+        prof.disable()
+        prof.dump_stats(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == [PROFILE_FLAG]:
+        return _connector_under_cprofile(args_in[1], args_in[2:])
+    p = argparse.ArgumentParser(
+        prog="mobagent bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--agents", type=int, default=2000)
+    p.add_argument("--events-per-second", type=float, default=2000)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--direct", type=int, default=20, help="plain slixmpp subscribers")
+    p.add_argument(
+        "--commands",
+        type=int,
+        default=None,
+        help="agents driven through the connector (default: 1 %% of --agents, 1..20)",
+    )
+    p.add_argument("--burst", type=int, default=0, help="events in a burst after the run")
+    p.add_argument("--burst-seconds", type=float, default=2.0)
+    p.add_argument("--sweep", action="store_true")
+    p.add_argument("--chart", help="write a PNG of latency against load")
+    p.add_argument("--drain", type=float, default=DRAIN, help="seconds to wait for stragglers")
+    p.add_argument("--profile", help="run the connector under cProfile, stats to this path")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(args_in)
+    if args.agents < 1 or args.agents + args.direct > MAX_AGENTS:
+        p.error(f"--agents + --direct must be between 1 and {MAX_AGENTS}")
+    if args.commands is None:
+        args.commands = min(20, max(1, args.agents // 100))
+    if not 0 <= args.commands < args.agents:
+        p.error("--commands must be below --agents")
+    s = Settings(
+        agents=args.agents,
+        rate=args.events_per_second,
+        seconds=args.seconds,
+        direct=args.direct,
+        commands=args.commands,
+        burst=args.burst,
+        burst_seconds=args.burst_seconds,
+        sweep=args.sweep,
+        drain=args.drain,
+        profile=args.profile,
+    )
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
+    try:
+        result = run(s)
+    except (BenchError, aiohttp.ClientError, OSError) as exc:
+        print(f"mobagent bench: {exc}", file=sys.stderr)
+        return 1
+    if args.chart:
+        chart(result, args.chart)
+    print(json.dumps(result) if args.json else text(result))
+    return 1 if result["failure_count"] or result["lost"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Locust load tests of the Generic Connector against the simulated Finesse."""

@@ -1,0 +1,68 @@
+"""`python -m scenarios.load.run` end to end: Locust against a simulator and a connector.
+
+Small headless runs (single process, then a master and two workers on loopback): Locust
+exits 0, requests were made, none failed, and the custom statistics (command round trip
+`rtt ...`, `push dialog.created`) are in its CSV stats.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_load(tmp_path: Path, *extra: str) -> dict[tuple[str, str], dict[str, str]]:
+    prefix = tmp_path / "locust"
+    cmd = [sys.executable, "-m", "scenarios.load.run", "--spawn-rate", "4", "--headless"]
+    cmd += ["--calls-per-minute", "60", "--csv", str(prefix), *extra]
+    # Its own process group, so that a timeout takes the processes it started down with it.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=50)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"load run {' '.join(extra)} took more than 50 s")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out[-4000:]
+    assert "load: PASS" in out, out[-4000:]
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
+
+
+def check(stats: dict[tuple[str, str], dict[str, str]]) -> None:
+    total = stats[("", "Aggregated")]
+    assert int(total["Request Count"]) > 0
+    assert int(total["Failure Count"]) == 0
+    assert ("rtt", "READY") in stats
+    assert ("push", "dialog.created") in stats
+    assert int(stats[("POST", "inject call")]["Request Count"]) > 0
+
+
+@pytest.mark.timeout(60)
+def test_single_process(tmp_path: Path) -> None:
+    check(run_load(tmp_path, "--users", "3", "--run-time", "12s"))
+
+
+@pytest.mark.timeout(60)
+def test_distributed_master_and_two_workers(tmp_path: Path) -> None:
+    check(run_load(tmp_path, "--users", "4", "--run-time", "12s", "--workers", "2"))
