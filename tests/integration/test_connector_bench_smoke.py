@@ -8,40 +8,23 @@ belong to the README, not to CI.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.support.processes import run_json
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(90)
 def test_bench_reports_latency_memory_and_no_loss():
-    cmd = [sys.executable, "-m", "mobagent", "bench", "--agents", "20"]
-    cmd += ["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a timeout takes the processes it started down with it
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=75)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("mobagent bench took more than 75 s")
-    assert proc.returncode == 0, stderr[-2000:]
-    r = json.loads(stdout)
+    args = [
+        "mobagent",
+        "bench",
+        "--agents",
+        "20",
+        *["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"],
+    ]
+    r = run_json(args, timeout=75, what="mobagent bench")
     assert r["agents"] == 20
     assert r["events_per_second"] == 50
     assert r["lost"] == 0

@@ -7,40 +7,18 @@ The <= 128 KiB per agent target is measured at 1,000 agents and belongs to the R
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.support.processes import run_json
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 AGENTS = 20
 
 
 def run_benchmark(*extra: str) -> dict:
-    cmd = [sys.executable, "-m", "scenarios.bench.connector_memory", "--agents", str(AGENTS)]
-    # Its own process group, so that a timeout takes the processes it started down with it.
-    proc = subprocess.Popen(
-        [*cmd, "--json", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=75)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"connector_memory {' '.join(extra)} took more than 75 s")
-    assert proc.returncode == 0, stderr[-2000:]
-    return json.loads(stdout)
+    args = ["scenarios.bench.connector_memory", "--agents", str(AGENTS), "--json", *extra]
+    return run_json(args, timeout=75, what="connector_memory " + " ".join(extra))
 
 
 def check_run(run: dict) -> None:

@@ -6,39 +6,18 @@ request or notification went missing; the throughput targets belong to the READM
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.support.processes import run_json
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(90)
 def test_quick_benchmark_reports_positive_throughput_and_no_failures():
-    # Its own process group, so that a timeout takes the simulator it started down with it.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scenarios.bench.sim_bench", "--quick", "--json"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    result = run_json(
+        ["scenarios.bench.sim_bench", "--quick", "--json"], timeout=60, what="the quick benchmark"
     )
-    try:
-        stdout, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the quick benchmark took more than 60 s")
-    assert proc.returncode == 0, stderr[-2000:]
-    result = json.loads(stdout)
 
     rest = result["rest_get_user"]
     assert rest["requests"] > 0
