@@ -5,8 +5,10 @@
                    [--sweep] [--chart PATH] [--profile PATH]
 
 Processes: `mobagent sim --config <generated roster>` pinned to CPU 0, `mobagent connector`
-pinned to CPU 1, and this process (the load generator: the apps, the direct subscribers and
-the driver) unpinned. The roster is connector_memory's (N + direct agents).
+pinned to CPU 1, and the load generator as unpinned child processes (`--app-procs` holding
+the app WebSockets, one the direct subscribers, one the driver) that stamp time.monotonic()
+(one CLOCK_MONOTONIC for all processes on the machine) and send their timestamps back as
+JSON lines; this process merges them. The roster is connector_memory's (N + direct agents).
 
 1. N apps sign in state-only through the connector (POST /api/v1/sessions, 50 at a time) and
    each opens its event WebSocket (aiohttp, TCPConnector(limit=0), compress=0); `direct`
@@ -74,7 +76,9 @@ from scenarios.bench.connector_memory import (
     settled_rss,
 )
 from scenarios.bench.procs import (
+    ROOT,
     BenchError,
+    child_setup,
     cpu_model,
     log,
     pinning,
@@ -102,6 +106,8 @@ SWEEP_RATES = (500, 1000, 2000, 4000, 8000)
 NOT_READY_XML = "<User><state>NOT_READY</state><reasonCodeId>1</reasonCodeId></User>"
 READY_XML = "<User><state>READY</state></User>"
 PROFILE_FLAG = "--connector-under-cprofile"
+CHILD_FLAG = "--load-generator-child"
+APP_PROCS = 2
 
 
 @dataclasses.dataclass
@@ -415,6 +421,9 @@ class Settings:
     drain: float = DRAIN
     concurrency: int = CONCURRENCY
     profile: str | None = None
+    gc_stats: str | None = None
+    gc_freeze: bool = False
+    app_procs: int = APP_PROCS
 
 
 def sweep_rates(top: float) -> list[float]:
@@ -422,48 +431,169 @@ def sweep_rates(top: float) -> list[float]:
     return [*rates, top]
 
 
+class Child:
+    """One load-generator process (`--load-generator-child`): one JSON request a line on its
+    stdin, one JSON reply a line on its stdout; its log goes to our stderr."""
+
+    def __init__(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        self.name = name
+        self.proc = proc
+        self.failures: list[str] = []
+
+    @classmethod
+    async def start(cls, name: str, spec: dict[str, Any]) -> Child:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "scenarios.bench.connector_bench",
+            CHILD_FLAG,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=child_setup(None),
+            limit=1 << 28,
+        )
+        child = cls(name, proc)
+        await child.call(spec, timeout=60)
+        return child
+
+    async def call(self, msg: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        await self.proc.stdin.drain()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise BenchError(f"load generator {self.name} exited (status {await self.proc.wait()})")
+        reply = json.loads(line)
+        self.failures.extend(f"{self.name}: {f}" for f in reply.pop("failures", []))
+        return reply
+
+    def cpu_seconds(self) -> float:
+        try:
+            return proc_cpu_seconds(self.proc.pid)
+        except OSError:
+            return 0.0
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await self.call({"cmd": "close"}, timeout=30)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
 async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> dict[str, Any]:
+    """The load generator as separate processes: `app_procs` processes holding the N app
+    WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
+    the PUTs. All stamp time.monotonic() (CLOCK_MONOTONIC, one clock for every process on
+    the machine); this process only merges their timestamps and counts."""
     n = s.agents
     agents = [Agent(i, "command" if i <= s.commands else "app") for i in range(1, n + 1)]
     agents += [Agent(n + j, "direct") for j in range(1, s.direct + 1)]
-    gen = Generator(sim, api, agents)
+    by_id = {a.id: a for a in agents}
+    gen = Generator(sim, api, agents)  # only for mark() / phase() over the merged lists
     rss_before, _ = await settled_rss(conn_pid)
-    timeout = aiohttp.ClientTimeout(total=60)
-    apps = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
-    rest = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64), timeout=timeout)
-    conn = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16), timeout=timeout)
+    apps = [a for a in agents if a.kind != "direct"]
+    shards = [apps[k :: s.app_procs] for k in range(s.app_procs)]
+    groups = [(f"apps{k}", shard) for k, shard in enumerate(shards) if shard]
+    if s.direct:
+        groups.append(("direct", [a for a in agents if a.kind == "direct"]))
+
+    def spec(role: str, members: list[Agent]) -> dict[str, Any]:
+        return {
+            "role": role,
+            "sim": sim,
+            "api": api,
+            "agents": [[a.index, a.kind] for a in members],
+        }
+
+    receivers: list[tuple[Child, list[Agent]]] = []
+    driver: Child | None = None
+    children: list[Child] = []
+    failures: list[str] = []
     try:
-        log(f"signing in {n} apps and {s.direct} direct subscribers ...")
-        login_seconds = await gen.login_all(apps, s.concurrency)
-        if gen.failures:
-            raise BenchError(f"{len(gen.failures)} logins failed: {gen.failures[:3]}")
+        for name, members in groups:
+            child = await Child.start(name, spec("receive", members))
+            children.append(child)
+            receivers.append((child, members))
+        driver = await Child.start("driver", spec("drive", agents))
+        children.append(driver)
+        log(f"signing in {n} apps ({len(shards)} processes) and {s.direct} direct subscribers ...")
+        per = max(1, s.concurrency // max(1, len(receivers)))
+        t0 = time.monotonic()
+        replies = await asyncio.gather(
+            *(c.call({"cmd": "login", "concurrency": per}) for c, _ in receivers)
+        )
+        login_seconds = time.monotonic() - t0
+        tokens: dict[str, str] = {}
+        for r in replies:
+            tokens.update(r["tokens"])
+        login_failures = [f for c, _ in receivers for f in c.failures]
+        if login_failures:
+            raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
+        await driver.call({"cmd": "tokens", "tokens": tokens})
+        if s.gc_freeze:
+            os.kill(conn_pid, signal.SIGUSR1)  # gc_connector: gc.freeze() now
         rss_after, _ = await settled_rss(conn_pid)
         log(f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB")
+
+        async def drive(rate: float, seconds: float) -> None:
+            assert driver is not None
+            r = await driver.call({"cmd": "drive", "rate": rate, "seconds": seconds})
+            for aid, d in r["agents"].items():
+                a = by_id[aid]
+                a.acks.extend(d["acks"])
+                a.puts.extend(d["puts"])
+                a.rids.update(d["rids"])
+                a.sent += len(d["acks"])
+
+        async def drain(timeout: float) -> None:
+            async def one(c: Child, members: list[Agent]) -> None:
+                expected = {a.id: a.sent for a in members}
+                r = await c.call({"cmd": "wait", "expected": expected, "timeout": timeout})
+                for aid, d in r["agents"].items():
+                    by_id[aid].recv.extend(d["recv"])
+                    by_id[aid].rid_recv.update(d["rid_recv"])
+
+            await asyncio.gather(*(one(c, m) for c, m in receivers))
+
+        def cpu() -> dict[str, float]:
+            out = {c.name: c.cpu_seconds() for c in children}
+            out["connector"] = proc_cpu_seconds(conn_pid)
+            return out
+
         # One warm-up flip each (NOT_READY -> READY), not counted.
         warm = gen.mark()
-        await gen.drive(rest, conn, min(s.rate, 2000), len(agents) / min(s.rate, 2000))
-        await gen.drain(s.drain)
+        await drive(min(s.rate, 2000), len(agents) / min(s.rate, 2000))
+        await drain(s.drain)
         gen.phase(warm)
         rates = sweep_rates(s.rate) if s.sweep else [s.rate]
         steps: list[dict[str, Any]] = []
         for rate in rates:
             log(f"driving {rate:g} events/s for {s.seconds:g}s ...")
             since = gen.mark()
-            cpu0, t0 = proc_cpu_seconds(conn_pid), time.monotonic()
-            await gen.drive(rest, conn, rate, s.seconds)
+            cpu0, t0 = cpu(), time.monotonic()
+            await drive(rate, s.seconds)
             wall = time.monotonic() - t0
-            cpu = proc_cpu_seconds(conn_pid) - cpu0
-            await gen.drain(s.drain)
+            cpu1 = cpu()
+            await drain(s.drain)
+            used = {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1}
             step = {
                 "events_per_second": rate,
                 "achieved_per_second": None,
                 **gen.phase(since),
-                "connector_cpu_percent": round(100 * cpu / wall, 1),
+                "connector_cpu_percent": used.pop("connector"),
+                "generator_cpu_percent": used,
             }
             step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
             log(
-                f"  sent {step['events_sent']}, lost {step['lost']}, e2e {step['e2e_ms']}, "
-                f"direct {step['direct_ms']}, cpu {step['connector_cpu_percent']}%"
+                f"  sent {step['events_sent']} ({step['achieved_per_second']}/s), lost "
+                f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
+                f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}%, "
+                f"generator {used}"
             )
             steps.append(step)
         burst = None
@@ -472,9 +602,9 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
             await asyncio.sleep(1.0)
             since = gen.mark()
             t0 = time.monotonic()
-            await gen.drive(rest, conn, s.burst / s.burst_seconds, s.burst_seconds)
+            await drive(s.burst / s.burst_seconds, s.burst_seconds)
             sent_in = time.monotonic() - t0
-            await gen.drain(max(s.drain, 30.0))
+            await drain(max(s.drain, 30.0))
             burst = {
                 "events": s.burst,
                 "seconds": s.burst_seconds,
@@ -485,18 +615,94 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
             log(f"  lost {burst['lost']}, e2e {burst['e2e_ms']}")
         rss_end = proc_rss_kib(conn_pid)
     finally:
-        await gen.close()
-        await apps.close()
-        await rest.close()
-        await conn.close()
+        await asyncio.gather(*(c.close() for c in children), return_exceptions=True)
+        failures = [f for c in children for f in c.failures]
     return {
         "login_seconds": round(login_seconds, 2),
         "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
         "steps": steps,
         "burst": burst,
-        "failures": gen.failures[:20],
-        "failure_count": len(gen.failures),
+        "failures": failures[:20],
+        "failure_count": len(failures),
     }
+
+
+async def _child(spec: dict[str, Any]) -> None:
+    """A load-generator process: `receive` (sign in its apps or direct clients and stamp
+    their events) or `drive` (the PUTs). Requests on stdin, replies on stdout."""
+    agents = [Agent(i, kind) for i, kind in spec["agents"]]
+    gen = Generator(spec["sim"], spec["api"], agents)
+    timeout = aiohttp.ClientTimeout(total=60)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
+    conn = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16), timeout=timeout)
+    loop = asyncio.get_running_loop()
+    reported = {a.id: 0 for a in agents}
+    rest = http
+    if spec["role"] == "drive":
+        rest = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64), timeout=timeout)
+
+    def reply(out: dict[str, Any]) -> None:
+        out["failures"] = gen.failures
+        gen.failures = []
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+    reply({"ready": True})
+    try:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            msg = json.loads(line)
+            cmd = msg["cmd"]
+            out: dict[str, Any] = {}
+            if cmd == "close":
+                break
+            if cmd == "login":
+                secs = await gen.login_all(http, msg["concurrency"])
+                out = {
+                    "login_seconds": secs,
+                    "tokens": {a.id: a.token for a in agents if a.kind == "command"},
+                }
+            elif cmd == "tokens":
+                for a in agents:
+                    a.token = msg["tokens"].get(a.id, a.token)
+            elif cmd == "drive":
+                await gen.drive(rest, conn, msg["rate"], msg["seconds"])
+                out = {
+                    "agents": {
+                        a.id: {"acks": a.acks, "puts": a.puts, "rids": a.rids}
+                        for a in agents
+                        if a.acks
+                    }
+                }
+                for a in agents:
+                    a.acks, a.puts, a.rids = [], [], {}
+            elif cmd == "wait":
+                expected = msg["expected"]
+                deadline = time.monotonic() + msg["timeout"]
+                while time.monotonic() < deadline and any(  # noqa: ASYNC110
+                    len(a.recv) < expected.get(a.id, 0) for a in agents
+                ):
+                    await asyncio.sleep(0.05)
+                out = {"agents": {}}
+                for a in agents:
+                    k = reported[a.id]
+                    out["agents"][a.id] = {"recv": a.recv[k:], "rid_recv": a.rid_recv}
+                    reported[a.id] = len(a.recv)
+                    a.rid_recv = {}
+            reply(out)
+    finally:
+        await gen.close()
+        for session in {http, conn, rest}:
+            await session.close()
+
+
+def _child_main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends us through "close"
+    spec = json.loads(sys.stdin.readline())
+    asyncio.run(_child(spec))
+    return 0
 
 
 def highest_meeting(steps: list[dict[str, Any]]) -> float | None:
@@ -551,6 +757,9 @@ def run(s: Settings) -> dict[str, Any]:
             if s.profile:
                 head = [sys.executable, "-m", "scenarios.bench.connector_bench", PROFILE_FLAG]
                 head += [os.path.abspath(s.profile)]
+            if s.gc_stats:
+                head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
+                head += [os.path.abspath(s.gc_stats)]
             conn_cmd = [*head, "--finesse", finesse, "--listen", f"{HOST}:0", "--json"]
             with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
                 conn,
@@ -576,6 +785,8 @@ def run(s: Settings) -> dict[str, Any]:
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / s.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "generator_cpu_percent": main_step["generator_cpu_percent"],
+        "generator_processes": {"apps": s.app_procs, "direct": 1 if s.direct else 0, "driver": 1},
         "achieved_per_second": main_step["achieved_per_second"],
         "events_before_ack": main_step["events_before_ack"],
         "e2e_from_put_ms": main_step["e2e_from_put_ms"],
@@ -686,6 +897,8 @@ def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == [PROFILE_FLAG]:
         return _connector_under_cprofile(args_in[1], args_in[2:])
+    if args_in[:1] == [CHILD_FLAG]:
+        return _child_main()
     p = argparse.ArgumentParser(
         prog="mobagent bench",
         description=__doc__,
@@ -707,6 +920,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chart", help="write a PNG of latency against load")
     p.add_argument("--drain", type=float, default=DRAIN, help="seconds to wait for stragglers")
     p.add_argument("--profile", help="run the connector under cProfile, stats to this path")
+    p.add_argument(
+        "--app-procs", type=int, default=APP_PROCS, help="processes holding the app WebSockets"
+    )
+    p.add_argument("--gc-stats", help="record the connector's GC pauses (JSON) to this path")
+    p.add_argument(
+        "--gc-freeze", action="store_true", help="with --gc-stats: gc.freeze() after sign-in"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(args_in)
     if args.agents < 1 or args.agents + args.direct > MAX_AGENTS:
@@ -726,6 +946,9 @@ def main(argv: list[str] | None = None) -> int:
         sweep=args.sweep,
         drain=args.drain,
         profile=args.profile,
+        app_procs=max(1, args.app_procs),
+        gc_stats=args.gc_stats,
+        gc_freeze=args.gc_freeze and bool(args.gc_stats),
     )
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     try:
