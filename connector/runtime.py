@@ -9,6 +9,7 @@ commands, and resyncs over REST after every gap in notifications.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -34,6 +35,7 @@ from connector.session.agent_session import AgentSession, CommandError
 from connector.session.events import MobileEvent
 
 log = logging.getLogger("connector")
+SETTLE_SECONDS = 2.0  # quiet time after the last sign-in or sign-out before a gc.freeze
 
 
 class LoginFailed(Exception):
@@ -244,6 +246,10 @@ class Connector:
         self._locks: dict[str, asyncio.Lock] = {}
         self.websockets = 0
         self.clock: Callable[[], float] = time.monotonic
+        self._settle: asyncio.TimerHandle | None = None
+        self.settle_seconds = SETTLE_SECONDS
+        self.gc_freezes = 0
+        self.frozen = asyncio.Event()  # set at each freeze
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(
@@ -252,6 +258,8 @@ class Connector:
         self.rest = FinesseRest(self.http, self.hosts, timeout=self.config.request_timeout)
 
     async def stop(self) -> None:
+        if self._settle is not None:
+            self._settle.cancel()
         if self._availability is not None:
             self._availability.cancel()
         await asyncio.gather(*(link.close() for link in self.links.values()))
@@ -353,6 +361,7 @@ class Connector:
                 raise
             self.links[agent_id] = link
             self.metrics.logins += 1
+            self._settle_later()
             return self.tokens.issue(agent_id), link, user
 
     async def close_session(self, link: AgentLink, reason_code_id: str = "") -> None:
@@ -360,6 +369,26 @@ class Connector:
             await link.sign_out(reason_code_id)
             self.links.pop(link.agent_id, None)
             self.tokens.revoke_agent(link.agent_id)
+            self._settle_later()
+
+    # -- garbage collection ---------------------------------------------------------------
+
+    def _settle_later(self) -> None:
+        """Sessions are long-lived: once sign-ins and sign-outs settle, collect once and move
+        every surviving object out of the collector's sight (`gc.freeze`). Without it, each
+        full collection walks the hundreds of thousands of objects of thousands of XMPP
+        sessions and stops the event loop for 0.3-0.6 s at 2,000 agents (mobagent bench)."""
+        if self._settle is not None:
+            self._settle.cancel()
+        self._settle = asyncio.get_running_loop().call_later(self.settle_seconds, self._freeze)
+
+    def _freeze(self) -> None:
+        self._settle = None
+        gc.unfreeze()  # so sessions closed since the last freeze can be collected
+        gc.collect()
+        gc.freeze()
+        self.gc_freezes += 1
+        self.frozen.set()
 
     def link_for_token(self, token: str) -> AgentLink | None:
         agent_id = self.tokens.agent_of(token)

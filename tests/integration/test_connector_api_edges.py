@@ -139,3 +139,17 @@ def test_mobagent_connector_refuses_a_bad_option():
         timeout=20,
     )
     assert proc.returncode == 2 and "base URL" in proc.stderr
+
+
+async def test_sessions_leave_the_garbage_collectors_sight_once_sign_ins_settle(lab):
+    import asyncio
+    import gc
+
+    lab.connector.settle_seconds = 0.05
+    try:
+        assert (await lab.app("1001").login(mobile=MOBILE, listen=False)).status == 201
+        await asyncio.wait_for(lab.connector.frozen.wait(), 5)
+        assert lab.connector.gc_freezes == 1
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
