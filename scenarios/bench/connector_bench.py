@@ -54,7 +54,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import signal
 import ssl
 import statistics
@@ -79,8 +78,8 @@ from scenarios.bench.procs import (
     ROOT,
     BenchError,
     child_setup,
-    cpu_model,
     log,
+    machine,
     pinning,
     proc_cpu_seconds,
     proc_rss_kib,
@@ -807,13 +806,7 @@ def run(s: Settings) -> dict[str, Any]:
         "failures": m["failures"],
         "failure_count": m["failure_count"],
         "targets": TARGETS,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "cpu": cpu_model(),
-            "sim_cpu": cores[0] if cores else None,
-            "connector_cpu": cores[1] if cores else None,
-        },
+        "machine": machine(cores),
         "steps": m["steps"],
     }
     result["meets"] = verdicts(result)

@@ -44,7 +44,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -60,8 +59,8 @@ import aiohttp
 from scenarios.bench.procs import (
     ROOT,
     BenchError,
-    cpu_model,
     log,
+    machine,
     pinning,
     proc_rss_kib,
     running,
@@ -488,13 +487,7 @@ def run(s: Settings) -> dict[str, Any]:
             "text": "connector memory per connected agent <= 128 KiB at 1,000 agents",
         },
         "profiled": s.profile,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "cpu": cpu_model(),
-            "sim_cpu": cores[0] if cores else None,
-            "connector_cpu": cores[1] if cores else None,
-        },
+        "machine": machine(cores),
         "method": METHOD.format(
             n=s.agents,
             sim=cores[0] if cores else "(unpinned)",

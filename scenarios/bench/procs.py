@@ -184,5 +184,16 @@ def running(
             proc.stdout.close()
 
 
+def machine(cores: tuple[int, int] | None) -> dict[str, Any]:
+    """What the benchmark ran on: reported beside every result."""
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "sim_cpu": cores[0] if cores else None,
+        "connector_cpu": cores[1] if cores else None,
+    }
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
