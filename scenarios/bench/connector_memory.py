@@ -65,6 +65,9 @@ from scenarios.bench.procs import (
     proc_rss_kib,
     running,
 )
+from scenarios.bench.procs import (
+    table as aligned,
+)
 from scenarios.bench.traced_connector import SNAPSHOT_DIR_ENV, SNAPSHOT_NAME
 
 HOST = "127.0.0.1"
@@ -530,13 +533,7 @@ def table(r: dict[str, Any]) -> str:
                 {True: "meets", False: "ABOVE", None: "n/a"}[run_["meets_target"]],
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
-        cells[0] = row[0].ljust(widths[0])
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
+    lines = aligned(rows)
     m = r["machine"]
     pinned = (
         f"simulator on CPU {m['sim_cpu']}, connector on CPU {m['connector_cpu']}"

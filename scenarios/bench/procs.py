@@ -195,5 +195,18 @@ def machine(cores: tuple[int, int] | None) -> dict[str, Any]:
     }
 
 
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Aligned text rows: the first column left-aligned, the others right-aligned, a rule
+    under the header row."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
+        cells[0] = row[0].ljust(widths[0])
+        lines.append("  ".join(cells))
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

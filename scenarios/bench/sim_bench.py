@@ -54,6 +54,9 @@ from scenarios.bench.procs import (
     proc_cpu_seconds,
     running,
 )
+from scenarios.bench.procs import (
+    table as aligned,
+)
 
 HOST = "127.0.0.1"
 AGENTS = [str(1000 + i) for i in range(1, 11)]  # the default roster: 1001-1010
@@ -603,13 +606,7 @@ def table(r: dict[str, Any]) -> str:
     ]
     if pub:
         rows.append(row("Publish path alone", pub["deliveries"], pub))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
-        cells[0] = row[0].ljust(widths[0])
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
+    lines = aligned(rows)
     m = r["machine"]
     pinned = (
         f"simulator on CPU {m['sim_cpu']}, load generator on CPU {m['client_cpu']}"

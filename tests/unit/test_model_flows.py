@@ -15,6 +15,18 @@ def incoming(world: World, agent_id: str = "1001", **vars_: str) -> str:
     return world.cc.inject_call("8000", "+15550100", vars_ or None)
 
 
+def consulting(world: World) -> str:
+    """1001 talks to a customer and consults 1002 (NOT_READY), who answers; the customer's
+    dialog id."""
+    world.login("1002")
+    dialog_id = incoming(world)
+    world.cc.phone_answer("5001")
+    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
+    world.advance(0.1)
+    world.cc.phone_answer("5002")
+    return dialog_id
+
+
 def test_login_lands_in_not_ready_with_request_id(world: World):
     world.login("1001")
     user = world.user("1001")
@@ -200,12 +212,7 @@ def test_consult_then_transfer(world: World):
 
 
 def test_consult_then_conference_then_agent_leaves(world: World):
-    world.login("1002")
-    dialog_id = incoming(world)
-    world.cc.phone_answer("5001")
-    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
-    world.advance(0.1)
-    world.cc.phone_answer("5002")
+    dialog_id = consulting(world)
     world.act("1001", dialog_id, "CONFERENCE")
     [conf] = world.dialogs("1002")
     assert conf.id == dialog_id
@@ -356,12 +363,7 @@ def test_agent_drop_shows_every_participant_dropped_in_one_put(world: World):
 
 
 def test_retrieve_during_a_consult_holds_the_consult_call(world: World):
-    world.login("1002")
-    dialog_id = incoming(world)
-    world.cc.phone_answer("5001")
-    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
-    world.advance(0.1)
-    world.cc.phone_answer("5002")
+    dialog_id = consulting(world)
     world.act("1001", dialog_id, "RETRIEVE")
     [consult_id] = [d.id for d in world.dialogs("1002")]
     assert world.participant("1001", dialog_id, "5001").state == "ACTIVE"
@@ -389,12 +391,7 @@ def test_rejecting_a_direct_call_frees_a_reserved_agent(world: World):
 
 
 def conference(world: World) -> str:
-    world.login("1002")
-    dialog_id = incoming(world)
-    world.cc.phone_answer("5001")
-    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
-    world.advance(0.1)
-    world.cc.phone_answer("5002")
+    dialog_id = consulting(world)
     world.act("1001", dialog_id, "CONFERENCE")
     return dialog_id
 
@@ -408,12 +405,7 @@ def test_only_the_conference_controller_may_consult_from_it(world: World):
 
 
 def test_a_second_consult_is_not_offered(world: World):
-    world.login("1002")
-    dialog_id = incoming(world)
-    world.cc.phone_answer("5001")
-    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
-    world.advance(0.1)
-    world.cc.phone_answer("5002")
+    consulting(world)
     [consult] = world.dialogs("1002")
     assert "CONSULT_CALL" not in world.participant("1001", consult.id, "5001").actions
 
@@ -501,12 +493,7 @@ def test_call_by_call_consult_dials_at_once_on_the_connected_phone(world: World)
 
 
 def test_a_consulted_agent_does_not_wrap_up_the_internal_call(world: World):
-    world.login("1002")
-    dialog_id = incoming(world)
-    world.cc.phone_answer("5001")
-    world.act("1001", dialog_id, "CONSULT_CALL", to_address="5002")
-    world.advance(0.1)
-    world.cc.phone_answer("5002")
+    consulting(world)
     [consult] = world.dialogs("1002")
     world.act("1002", consult.id, "DROP")
     assert world.user("1002").state == "NOT_READY"
