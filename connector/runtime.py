@@ -9,7 +9,6 @@ commands, and resyncs over REST after every gap in notifications.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 import uuid
@@ -29,13 +28,13 @@ from connector.finesse.models import AgentState, ApiError, MobileAgent, SystemIn
 from connector.finesse.rest import Credentials, FinesseRest
 from connector.finesse.tls import client_ssl_context
 from connector.finesse.xmpp import NotificationSession, TlsMode, XmppEndpoint
+from connector.heap import Heap
 from connector.metrics import Metrics
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession, CommandError
 from connector.session.events import MobileEvent
 
 log = logging.getLogger("connector")
-SETTLE_SECONDS = 2.0  # quiet time after the last sign-in or sign-out before a gc.freeze
 
 
 class LoginFailed(Exception):
@@ -246,20 +245,17 @@ class Connector:
         self._locks: dict[str, asyncio.Lock] = {}
         self.websockets = 0
         self.clock: Callable[[], float] = time.monotonic
-        self._settle: asyncio.TimerHandle | None = None
-        self.settle_seconds = SETTLE_SECONDS
-        self.gc_freezes = 0
-        self.frozen = asyncio.Event()  # set at each freeze
+        self.heap = Heap(full_interval=config.gc_full_interval)
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context)
         )
         self.rest = FinesseRest(self.http, self.hosts, timeout=self.config.request_timeout)
+        self.heap.start()
 
     async def stop(self) -> None:
-        if self._settle is not None:
-            self._settle.cancel()
+        self.heap.stop()
         if self._availability is not None:
             self._availability.cancel()
         await asyncio.gather(*(link.close() for link in self.links.values()))
@@ -361,7 +357,7 @@ class Connector:
                 raise
             self.links[agent_id] = link
             self.metrics.logins += 1
-            self._settle_later()
+            self.heap.changed()
             return self.tokens.issue(agent_id), link, user
 
     async def close_session(self, link: AgentLink, reason_code_id: str = "") -> None:
@@ -369,26 +365,7 @@ class Connector:
             await link.sign_out(reason_code_id)
             self.links.pop(link.agent_id, None)
             self.tokens.revoke_agent(link.agent_id)
-            self._settle_later()
-
-    # -- garbage collection ---------------------------------------------------------------
-
-    def _settle_later(self) -> None:
-        """Sessions are long-lived: once sign-ins and sign-outs settle, collect once and move
-        every surviving object out of the collector's sight (`gc.freeze`). Without it, each
-        full collection walks the hundreds of thousands of objects of thousands of XMPP
-        sessions and stops the event loop for 0.3-0.6 s at 2,000 agents (mobagent bench)."""
-        if self._settle is not None:
-            self._settle.cancel()
-        self._settle = asyncio.get_running_loop().call_later(self.settle_seconds, self._freeze)
-
-    def _freeze(self) -> None:
-        self._settle = None
-        gc.unfreeze()  # so sessions closed since the last freeze can be collected
-        gc.collect()
-        gc.freeze()
-        self.gc_freezes += 1
-        self.frozen.set()
+            self.heap.changed()
 
     def link_for_token(self, token: str) -> AgentLink | None:
         agent_id = self.tokens.agent_of(token)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from connector.api.stream import Reader
 from connector.finesse.errors import (
     FinesseApiError,
     FinesseConnectionError,
@@ -258,29 +259,34 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     connector = request.app[CONNECTOR]
     connector.websockets += 1
-    reader = link.stream.reader(since)
+    # Two tasks for the connection's lifetime, none per event: one sends the stream, the
+    # other reads what the app sends (close frames, pings). Either ending ends both.
+    sender = asyncio.ensure_future(_send_events(ws, link.stream.reader(since), connector))
     receiver = asyncio.ensure_future(_drain_client(ws))
     try:
-        while not ws.closed:
-            getter = asyncio.ensure_future(reader.next_batch())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:  # the app went away
-                getter.cancel()
-                break
-            batch = getter.result()
-            if not batch:  # the session ended
-                break
-            now = time.time()
-            for message in batch:
-                connector.metrics.latency.observe(max(0.0, now - message["ts"]))
-                await ws.send_str(json.dumps(message, separators=(",", ":")))
-    except ConnectionResetError:
-        pass
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        sender.cancel()
         receiver.cancel()
         connector.websockets -= 1
         await ws.close()
     return ws
+
+
+async def _send_events(ws: web.WebSocketResponse, reader: Reader, connector: Connector) -> None:
+    """Send the stream until the session ends (an empty batch) or the app goes away."""
+    latency = connector.metrics.latency
+    try:
+        while not ws.closed:
+            batch = await reader.next_batch()
+            if not batch:
+                return
+            now = time.time()
+            for frame in batch:
+                latency.observe(max(0.0, now - frame.ts))
+                await ws.send_str(frame.text)
+    except ConnectionResetError:
+        pass
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:

@@ -83,6 +83,7 @@ from scenarios.bench.procs import (
     pinning,
     proc_cpu_seconds,
     proc_rss_kib,
+    proc_wait_seconds,
     running,
 )
 
@@ -562,6 +563,7 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
         def cpu() -> dict[str, float]:
             out = {c.name: c.cpu_seconds() for c in children}
             out["connector"] = proc_cpu_seconds(conn_pid)
+            out["connector_wait"] = proc_wait_seconds(conn_pid)
             return out
 
         # One warm-up flip each (NOT_READY -> READY), not counted.
@@ -572,9 +574,9 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
         rates = sweep_rates(s.rate) if s.sweep else [s.rate]
         steps: list[dict[str, Any]] = []
         for rate in rates:
-            log(f"driving {rate:g} events/s for {s.seconds:g}s ...")
             since = gen.mark()
             cpu0, t0 = cpu(), time.monotonic()
+            log(f"driving {rate:g} events/s for {s.seconds:g}s (from monotonic {t0:.3f}) ...")
             await drive(rate, s.seconds)
             wall = time.monotonic() - t0
             cpu1 = cpu()
@@ -585,13 +587,15 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
                 "achieved_per_second": None,
                 **gen.phase(since),
                 "connector_cpu_percent": used.pop("connector"),
+                "connector_wait_percent": used.pop("connector_wait"),
                 "generator_cpu_percent": used,
             }
             step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
             log(
                 f"  sent {step['events_sent']} ({step['achieved_per_second']}/s), lost "
                 f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
-                f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}%, "
+                f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}% "
+                f"(waiting for a CPU {step['connector_wait_percent']}%), "
                 f"generator {used}"
             )
             steps.append(step)

@@ -46,6 +46,13 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
+def proc_wait_seconds(pid: int) -> float:
+    """Time a process's main thread has spent runnable but waiting for a CPU (the run-queue
+    delay of schedstat): the share of a latency tail that is the scheduler's, not ours."""
+    with open(f"/proc/{pid}/schedstat", "rb") as f:
+        return int(f.read().split()[1]) / 1e9
+
+
 def proc_rss_kib(pid: int) -> int:
     """The resident set size of a process in KiB: VmRSS from /proc/<pid>/status."""
     with open(f"/proc/{pid}/status", "rb") as f:
