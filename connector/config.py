@@ -40,6 +40,7 @@ class ConnectorConfig:
     max_body: int = 64 * 1024
     keepalive: float = 20.0
     resource: str = "mobileagent"
+    gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never); heap.py
     gc_full_interval: float = 600.0  # s between full garbage collections (0: never); heap.py
 
     @property
@@ -63,8 +64,9 @@ class ConnectorConfig:
         for name in ("max_sessions", "event_buffer", "max_body"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
-        if self.gc_full_interval < 0:
-            raise ConfigError("gc_full_interval must be >= 0 (0: never)")
+        for name in ("gc_freeze_interval", "gc_full_interval"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0: never)")
         return self
 
 

@@ -245,7 +245,9 @@ class Connector:
         self._locks: dict[str, asyncio.Lock] = {}
         self.websockets = 0
         self.clock: Callable[[], float] = time.monotonic
-        self.heap = Heap(full_interval=config.gc_full_interval)
+        self.heap = Heap(
+            freeze_interval=config.gc_freeze_interval, full_interval=config.gc_full_interval
+        )
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(

@@ -278,13 +278,17 @@ async def _send_events(ws: web.WebSocketResponse, reader: Reader, connector: Con
     latency = connector.metrics.latency
     try:
         while not ws.closed:
-            batch = await reader.next_batch()
+            batch = reader.take()
             if not batch:
-                return
+                if reader.ended:
+                    return
+                await reader.wait()
+                continue
             now = time.time()
             for frame in batch:
                 latency.observe(max(0.0, now - frame.ts))
                 await ws.send_str(frame.text)
+            del batch, frame  # not kept alive while waiting for the next event
     except ConnectionResetError:
         pass
 

@@ -16,8 +16,9 @@ What FINESSE.md asks of a client, and how this module does it:
 * Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
   after a reconnect and removed by `stop()`, since leftovers persist on the node. The
   subscribe and unsubscribe requests are built here as plain XEP-0060 iq stanzas.
-* XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds,
-  and a ping that times out counts as a lost connection. The server's own pings are
+* XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds
+  (written as text; the answer is matched by id off the stream), and a ping that times out
+  counts as a lost connection. The server's own pings are
   answered on the same path as notifications.
 * Any loss is followed by reconnection with exponential backoff and full jitter, capped far
   below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
@@ -38,9 +39,10 @@ dump of sent data.
 slixmpp 1.17 specifics relied on (pinned in pyproject): `XMLStream._spawn_event(xml)`,
 which `data_received` calls with each top-level element (overridden by `_Client`); the
 events `session_start`, `failed_auth`, `no_auth`, `connection_failed`, `ssl_invalid_chain`
-and `disconnected`;
-core `Iq` stanzas (`make_iq_set`/`make_iq_get` with an ElementTree payload appended, and
-`Iq.send(timeout=...)` returning a future that fails with `IqError` or `IqTimeout`);
+and `disconnected`; core `Iq` stanzas for subscriptions (`make_iq_set` with an ElementTree
+payload appended, and `Iq.send(timeout=...)` returning a future that fails with `IqError` or
+`IqTimeout`); `send_raw()` for pings and their answers (raising `NotConnectedError` once the
+transport is gone);
 `ClientXMPP.reconnect()`, which slixmpp calls by itself on a see-other-host stream error
 (overridden here so that this module alone decides when and where to reconnect; the
 keepalive's timeout goes through it too); `cancel_connection_attempt()` to stop slixmpp's
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import re
@@ -61,9 +64,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
+from xml.sax.saxutils import quoteattr
 
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream.xmlstream import NotConnectedError
 
 from connector.finesse import codec
 from connector.finesse.errors import FinesseError
@@ -97,7 +102,9 @@ _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
 _PRESENCE = f"{{{_NS_CLIENT}}}presence"
 _IQ = f"{{{_NS_CLIENT}}}iq"
-_PING = "{urn:xmpp:ping}ping"
+_NS_PING = "urn:xmpp:ping"
+_PING = f"{{{_NS_PING}}}ping"
+_PING_ELEMENT = f"<ping xmlns='{_NS_PING}'/>"
 _FEATURES = "{http://etherx.jabber.org/streams}features"
 _STARTTLS = "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
 _NS_EVENT = "http://jabber.org/protocol/pubsub#event"
@@ -109,6 +116,7 @@ _PUBSUB = f"{{{_NS_PUBSUB}}}pubsub"
 _NOTIFICATION = f"{{{_NS_PUBSUB}}}notification"
 
 T = TypeVar("T")
+_ping_ids = itertools.count(1)
 
 
 class _RedactSasl(logging.Filter):
@@ -256,7 +264,7 @@ class _Connection:
     for exactly one, so events of an old connection can never be mistaken for a new one's.
     """
 
-    __slots__ = ("closed", "endpoint", "keepalive", "started", "xmpp")
+    __slots__ = ("closed", "endpoint", "keepalive", "pings", "started", "xmpp")
 
     def __init__(self, xmpp: _Client, endpoint: XmppEndpoint) -> None:
         loop = asyncio.get_running_loop()
@@ -265,6 +273,7 @@ class _Connection:
         self.started: asyncio.Future[None] = loop.create_future()  # session_start or why not
         self.closed: asyncio.Future[None] = loop.create_future()
         self.keepalive: asyncio.Task[None] | None = None  # from session_start on
+        self.pings: dict[str, asyncio.Future[None]] = {}  # keepalive pings by id
 
     def fail(self, exc: XmppError) -> None:
         """Settle the attempt with `exc` unless it is already settled (first cause wins)."""
@@ -736,11 +745,21 @@ class NotificationSession:
         try:
             tag = xml.tag
             if tag == _IQ:
-                if xml.get("type") == "get" and len(xml) == 1 and xml[0].tag == _PING:
+                iq_type = xml.get("type")
+                if iq_type == "get" and len(xml) == 1 and xml[0].tag == _PING:
                     # XEP-0199 4.1: an empty result; whoever asks (usually the server).
-                    xmpp = conn.xmpp
-                    xmpp.send(xmpp.make_iq_result(xml.get("id"), ito=xml.get("from")))
+                    to = xml.get("from")
+                    conn.xmpp.send_raw(
+                        f"<iq type='result' id={quoteattr(xml.get('id', ''))}"
+                        f"{f' to={quoteattr(to)}' if to else ''}/>"
+                    )
                     return True
+                if iq_type in ("result", "error"):
+                    answer = conn.pings.pop(xml.get("id", ""), None)
+                    if answer is not None:  # to a keepalive ping: an error is an answer too
+                        if not answer.done():
+                            answer.set_result(None)
+                        return True
             elif tag == _MESSAGE:
                 event = xml.find(_EVENT)
                 if event is not None and xml.get("type") != "error":
@@ -800,24 +819,33 @@ class NotificationSession:
         """XEP-0199 keepalive of one connection, from its session start until it closes:
         every `keepalive` seconds a ping to the server; no answer within the ping timeout
         drops the connection (the session then reconnects). An error answer is an answer:
-        the connection is alive."""
+        the connection is alive. The ping is written as text and its answer taken off the
+        stream by `_take`: a slixmpp Iq (stanza objects, a handler, a timer) for each of
+        2,000 agents' pings left cyclic garbage for the collector."""
         xmpp = conn.xmpp
-        domain = conn.endpoint.domain
+        to = quoteattr(conn.endpoint.domain)
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._keepalive)
             if conn.closed.done():
                 return
-            ping = xmpp.make_iq_get(ito=domain)
-            ping.append(ET.Element(_PING))
+            ident = f"keepalive-{next(_ping_ids)}"
+            answer = conn.pings[ident] = loop.create_future()
             try:
-                await ping.send(timeout=self._ping_timeout)
-            except IqError:
-                pass
-            except IqTimeout:
+                xmpp.send_raw(
+                    f"<iq type='get' to={to} id='{ident}'><ping xmlns='{_NS_PING}'/></iq>"
+                )
+                async with asyncio.timeout(self._ping_timeout):
+                    await answer
+            except TimeoutError:
                 if not conn.closed.done():
                     conn.keepalive = None  # ending by itself: nothing to cancel
                     xmpp.reconnect(0.0, f"Ping timeout after {self._ping_timeout:g} s")
                 return
+            except NotConnectedError:
+                return  # the connection went as the ping was due: `disconnected` follows
+            finally:
+                conn.pings.pop(ident, None)
 
     # --- presence of the 'finesse' user ----------------------------------------------------
 

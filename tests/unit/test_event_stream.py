@@ -105,3 +105,28 @@ def test_tokens_are_random_expire_and_revoke():
     c = tokens.issue("1002")
     assert tokens.revoke_agent("1001") == 1  # b (a already expired)
     assert tokens.agent_of(c) == "1002"
+
+
+async def test_a_reader_that_stops_waiting_does_not_disturb_the_others():
+    s = stream()
+    quitter, stayer = s.reader(since=0), s.reader(since=0)
+    gave_up = asyncio.ensure_future(quitter.next_batch())
+    waiting = asyncio.ensure_future(stayer.next_batch())
+    await asyncio.sleep(0)  # both are waiting now
+    gave_up.cancel()
+    publish(s, 1)
+    assert [m.seq for m in await asyncio.wait_for(waiting, 1)] == [1]
+    assert gave_up.cancelled()
+    assert [m.seq for m in quitter.take()] == [1]  # its cursor did not move
+
+
+async def test_a_sender_loop_takes_then_waits_until_the_stream_ends():
+    s = stream()
+    reader = s.reader(since=0)
+    assert reader.take() == () and not reader.ended
+    waiter = reader.wait()
+    publish(s, 2)
+    await asyncio.wait_for(waiter, 1)
+    assert [m.seq for m in reader.take()] == [1, 2]
+    s.close()
+    assert reader.ended
