@@ -51,7 +51,9 @@ class Metrics:
     finesse_errors: Counter[str] = field(default_factory=Counter)  # by ErrorType
     latency: Histogram = field(default_factory=Histogram)  # notification in -> event out
 
-    def render(self, *, sessions: int, websockets: int) -> str:
+    def render(
+        self, *, sessions: int, websockets: int, heap_settled: bool = False, gc_full: int = 0
+    ) -> str:
         lines = [
             "# HELP connector_sessions Agent sessions held by the connector.",
             "# TYPE connector_sessions gauge",
@@ -59,6 +61,12 @@ class Metrics:
             "# HELP connector_websockets Open event-stream WebSockets.",
             "# TYPE connector_websockets gauge",
             f"connector_websockets {websockets}",
+            "# HELP connector_heap_settled 1 while young objects are frozen (sign-ins quiet).",
+            "# TYPE connector_heap_settled gauge",
+            f"connector_heap_settled {int(heap_settled)}",
+            "# HELP connector_gc_full_collections_total Full garbage collections (the long pause).",
+            "# TYPE connector_gc_full_collections_total counter",
+            f"connector_gc_full_collections_total {gc_full}",
             "# HELP connector_events_in_total Finesse notifications received.",
             "# TYPE connector_events_in_total counter",
             f"connector_events_in_total {self.events_in}",

@@ -312,7 +312,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     connector = request.app[CONNECTOR]
-    text_ = connector.metrics.render(sessions=len(connector.links), websockets=connector.websockets)
+    text_ = connector.metrics.render(
+        sessions=len(connector.links),
+        websockets=connector.websockets,
+        heap_settled=connector.heap.settled,
+        gc_full=connector.heap.full_collections,
+    )
     return web.Response(text=text_, content_type="text/plain", charset="utf-8")
 
 

@@ -66,14 +66,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios.bench.connector_memory import (
-    PASSWORD,
-    ROSTER_NAME,
-    agent_id,
-    extension,
-    roster_toml,
-    settled_rss,
-)
+from scenarios.bench.connector_memory import settled_rss
 from scenarios.bench.procs import (
     ROOT,
     BenchError,
@@ -86,9 +79,16 @@ from scenarios.bench.procs import (
     proc_wait_seconds,
     running,
 )
+from scenarios.bench.roster import (
+    MAX_AGENTS,
+    PASSWORD,
+    ROSTER_NAME,
+    agent_id,
+    extension,
+    roster_toml,
+)
 
 HOST = "127.0.0.1"
-MAX_AGENTS = 2999
 CONCURRENCY = 50
 DRAIN = 10.0
 TICK = 0.005
@@ -154,6 +154,7 @@ SHORT_Q = {"p50": 0.5, "p99": 0.99}
 class Generator:
     def __init__(self, sim: dict[str, Any], api: str, agents: list[Agent]) -> None:
         self.sim_rest = sim["sides"]["A"]["rest"]
+        self.sim_bulk = self.sim_rest.removesuffix("/finesse/api") + "/sim/v1/agents/state"
         host, _, port = sim["sides"]["A"]["xmpp"].rpartition(":")
         self.xmpp_addr = (host, int(port))
         self.domain = sim["sides"]["A"]["xmppDomain"]
@@ -334,6 +335,60 @@ class Generator:
         if tasks:
             await asyncio.gather(*tasks)
 
+    async def drive_bulk(self, rest: aiohttp.ClientSession, rate: float, seconds: float) -> None:
+        """`rate` flips per second for `seconds` through the simulator's bulk state change
+        (POST /sim/v1/agents/state), a batch of distinct agents per tick, round-robin over
+        the agents that are not driven through the connector. An agent's ack is the
+        simulator's CLOCK_MONOTONIC just after its notification went out."""
+        agents = [a for a in self.agents if a.kind != "command"]
+        total = int(rate * seconds)
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.monotonic()
+        done = i = 0
+        while done < total:
+            due = min(total, int((time.monotonic() - start) * rate) + 1)
+            while done < due:  # a batch never wraps around: its agents are distinct
+                first = i % len(agents)
+                batch = agents[first : first + min(due - done, len(agents) - first)]
+                t = asyncio.ensure_future(self.flip_batch(rest, batch))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+                i += len(batch)
+                done += len(batch)
+            await asyncio.sleep(TICK)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def flip_batch(self, rest: aiohttp.ClientSession, batch: list[Agent]) -> None:
+        async with contextlib.AsyncExitStack() as held:
+            for a in batch:  # in index order, as every batch: no two wait on each other
+                await held.enter_async_context(a.lock)
+            to_ready = [a for a in batch if a.state == "NOT_READY"]
+            to_not_ready = [a for a in batch if a.state != "NOT_READY"]
+            for target, group in (("READY", to_ready), ("NOT_READY", to_not_ready)):
+                if not group:
+                    continue
+                body: dict[str, Any] = {"agents": [a.id for a in group], "state": target}
+                if target == "NOT_READY":
+                    body["reasonCodeId"] = "1"
+                sent = time.monotonic()
+                try:
+                    async with rest.post(self.sim_bulk, json=body) as r:
+                        answer = await r.json()
+                        if r.status != 200:
+                            raise BenchError(f"bulk state answered {r.status}: {answer}")
+                except (aiohttp.ClientError, BenchError, ValueError) as exc:
+                    self.failures.append(f"bulk flip: {type(exc).__name__}: {exc}"[:300])
+                    continue
+                for a, result in zip(group, answer["results"], strict=True):
+                    if result["status"] != 202:
+                        self.failures.append(f"flip {a.id}: {result}"[:300])
+                        continue
+                    a.acks.append(result["monotonic"])
+                    a.puts.append(sent)
+                    a.state = target
+                    a.sent += 1
+
     async def drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -422,7 +477,6 @@ class Settings:
     concurrency: int = CONCURRENCY
     profile: str | None = None
     gc_stats: str | None = None
-    gc_freeze: bool = False
     app_procs: int = APP_PROCS
 
 
@@ -485,7 +539,9 @@ class Child:
                 await self.proc.wait()
 
 
-async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> dict[str, Any]:
+async def measure(
+    conn_pid: int, sim_pid: int, sim: dict[str, Any], api: str, s: Settings
+) -> dict[str, Any]:
     """The load generator as separate processes: `app_procs` processes holding the N app
     WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
     the PUTs. All stamp time.monotonic() (CLOCK_MONOTONIC, one clock for every process on
@@ -535,14 +591,12 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
         if login_failures:
             raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
         await driver.call({"cmd": "tokens", "tokens": tokens})
-        if s.gc_freeze:
-            os.kill(conn_pid, signal.SIGUSR1)  # gc_connector: gc.freeze() now
         rss_after, _ = await settled_rss(conn_pid)
         log(f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB")
 
-        async def drive(rate: float, seconds: float) -> None:
+        async def drive(rate: float, seconds: float, via: str = "rest") -> None:
             assert driver is not None
-            r = await driver.call({"cmd": "drive", "rate": rate, "seconds": seconds})
+            r = await driver.call({"cmd": "drive", "rate": rate, "seconds": seconds, "via": via})
             for aid, d in r["agents"].items():
                 a = by_id[aid]
                 a.acks.extend(d["acks"])
@@ -564,6 +618,8 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
             out = {c.name: c.cpu_seconds() for c in children}
             out["connector"] = proc_cpu_seconds(conn_pid)
             out["connector_wait"] = proc_wait_seconds(conn_pid)
+            out["simulator"] = proc_cpu_seconds(sim_pid)
+            out["simulator_wait"] = proc_wait_seconds(sim_pid)
             return out
 
         # One warm-up flip each (NOT_READY -> READY), not counted.
@@ -588,6 +644,8 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
                 **gen.phase(since),
                 "connector_cpu_percent": used.pop("connector"),
                 "connector_wait_percent": used.pop("connector_wait"),
+                "simulator_cpu_percent": used.pop("simulator"),
+                "simulator_wait_percent": used.pop("simulator_wait"),
                 "generator_cpu_percent": used,
             }
             step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
@@ -604,9 +662,10 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
             log(f"burst: {s.burst} events in {s.burst_seconds:g}s ...")
             await asyncio.sleep(1.0)
             since = gen.mark()
-            t0 = time.monotonic()
-            await drive(s.burst / s.burst_seconds, s.burst_seconds)
+            cpu0, t0 = cpu(), time.monotonic()
+            await drive(s.burst / s.burst_seconds, s.burst_seconds, via="bulk")
             sent_in = time.monotonic() - t0
+            cpu1 = cpu()
             await drain(max(s.drain, 30.0))
             burst = {
                 "events": s.burst,
@@ -614,8 +673,14 @@ async def measure(conn_pid: int, sim: dict[str, Any], api: str, s: Settings) -> 
                 "sent_in_seconds": round(sent_in, 2),
                 "drained_in_seconds": round(time.monotonic() - t0, 2),
                 **gen.phase(since),
+                "cpu_percent_while_sending": {
+                    k: round(100 * (cpu1[k] - cpu0[k]) / sent_in, 1) for k in cpu1
+                },
             }
-            log(f"  lost {burst['lost']}, e2e {burst['e2e_ms']}")
+            log(
+                f"  sent in {burst['sent_in_seconds']}s, lost {burst['lost']}, "
+                f"e2e {burst['e2e_ms']}, CPU while sending {burst['cpu_percent_while_sending']}"
+            )
         rss_end = proc_rss_kib(conn_pid)
     finally:
         await asyncio.gather(*(c.close() for c in children), return_exceptions=True)
@@ -671,7 +736,10 @@ async def _child(spec: dict[str, Any]) -> None:
                 for a in agents:
                     a.token = msg["tokens"].get(a.id, a.token)
             elif cmd == "drive":
-                await gen.drive(rest, conn, msg["rate"], msg["seconds"])
+                if msg.get("via") == "bulk":
+                    await gen.drive_bulk(rest, msg["rate"], msg["seconds"])
+                else:
+                    await gen.drive(rest, conn, msg["rate"], msg["seconds"])
                 out = {
                     "agents": {
                         a.id: {"acks": a.acks, "puts": a.puts, "rids": a.rids}
@@ -752,7 +820,7 @@ def run(s: Settings) -> dict[str, Any]:
         sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
         sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
         with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
-            _sim,
+            sim_proc,
             sim_info,
         ):
             finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
@@ -768,7 +836,7 @@ def run(s: Settings) -> dict[str, Any]:
                 conn,
                 conn_info,
             ):
-                m = asyncio.run(measure(conn.pid, sim_info, conn_info["api"], s))
+                m = asyncio.run(measure(conn.pid, sim_proc.pid, sim_info, conn_info["api"], s))
                 conn.send_signal(signal.SIGINT)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     conn.wait(STOP_TIMEOUT)
@@ -921,9 +989,6 @@ def main(argv: list[str] | None = None) -> int:
         "--app-procs", type=int, default=APP_PROCS, help="processes holding the app WebSockets"
     )
     p.add_argument("--gc-stats", help="record the connector's GC pauses (JSON) to this path")
-    p.add_argument(
-        "--gc-freeze", action="store_true", help="with --gc-stats: gc.freeze() after sign-in"
-    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(args_in)
     if args.agents < 1 or args.agents + args.direct > MAX_AGENTS:
@@ -945,7 +1010,6 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         app_procs=max(1, args.app_procs),
         gc_stats=args.gc_stats,
-        gc_freeze=args.gc_freeze and bool(args.gc_stats),
     )
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     try:

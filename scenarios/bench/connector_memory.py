@@ -68,20 +68,26 @@ from scenarios.bench.procs import (
 from scenarios.bench.procs import (
     table as aligned,
 )
+from scenarios.bench.roster import (
+    MAX_AGENTS,
+    PASSWORD,
+    ROSTER_NAME,
+    agent_id,
+    dial_number,
+    extension,
+    roster_toml,
+)
 from scenarios.bench.traced_connector import SNAPSHOT_DIR_ENV, SNAPSHOT_NAME
 
 HOST = "127.0.0.1"
-PASSWORD = "password"
 TARGET_KIB_PER_AGENT = 128
 TARGET_AT_AGENTS = 1000
-MAX_AGENTS = 2999  # extensions 5001..7999 stay clear of the queue's DN 8000
 CONCURRENCY = 50
 SETTLE_INTERVAL = 0.5
 SETTLE_TOLERANCE = 0.01
 SETTLE_MAX = 5.0
 LOGIN_TIMEOUT = 60.0  # one app's login and first WebSocket message
 MODES = ("state-only", "mobile")
-ROSTER_NAME = "roster.toml"
 STOP_TIMEOUT = 60.0  # SIGINT to exit: the connector closes every session first
 
 
@@ -92,35 +98,6 @@ class Settings:
     transports: tuple[str, ...] = ("plain",)
     concurrency: int = CONCURRENCY
     profile: bool = False
-
-
-def agent_id(i: int) -> str:
-    return str(1000 + i)
-
-
-def extension(i: int) -> str:
-    return str(5000 + i)
-
-
-def dial_number(i: int) -> str:
-    return f"+1555123{i:04d}"
-
-
-# -- the roster -------------------------------------------------------------------------------
-
-
-def roster_toml(n: int) -> str:
-    """N agents in one team, one queue on DN 8000 holding them all."""
-    lines = ['[[teams]]\nid = "1"\nname = "Sales"\n']
-    for i in range(1, n + 1):
-        lines.append(
-            f'[[agents]]\nid = "{agent_id(i)}"\npassword = "{PASSWORD}"\n'
-            f'first_name = "Agent"\nlast_name = "A{agent_id(i)}"\n'
-            f'extension = "{extension(i)}"\ndial_number = "{dial_number(i)}"\nteam = "1"\n'
-        )
-    members = ", ".join(f'"{agent_id(i)}"' for i in range(1, n + 1))
-    lines.append(f'[[queues]]\nid = "1"\nname = "Sales"\ndn = "8000"\nagents = [{members}]\n')
-    return "\n".join(lines)
 
 
 # -- measuring --------------------------------------------------------------------------------

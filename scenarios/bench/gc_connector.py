@@ -1,11 +1,11 @@
 """`mobagent connector` with its garbage-collector pauses recorded, for `mobagent bench
---gc-stats PATH [--gc-freeze]`.
+--gc-stats PATH`.
 
     python -m scenarios.bench.gc_connector PATH [connector options]
 
 Runs the connector exactly as `python -m mobagent connector` does, with a `gc.callbacks`
-hook timing every collection (time.perf_counter(), per generation). SIGUSR1 calls
-gc.freeze(). At exit it writes PATH as JSON:
+hook timing every collection (time.perf_counter(), per generation). At exit it writes PATH
+as JSON:
 
     {"gen0": [seconds, ...], "gen1": [...], "gen2": [...], "frozen": n,
      "log": [[monotonic start, generation, seconds, collected, thread CPU seconds], ...],
@@ -25,7 +25,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import signal
 import sys
 import time
 from collections import Counter
@@ -62,7 +61,6 @@ def main() -> int:
     if mode == "off":
         gc.disable()
         gc.enable = lambda: None
-    signal.signal(signal.SIGUSR1, lambda _s, _f: gc.freeze())
     from mobagent.cli import main as cli
 
     try:

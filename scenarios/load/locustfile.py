@@ -41,6 +41,8 @@ from gevent.event import Event
 from locust import FastHttpUser, constant, constant_pacing, events, task
 from locust.runners import WorkerRunner
 
+from scenarios.bench import roster
+
 EVENT_TIMEOUT = 10.0  # seconds an expected event may take
 IDLE_WAIT = 3.0  # seconds a READY agent waits for a call before considering a break
 P_HOLD = 0.3
@@ -50,7 +52,7 @@ P_BREAK = 0.15
 OUTSIDE_NUMBER = "+15559990000"  # an outside number answers by itself (the roster's timer)
 BREAK_CODE = "1"  # NOT_READY "Break" of the default roster
 LOGOUT_CODE = "3"  # LOGOUT "End of shift"
-PASSWORD = "password"
+
 LIVE = ("ACTIVE", "HELD")
 
 
@@ -129,9 +131,9 @@ class MobileAgentUser(FastHttpUser):
         self.rings: deque[float] = deque()  # sim monotonic of our handset's rings
         self.created: deque[float] = deque()  # our monotonic at dialog.created (alerting)
         self.index = take_agent(self.environment)
-        self.agent_id = str(1000 + self.index)
-        self.extension = str(5000 + self.index)
-        self.dial_number = f"+1555123{self.index:04d}"
+        self.agent_id = roster.agent_id(self.index)
+        self.extension = roster.extension(self.index)
+        self.dial_number = roster.dial_number(self.index)
         modes, weights = mode_weights()
         self.mode = random.choices(modes, weights)[0]
         self.call_control = self.mode != "STATE_ONLY"
@@ -266,7 +268,7 @@ class MobileAgentUser(FastHttpUser):
     def login(self) -> None:
         payload: dict[str, Any] = {
             "agentId": self.agent_id,
-            "password": PASSWORD,
+            "password": roster.PASSWORD,
             "extension": self.extension,
         }
         if self.call_control:

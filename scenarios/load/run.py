@@ -22,8 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scenarios.bench.connector_memory import roster_toml
 from scenarios.bench.procs import ROOT, BenchError, child_setup, running
+from scenarios.bench.roster import roster_toml
 
 HOST = "127.0.0.1"
 LOCUSTFILE = "scenarios/load/locustfile.py"

@@ -23,6 +23,7 @@ def test_bench_reports_latency_memory_and_no_loss():
         "--agents",
         "20",
         *["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"],
+        *["--burst", "200", "--burst-seconds", "1"],
     ]
     r = run_json(args, timeout=75, what="mobagent bench")
     assert r["agents"] == 20
@@ -43,3 +44,7 @@ def test_bench_reports_latency_memory_and_no_loss():
     assert r["connector_rss_mib"] > 0
     assert r["rss_per_agent_kib"] > 0
     assert r["connector_cpu_percent"] >= 0
+    # The burst goes through the simulator's bulk state change: every event arrives.
+    burst = r["burst"]
+    assert burst["events_sent"] == burst["events_received"] == 200 and burst["lost"] == 0
+    assert burst["e2e_ms"]["p99"] > 0 and burst["sent_in_seconds"] > 0

@@ -283,6 +283,9 @@ async def test_metrics_and_health(lab: ConnectorLab):
     metrics = await lab.api("GET", "/metrics")
     assert "connector_sessions 1" in metrics.body
     assert "connector_events_in_total" in metrics.body
+    # just signed in: young objects are not frozen until sign-ins have been quiet a while
+    assert "connector_heap_settled 0" in metrics.body
+    assert "connector_gc_full_collections_total 0" in metrics.body
 
 
 @pytest.mark.parametrize(

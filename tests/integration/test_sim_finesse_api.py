@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 
 import pytest
 
@@ -513,3 +514,43 @@ async def test_reset_tells_clients_their_dialogs_and_sessions_are_gone(lab: Fine
     deleted = await agent.notes.dialog_event("DELETE")
     assert deleted.id == dialog.id
     await agent.notes.user_state("LOGOUT")
+
+
+async def test_many_agents_change_state_in_one_control_request_each_as_its_own_put(lab):
+    first, second = await logged_in(lab, "1001"), await logged_in(lab, "1002")
+    before = time.monotonic()
+    status, body = await lab.control(
+        "POST",
+        "/agents/state",
+        {"agents": ["1001", "1002", "1003", "9999"], "state": "READY"},
+    )
+    assert status == 200
+    ok, ok2, logged_out, unknown = body["results"]
+    assert (ok["id"], ok["status"], ok2["status"]) == ("1001", 202, 202)
+    assert before <= ok["monotonic"] <= ok2["monotonic"] <= time.monotonic()
+    # what 1003's own PUT would get: it is not logged in
+    assert logged_out["status"] == 400 and logged_out["error"]["type"] == "Invalid State"
+    assert unknown == {"id": "9999", "status": 404, "error": unknown["error"]}
+    for agent in (first, second):
+        await agent.notes.user_state("READY")
+    status, body = await lab.control(
+        "POST", "/agents/state", {"agents": ["1001"], "state": "NOT_READY"}
+    )
+    [refused] = body["results"]  # reason codes are configured: NOT_READY needs one
+    assert refused["status"] == 400 and refused["error"]["type"] == "Parameter Missing"
+    status, body = await lab.control(
+        "POST", "/agents/state", {"agents": ["1001"], "state": "NOT_READY", "reasonCodeId": "1"}
+    )
+    assert body["results"][0]["status"] == 202
+    user = await first.notes.user_state("NOT_READY")
+    assert user.reason_code is not None and user.reason_code.id == "1"
+
+
+async def test_bulk_state_changes_refuse_a_malformed_list(lab):
+    for agents in (None, [], ["1001", 7], "1001", ["1"] * 1001):
+        status, body = await lab.control(
+            "POST", "/agents/state", {"agents": agents, "state": "READY"}
+        )
+        assert status == 400 and body["error"]["field"] == "agents", agents
+    status, body = await lab.control("POST", "/agents/state", {"agents": ["1001"]})
+    assert status == 400 and body["error"]["field"] == "state"

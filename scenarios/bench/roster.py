@@ -1,0 +1,35 @@
+"""The generated roster of the benchmarks and load tests: agent i (1, 2, ...) is id 1000+i,
+extension 20000+i, mobile dial number +1555123iiii, one team and one queue (DN 8000) holding
+them all. One place, so that the simulator's roster and whoever signs the agents in agree."""
+
+from __future__ import annotations
+
+PASSWORD = "password"
+ROSTER_NAME = "roster.toml"
+MAX_AGENTS = 9999  # four-digit dial numbers; extensions 20001.. clear of the queue's DN 8000
+
+
+def agent_id(i: int) -> str:
+    return str(1000 + i)
+
+
+def extension(i: int) -> str:
+    return str(20000 + i)
+
+
+def dial_number(i: int) -> str:
+    return f"+1555123{i:04d}"
+
+
+def roster_toml(n: int) -> str:
+    """N agents in one team, one queue on DN 8000 holding them all."""
+    lines = ['[[teams]]\nid = "1"\nname = "Sales"\n']
+    for i in range(1, n + 1):
+        lines.append(
+            f'[[agents]]\nid = "{agent_id(i)}"\npassword = "{PASSWORD}"\n'
+            f'first_name = "Agent"\nlast_name = "A{agent_id(i)}"\n'
+            f'extension = "{extension(i)}"\ndial_number = "{dial_number(i)}"\nteam = "1"\n'
+        )
+    members = ", ".join(f'"{agent_id(i)}"' for i in range(1, n + 1))
+    lines.append(f'[[queues]]\nid = "1"\nname = "Sales"\ndn = "8000"\nagents = [{members}]\n')
+    return "\n".join(lines)
