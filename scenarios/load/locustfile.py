@@ -11,6 +11,11 @@ enough) and the connector first. Environment:
 * `LOAD_MODE_WEIGHTS`: login kinds by weight (default
   `CALL_BY_CALL=5,NAILED_CONNECTION=2,STATE_ONLY=1`).
 * `--calls-per-minute` (or `LOCUST_CALLS_PER_MINUTE`): calls the TrafficUser injects.
+* `--shift-seconds` (or `LOCUST_SHIFT_SECONDS`): each agent's shift; at its end the agent
+  finishes its call, logs out and stops. 0 (the default): the shift ends when the run does
+  (logout in on_stop). A headless distributed master quits 0.5 s after telling its workers
+  to, too soon for their users' logouts; a shift shorter than the run puts them in the
+  statistics.
 
 Custom statistics beside the HTTP ones (request type `rtt` and `push`):
 
@@ -52,6 +57,7 @@ P_BREAK = 0.15
 OUTSIDE_NUMBER = "+15559990000"  # an outside number answers by itself (the roster's timer)
 BREAK_CODE = "1"  # NOT_READY "Break" of the default roster
 LOGOUT_CODE = "3"  # LOGOUT "End of shift"
+LOGOUT_ATTEMPTS = 3  # rounds of letting calls go before the logout (calls keep coming)
 
 LIVE = ("ACTIVE", "HELD")
 
@@ -64,6 +70,13 @@ def _add_arguments(parser: Any) -> None:
         env_var="LOCUST_CALLS_PER_MINUTE",
         default=30.0,
         help="calls the TrafficUser injects into the simulator's queue (DN 8000)",
+    )
+    parser.add_argument(
+        "--shift-seconds",
+        type=float,
+        env_var="LOCUST_SHIFT_SECONDS",
+        default=0.0,
+        help="each agent logs out and stops after this long (0: when the run stops)",
     )
 
 
@@ -83,6 +96,18 @@ def mode_weights() -> tuple[list[str], list[float]]:
 
 _free: deque[int] | None = None
 _request_ids = itertools.count(1)
+
+
+@events.test_stop.add_listener
+def _report_the_logouts(environment: Any, **_kw: Any) -> None:
+    """A worker's last numbers (its users' logouts, made in on_stop) go to the master before
+    the worker says it has stopped. Locust 2.47's worker answers `stop` with
+    `client_stopped` and no final stats report, and a headless master quits well before the
+    next periodic one (every 3 s), so the logouts never reached the master's statistics.
+    `_send_stats` is the worker's own (private) report, pinned with the Locust version."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner._send_stats()
 
 
 def take_agent(environment: Any) -> int:
@@ -120,6 +145,8 @@ class MobileAgentUser(FastHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:
+        shift = float(getattr(self.environment.parsed_options, "shift_seconds", 0.0) or 0)
+        self.shift_ends = time.monotonic() + shift if shift > 0 else float("inf")
         self.index = 0
         self.token = ""
         self.greenlets: list[gevent.Greenlet] = []
@@ -206,12 +233,23 @@ class MobileAgentUser(FastHttpUser):
             self.changed.wait(remaining)
         return True
 
-    def command(self, name: str, method: str, path: str, payload: dict[str, Any]) -> bool:
-        """A 202 command and its round trip to the event carrying its requestId."""
+    def command(
+        self, name: str, method: str, path: str, payload: dict[str, Any], race_ok: bool = False
+    ) -> bool:
+        """A 202 command and its round trip to the event carrying its requestId.
+
+        `race_ok`: a 400 Invalid State is Finesse refusing a change because a call was
+        routed to the agent between its look at its state and its request (READY ->
+        RESERVED), a race the real app meets too. It is counted as `race <name>`, not as a
+        failure; the caller works the call and tries again."""
         t0 = time.perf_counter()
         with self.client.request(
             method, path, json=payload, headers=self.auth, name=name, catch_response=True
         ) as r:
+            if race_ok and r.status_code == 400 and '"Invalid State"' in (r.text or ""):
+                r.success()
+                fire(self.environment, "race", name, (time.perf_counter() - t0) * 1000)
+                return False
             if r.status_code != 202:
                 r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
                 return False
@@ -237,9 +275,9 @@ class MobileAgentUser(FastHttpUser):
             action, "POST", f"/api/v1/dialogs/{did}/actions", {"action": action, **params}
         )
 
-    def set_state(self, state: str, reason: str | None = None) -> bool:
+    def set_state(self, state: str, reason: str | None = None, race_ok: bool = False) -> bool:
         payload = {"state": state} | ({"reasonCodeId": reason} if reason else {})
-        return self.command(state, "PUT", "/api/v1/agent/state", payload)
+        return self.command(state, "PUT", "/api/v1/agent/state", payload, race_ok)
 
     def sim_post(self, path: str, name: str) -> bool:
         with self.client.post(sim_url() + path, name=name, catch_response=True) as r:
@@ -312,6 +350,9 @@ class MobileAgentUser(FastHttpUser):
 
     @task
     def shift(self) -> None:
+        if self.shift_over() and not self.live():  # a ringing call is let go by log_out
+            self.log_out()
+            raise locust.exception.StopUser()
         if not self.wait(lambda: self.alerting() is not None, IDLE_WAIT):
             self.between_calls()
             return
@@ -412,13 +453,18 @@ class MobileAgentUser(FastHttpUser):
             gevent.sleep(random.uniform(0.1, 0.5))
             self.between_calls(after_call=True)
 
+    def shift_over(self) -> bool:
+        return time.monotonic() >= self.shift_ends
+
     def between_calls(self, after_call: bool = False) -> None:
+        if self.shift_over():
+            return  # no READY again: the shift task logs out next
         state = self.agent.get("state")
         if self.alerting() is not None or state in ("RESERVED", "TALKING", "HOLD"):
             return
         if random.random() < P_BREAK:
-            if state != "NOT_READY":
-                self.set_state("NOT_READY", BREAK_CODE)
+            if state != "NOT_READY" and not self.set_state("NOT_READY", BREAK_CODE, race_ok=True):
+                return  # a call came first: work it, the break can wait
             gevent.sleep(random.uniform(0.5, 1.5))
             self.set_state("READY")
         elif after_call or state == "NOT_READY":
@@ -437,16 +483,16 @@ class MobileAgentUser(FastHttpUser):
                 _free.append(self.index)
 
     def log_out(self) -> None:
-        """Drop what is on the phone, NOT_READY, then LOGOUT with reason code 3."""
-        for d in list(self.dialogs.values()):
-            if self.call_control and "DROP" in d.get("actions", ()):
-                self.action(d["id"], "DROP")
-            elif not self.call_control and self.my_state(d) in (*LIVE, "ALERTING"):
-                self.sim_post(f"/sim/v1/phones/{self.extension}/hangup", "hang up the phone")
-        self.wait(lambda: not self.live(), EVENT_TIMEOUT)
-        if self.agent.get("state") != "NOT_READY":
-            self.set_state("NOT_READY", BREAK_CODE)
-            self.expect("NOT_READY", lambda: self.agent.get("state") == "NOT_READY")
+        """Off the phone, NOT_READY, then LOGOUT with reason code 3. A call routed meanwhile
+        (the agent was READY) is let go and the change tried again, as an agent would."""
+        for _ in range(LOGOUT_ATTEMPTS):
+            self.let_calls_go()
+            if self.agent.get("state") == "NOT_READY":
+                break
+            if self.set_state("NOT_READY", BREAK_CODE, race_ok=True) and self.expect(
+                "NOT_READY", lambda: self.agent.get("state") == "NOT_READY"
+            ):
+                break
         with self.client.request(
             "DELETE",
             "/api/v1/sessions/current",
@@ -458,6 +504,24 @@ class MobileAgentUser(FastHttpUser):
             if r.status_code >= 300:
                 r.failure(f"{r.status_code}: {(r.text or '')[:200]}")
         self.token = ""
+
+    def let_calls_go(self) -> None:
+        """End every call on the line: a live one dropped (hung up on a desk phone), an
+        alerting one answered where Finesse answers it (a nailed connection; dropped at the
+        next round) or rejected on the phone that rings."""
+        for d in list(self.dialogs.values()):
+            mine, actions = self.my_state(d), d.get("actions", ())
+            if mine == "ALERTING":
+                if self.mode == "NAILED_CONNECTION" and "ANSWER" in actions:
+                    self.action(d["id"], "ANSWER")
+                else:
+                    number = self.dial_number if self.call_control else self.extension
+                    self.sim_post(f"/sim/v1/phones/{number}/reject", "reject on the phone")
+            elif self.call_control and "DROP" in actions:
+                self.action(d["id"], "DROP")
+            elif not self.call_control and mine in LIVE:
+                self.sim_post(f"/sim/v1/phones/{self.extension}/hangup", "hang up the phone")
+        self.wait(lambda: not self.live() and self.alerting() is None, EVENT_TIMEOUT)
 
 
 class TrafficUser(FastHttpUser):

@@ -1,19 +1,21 @@
 """Run the Locust load test against a simulator and a connector started for it.
 
     python -m scenarios.load.run --users N --spawn-rate R --run-time 30s [--workers 2]
-                                 [--calls-per-minute 30] [--speed 1] [--csv PREFIX]
+                                 [--calls-per-minute 30] [--shift-seconds S] [--speed 1]
+                                 [--csv PREFIX]
 
-Starts `mobagent sim` with a generated roster of N agents per Locust process (the function
-of scenarios.bench.connector_memory), `mobagent connector`, then Locust headless: one
-process, or with `--workers W` a `--master` and W `--worker` processes on 127.0.0.1. Locust
-runs N MobileAgentUsers plus one TrafficUser (so `-u N+1`). Everything is stopped at the end
-(killed on failure); prints Locust's stats and a one-line verdict (failures == 0).
+Starts `mobagent sim` with a generated roster of N agents per Locust process
+(scenarios.bench.roster), `mobagent connector`, then Locust headless: one process, or with
+`--workers W` a `--master` and W `--worker` processes on 127.0.0.1. Locust runs N
+MobileAgentUsers plus one TrafficUser (so `-u N+1`). Everything is stopped at the end
+(killed on failure); prints Locust's stats and a one-line verdict (failures == 0). Locust
+writes PREFIX_*.csv and its final statistics, PREFIX.json, which the verdict reads.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import os
 import signal
 import socket
@@ -39,8 +41,10 @@ def locust_cmd(args: argparse.Namespace, connector: str, csv_prefix: str) -> lis
     return [
         *(sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless"),
         *("-u", str(args.users + 1), "-r", str(args.spawn_rate), "-t", args.run_time),
-        *("--host", connector, "--csv", csv_prefix, "--stop-timeout", "15"),
+        *("--host", connector, "--csv", csv_prefix, "--json-file", csv_prefix),
+        *("--stop-timeout", "15"),
         *("--calls-per-minute", str(args.calls_per_minute), "--only-summary"),
+        *("--shift-seconds", str(args.shift_seconds)),
     ]
 
 
@@ -74,16 +78,22 @@ def run_locust(args: argparse.Namespace, connector: str, env: dict[str, str], cs
                 p.wait()
 
 
-def totals(csv_prefix: str) -> dict[str, dict[str, int]]:
-    """Requests and failures per `type name` from Locust's `PREFIX_stats.csv`."""
+def totals(prefix: str) -> dict[str, dict[str, int]]:
+    """Requests and failures per `type name`, and `Aggregated`, from Locust's final stats
+    (`--json-file PREFIX`: written after the users' on_stop, where the CSV's last write
+    may come before the logouts)."""
+    with open(f"{prefix}.json") as f:
+        entries = json.load(f)
     out: dict[str, dict[str, int]] = {}
-    with open(f"{csv_prefix}_stats.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            key = f"{row['Type']} {row['Name']}".strip()
-            out[key] = {
-                "requests": int(row["Request Count"]),
-                "failures": int(row["Failure Count"]),
-            }
+    for e in entries:
+        out[f"{e['method']} {e['name']}".strip()] = {
+            "requests": e["num_requests"],
+            "failures": e["num_failures"],
+        }
+    out["Aggregated"] = {
+        "requests": sum(e["num_requests"] for e in entries),
+        "failures": sum(e["num_failures"] for e in entries),
+    }
     return out
 
 
@@ -94,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-time", default="30s")
     p.add_argument("--workers", type=int, default=0, help="distributed: a master and W workers")
     p.add_argument("--calls-per-minute", type=float, default=30.0)
+    p.add_argument(
+        "--shift-seconds", type=float, default=0.0, help="each agent's shift (0: the run's)"
+    )
     p.add_argument("--speed", type=float, default=1.0, help="the simulator's clock speed")
     p.add_argument("--csv", default="", help="Locust's --csv prefix (default: a temp dir)")
     p.add_argument("--headless", action="store_true", help="always headless (accepted)")
