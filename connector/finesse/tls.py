@@ -30,14 +30,16 @@ log = logging.getLogger("connector.finesse.tls")
 # the default event loop uses, STARTTLS and direct TLS alike) allocates and zero-fills a
 # read buffer of `SSLProtocol.max_size` bytes per connection when it is created: 256 KiB,
 # resident for the connection's lifetime. With one notification session per agent that was
-# about 240 KiB of the ~420 KiB per agent measured at 1,000 STARTTLS agents. A TLS record
-# carries at most 16 KiB of plaintext, so a 16 KiB buffer still takes a whole record per
-# read; bulk transfers just take more (cheap) reads. The class attribute is read when each
+# about 240 KiB of the ~420 KiB per agent measured at 1,000 STARTTLS agents. The buffer
+# takes the encrypted bytes of one socket read; 4 KiB holds a typical notification (2-4 KiB)
+# in one read, and a bigger one (a TLS record carries up to 16 KiB) takes a few more cheap
+# reads, OpenSSL keeping the partial record meanwhile. 16 KiB -> 4 KiB saved another ~12 KiB
+# per STARTTLS agent (scenarios.bench.connector_memory). The class attribute is read when each
 # connection is made, so this applies to every asyncio TLS connection in the process made
 # after the import (aiohttp's included). Only ever shrunk, never grown. A Python whose
 # asyncio has no such attribute (or an event loop with its own TLS implementation, such as
 # uvloop) is left as it is.
-SSL_READ_BUFFER = 16 * 1024
+SSL_READ_BUFFER = 4 * 1024
 _SSLProtocol = getattr(asyncio.sslproto, "SSLProtocol", None)
 if isinstance(getattr(_SSLProtocol, "max_size", None), int):
     _SSLProtocol.max_size = min(_SSLProtocol.max_size, SSL_READ_BUFFER)

@@ -2,7 +2,7 @@
 
     mobagent bench [--agents 2000] [--events-per-second 2000] [--seconds 60] [--json]
                    [--direct 20] [--commands 20] [--burst N --burst-seconds S]
-                   [--sweep] [--chart PATH] [--profile PATH]
+                   [--sweep] [--chart PATH] [--profile PATH] [--gc-stats PATH]
 
 Processes: `mobagent sim --config <generated roster>` pinned to CPU 0, `mobagent connector`
 pinned to CPU 1, and the load generator as unpinned child processes (`--app-procs` holding
@@ -36,11 +36,21 @@ JSON lines; this process merges them. The roster is connector_memory's (N + dire
    `agent.state` event carrying that requestId.
 5. `lost`: flips whose event had not arrived within `--drain` seconds after the last one.
    Connector RSS (VmRSS) and CPU (utime+stime over the driving phase) from /proc;
-   rss_per_agent_kib = (RSS with N agents in - RSS at start-up) / N.
+   rss_per_agent_kib = (RSS with N agents in - RSS at start-up) / N. Each step also reports
+   the simulator's CPU and, for both, the share of the time they were runnable but waiting
+   for a core (`*_wait_percent`, schedstat): what the scheduler, not the code, adds.
 
-`--burst N --burst-seconds S` adds a phase of N flips in S seconds after the steady one.
+`--burst N --burst-seconds S` adds a phase of N flips in S seconds after the steady one,
+injected through the simulator's bulk state change (POST /sim/v1/agents/state, a batch of
+distinct agents every 5 ms, each change exactly what the agent's PUT would do): the REST
+API on the simulator's one core tops out near 2,700 PUTs a second on the 2-core machine,
+too few for 10,000 in 2 s. There an event's start is the simulator's own CLOCK_MONOTONIC
+stamp just after its notification went out (`e2e_from_put_ms`: from the batch's request).
+Connector driven agents sit the burst out.
 `--sweep` runs the steady phase at 500, 1000, 2000, 4000, ... (to `--events-per-second`)
 on the same signed-in agents and reports the highest rate with p99 <= 25 ms and 0 lost.
+`--inject bulk` makes the steady phases' events the burst's way (below), for rates beyond
+the simulator's REST API.
 `--chart PATH` writes a PNG of latency against load. `--profile PATH` runs the connector
 under cProfile and writes the stats (pstats) to PATH when it stops.
 """
@@ -478,6 +488,7 @@ class Settings:
     profile: str | None = None
     gc_stats: str | None = None
     app_procs: int = APP_PROCS
+    inject: str = "rest"  # how the steady phases make their events: "rest" | "bulk"
 
 
 def sweep_rates(top: float) -> list[float]:
@@ -633,7 +644,7 @@ async def measure(
             since = gen.mark()
             cpu0, t0 = cpu(), time.monotonic()
             log(f"driving {rate:g} events/s for {s.seconds:g}s (from monotonic {t0:.3f}) ...")
-            await drive(rate, s.seconds)
+            await drive(rate, s.seconds, via=s.inject)
             wall = time.monotonic() - t0
             cpu1 = cpu()
             await drain(s.drain)
@@ -858,6 +869,7 @@ def run(s: Settings) -> dict[str, Any]:
         "connector_cpu_percent": main_step["connector_cpu_percent"],
         "generator_cpu_percent": main_step["generator_cpu_percent"],
         "generator_processes": {"apps": s.app_procs, "direct": 1 if s.direct else 0, "driver": 1},
+        "inject": s.inject,
         "achieved_per_second": main_step["achieved_per_second"],
         "events_before_ack": main_step["events_before_ack"],
         "e2e_from_put_ms": main_step["e2e_from_put_ms"],
@@ -988,6 +1000,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--app-procs", type=int, default=APP_PROCS, help="processes holding the app WebSockets"
     )
+    p.add_argument(
+        "--inject",
+        choices=["rest", "bulk"],
+        default="rest",
+        help="steady phases' events: agents' REST PUTs (default) or the simulator's bulk "
+        "state change (rates beyond what its REST API takes on one core)",
+    )
     p.add_argument("--gc-stats", help="record the connector's GC pauses (JSON) to this path")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(args_in)
@@ -1010,6 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         app_procs=max(1, args.app_procs),
         gc_stats=args.gc_stats,
+        inject=args.inject,
     )
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     try:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from connector.finesse import codec
 from connector.finesse.models import TeamMember, Update, User
 from connector.finesse.tls import SSL_READ_BUFFER, client_ssl_context
 from connector.finesse.xmpp import (
@@ -743,8 +744,22 @@ async def test_starttls_session_reads_through_a_small_tls_buffer(
     tls_lab: FinesseLab, sessions: Sessions
 ):
     ctx = client_ssl_context(ca_file=tls_lab.sim.ca_file)
-    session, _ = await sessions.up("1001", endpoint(tls_lab, tls=TlsMode.STARTTLS), ssl_context=ctx)
+    session, probe = await sessions.up(
+        "1001", endpoint(tls_lab, tls=TlsMode.STARTTLS), ssl_context=ctx
+    )
     assert session.xmpp is not None
+    await tls_lab.sim.wait_until(available(tls_lab, "1001"))
+    # A notification several times the buffer (TLS records of up to 16 KiB) arrives whole.
+    big = User(login_id="1001", first_name="F" * (5 * SSL_READ_BUFFER), state="NOT_READY")
+    xml = codec.update_to_xml(Update("PUT", user_node("1001"), big))
+    assert tls_lab.sim.sides[0].xmpp.publish(user_node("1001"), xml) == 1
+    await probe.until(
+        lambda: any(
+            isinstance(u.data, User) and u.data.first_name == big.first_name
+            for _, u in probe.updates
+        ),
+        "the big notification, whole",
+    )
     # CPython 3.11+'s asyncio TLS transport; private, so only checked where it is there.
     protocol = getattr(session.xmpp.transport, "_ssl_protocol", None)
     buffer = getattr(protocol, "_ssl_buffer", None)

@@ -59,7 +59,8 @@ def test_missing_ca_file_is_an_error_not_a_silent_default(tmp_path: Path):
 
 def test_asyncio_tls_read_buffer_is_small_once_the_module_is_imported():
     # CPython 3.11+ gives each TLS connection a read buffer of SSLProtocol.max_size bytes
-    # (256 KiB by default); importing connector.finesse.tls shrinks it to one TLS record.
-    assert SSL_READ_BUFFER == 16 * 1024
+    # (256 KiB by default); importing connector.finesse.tls shrinks it to 4 KiB, a typical
+    # notification's encrypted bytes in one read.
+    assert SSL_READ_BUFFER == 4 * 1024
     assert isinstance(asyncio.sslproto.SSLProtocol.max_size, int)  # exists on this Python
     assert 0 < asyncio.sslproto.SSLProtocol.max_size <= SSL_READ_BUFFER
