@@ -922,7 +922,8 @@ def chart(result: dict[str, Any], path: str) -> None:
     ax.plot(rates, [st["direct_ms"]["p99"] for st in steps], "x--", label="direct slixmpp p99")
     ax.axhline(TARGETS["p99_ms"], color="red", lw=0.8, ls=":", label="p99 target 25 ms")
     ax.set_xlabel("events per second (achieved)")
-    ax.set_ylabel("latency, ms (simulator 202 -> app receives)")
+    start = "simulator publish" if result.get("inject") == "bulk" else "simulator 202"
+    ax.set_ylabel(f"latency, ms ({start} -> app receives)")
     ax.set_yscale("log")
     ax.set_title(f"Connector push latency, {result['agents']} agents")
     ax.grid(True, which="both", alpha=0.3)
