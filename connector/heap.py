@@ -66,11 +66,14 @@ class Heap:
             self._full = asyncio.get_running_loop().call_later(self.full_interval, self._full_due)
 
     def stop(self) -> None:
+        """The policy ends: no more timers, and what it froze is back in the collector's
+        sight (a process that goes on after its connector, such as a test run)."""
         for timer in (self._settle, self._young, self._full):
             if timer is not None:
                 timer.cancel()
         self._settle = self._young = self._full = None
         self.settled = False
+        gc.unfreeze()
 
     def changed(self) -> None:
         """A session began or ended: stop freezing young objects (its cycles must be

@@ -270,6 +270,9 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         receiver.cancel()
         connector.websockets -= 1
         await ws.close()
+    for task in (sender, receiver):  # retrieved: a failure is logged once, here
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("event stream of %s ended: %r", link.agent_id, task.exception())
     return ws
 
 

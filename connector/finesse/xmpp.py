@@ -11,15 +11,14 @@ What FINESSE.md asks of a client, and how this module does it:
 * Notifications are pubsub event messages without `<body>` or `type` (5.4). They are taken
   off the stream as parsed elements, before slixmpp builds a stanza object for them and
   matches its handlers (the hot path: see `_Client`), and each `<notification>` is parsed
-  by `codec.parse_update`. A bad one
-  is logged and skipped; it never ends the session.
+  by `codec.parse_update`. A bad one is logged and skipped; it never ends the session.
 * Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
   after a reconnect and removed by `stop()`, since leftovers persist on the node. The
   subscribe and unsubscribe requests are built here as plain XEP-0060 iq stanzas.
 * XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds
   (written as text; the answer is matched by id off the stream), and a ping that times out
-  counts as a lost connection. The server's own pings are
-  answered on the same path as notifications.
+  counts as a lost connection. The server's own pings are answered on the same path as
+  notifications.
 * Any loss is followed by reconnection with exponential backoff and full jitter, capped far
   below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
   presence and subscriptions are restored and `on_connection(True)` tells the caller to

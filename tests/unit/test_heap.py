@@ -73,6 +73,7 @@ async def test_full_collections_come_every_full_interval_until_stopped():
     finally:
         heap.stop()
     assert heap._full is None and heap._settle is None  # no timer left to fire
+    assert gc.get_freeze_count() == 0  # everything back in the collector's sight
 
 
 async def test_while_settled_young_objects_are_frozen_until_the_next_sign_in():
