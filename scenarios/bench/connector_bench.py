@@ -11,11 +11,12 @@ the app WebSockets, one the direct subscribers, one the driver) that stamp time.
 JSON lines; this process merges them. The roster is connector_memory's (N + direct agents).
 
 1. N apps sign in state-only through the connector (POST /api/v1/sessions, 50 at a time) and
-   each opens its event WebSocket (aiohttp, TCPConnector(limit=0), compress=0); `direct`
-   extra agents sign in to the simulator's XMPP with plain slixmpp ClientXMPP (one shared
-   SSLContext) and are auto-subscribed to their own User node, without the connector.
-   `login_seconds`: all N apps in (first WebSocket message read) and the direct clients
-   in session.
+   each opens its event WebSocket (aiohttp, TCPConnector(limit=0), compress=0).
+   `login_seconds`: all N apps in (first WebSocket message read). Then `direct` watchers
+   sign in to the simulator's XMPP with plain slixmpp ClientXMPP (one shared SSLContext) as
+   app agents spread over the roster, with a resource of their own: each is auto-subscribed
+   to its agent's User node, so it receives the same notifications as the connector's
+   session of that agent, without the connector.
 2. Events: the driver flips agents READY / NOT_READY (reason code 1) through the
    SIMULATOR's REST API as the agent (PUT /finesse/api/User/{id}, Basic auth,
    application/xml), R per second spread round-robin over the N + direct agents (one PUT in
@@ -30,7 +31,9 @@ JSON lines; this process merges them. The roster is connector_memory's (N + dire
    a negative interval is kept as 0 (counted as `events_before_ack`), so `e2e_ms` is a lower
    bound; `e2e_from_put_ms` (from just before the PUT was sent, REST handling included) is
    the matching upper bound, reported beside it. The k-th flip of an
-   agent is matched with its k-th event. `direct_ms` is the same for the direct clients.
+   agent is matched with its k-th event. `direct_ms` is the same for the direct watchers,
+   over the same events; `connector_added_ms` pairs them: for each watched event, the app's
+   receipt minus the direct client's (what the connector and its WebSocket add).
 4. `command_rtt_ms`: `commands` of the N agents are driven through the connector instead
    (PUT /api/v1/agent/state, 202 with requestId): time from just before the PUT to the
    `agent.state` event carrying that requestId.
@@ -115,6 +118,7 @@ TARGETS = {
 SWEEP_RATES = (500, 1000, 2000, 4000, 8000)
 NOT_READY_XML = "<User><state>NOT_READY</state><reasonCodeId>1</reasonCodeId></User>"
 READY_XML = "<User><state>READY</state></User>"
+DIRECT_RESOURCE = "bench-direct"
 PROFILE_FLAG = "--connector-under-cprofile"
 CHILD_FLAG = "--load-generator-child"
 APP_PROCS = 2
@@ -123,7 +127,8 @@ APP_PROCS = 2
 @dataclasses.dataclass
 class Agent:
     """One agent driven by the benchmark: how it receives (app, direct or command) and the
-    times of its flips (202 read, or command sent) and of its events."""
+    times of its flips (202 read, or command sent) and of its events. A `direct` one is a
+    watcher: a second session of an app agent, receiving the same events."""
 
     index: int
     kind: str  # "app" | "direct" | "command"
@@ -136,6 +141,7 @@ class Agent:
     rids: dict[str, float] = dataclasses.field(default_factory=dict)  # requestId -> sent
     rid_recv: dict[str, float] = dataclasses.field(default_factory=dict)
     token: str = ""
+    twin: Agent | None = None  # a direct watcher's app agent (whose acks it shares)
 
     @property
     def id(self) -> str:
@@ -213,13 +219,16 @@ class Generator:
             if not self.closing:
                 self.failures.append(f"agent {a.id} stream: {type(exc).__name__}: {exc}")
 
-    async def login_direct(self, http: aiohttp.ClientSession, a: Agent) -> None:
+    async def login_direct(self, a: Agent) -> None:
+        """A plain slixmpp client signed in as an agent whose app is already in, with a
+        resource of its own: Finesse delivers the agent's User notifications to both
+        sessions, so it receives the very events the connector relays (`direct_ms`)."""
         from slixmpp import ClientXMPP
         from slixmpp.xmlstream.handler import Callback
         from slixmpp.xmlstream.matcher import MatchXPath
 
         client = ClientXMPP(
-            f"{a.id}@{self.domain}/bench",
+            f"{a.id}@{self.domain}/{DIRECT_RESOURCE}",
             PASSWORD,
             ssl_context=_SHARED_SSL,
             plugin_config={"feature_mechanisms": {"unencrypted_plain": True}},
@@ -249,19 +258,6 @@ class Generator:
         self.direct_clients.append(client)
         if not await asyncio.wait_for(started, 30):
             raise BenchError(f"direct client {a.id}: authentication failed")
-        # Signed in to Finesse (state NOT_READY) by the agent itself, as a desktop would.
-        xml = f"<User><state>LOGIN</state><extension>{extension(a.index)}</extension></User>"
-        async with http.put(
-            f"{self.sim_rest}/User/{a.id}",
-            data=xml,
-            headers={"Authorization": _basic(a.id), "Content-Type": "application/xml"},
-        ) as r:
-            if r.status != 202:
-                raise BenchError(f"direct {a.id}: LOGIN answered {r.status}: {await r.text()}")
-        async with asyncio.timeout(30):
-            while not a.recv:  # the login's own notification  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-        a.recv.clear()
 
     async def login_all(self, http: aiohttp.ClientSession, concurrency: int) -> float:
         t0 = time.perf_counter()
@@ -271,7 +267,7 @@ class Generator:
             async with sem:
                 try:
                     if a.kind == "direct":
-                        await self.login_direct(http, a)
+                        await self.login_direct(a)
                     else:
                         await self.login_app(http, a)
                 except (aiohttp.ClientError, TimeoutError, BenchError, KeyError) as exc:
@@ -415,11 +411,22 @@ class Generator:
         direct: list[float] = []
         e2e_put: list[float] = []
         direct_put: list[float] = []
+        added: list[float] = []  # app receipt - direct receipt of the same event
         rtt: list[float] = []
-        sent = received = 0
+        sent = received = direct_expected = direct_received = 0
         early = 0
+        start = {id(a): mark for a, mark in zip(self.agents, since, strict=True)}
         for a, (k0, r0) in zip(self.agents, since, strict=True):
             acks, recv = a.acks[k0:], a.recv[r0:]
+            if a.kind == "direct":
+                direct_expected += len(acks)
+                direct_received += min(len(acks), len(recv))
+                direct += [max(0.0, got - ack) for ack, got in zip(acks, recv, strict=False)]
+                direct_put += [got - put for put, got in zip(a.puts[k0:], recv, strict=False)]
+                if a.twin is not None:
+                    twin_recv = a.twin.recv[start[id(a.twin)][1] :]
+                    added += [t - d for t, d in zip(twin_recv, recv, strict=False)]
+                continue
             sent += len(acks)
             received += min(len(acks), len(recv))
             if a.kind == "command":
@@ -427,9 +434,8 @@ class Generator:
             for ack, got in zip(acks, recv, strict=False):
                 if got < ack:
                     early += 1
-                (direct if a.kind == "direct" else e2e).append(max(0.0, got - ack))
-            for put, got in zip(a.puts[k0:], recv, strict=False):
-                (direct_put if a.kind == "direct" else e2e_put).append(got - put)
+                e2e.append(max(0.0, got - ack))
+            e2e_put += [got - put for put, got in zip(a.puts[k0:], recv, strict=False)]
         for a in self.agents:
             if a.kind == "command":
                 for rid, t_sent in a.rids.items():
@@ -443,6 +449,8 @@ class Generator:
             "e2e_ms": summary(e2e, E2E_Q),
             "e2e_mean_ms": round(statistics.fmean(e2e) * 1000, 3) if e2e else None,
             "direct_ms": summary(direct, SHORT_Q),
+            "direct_lost": direct_expected - direct_received,
+            "connector_added_ms": summary(added, SHORT_Q),
             "e2e_from_put_ms": summary(e2e_put, E2E_Q),
             "direct_from_put_ms": summary(direct_put, SHORT_Q),
             "command_rtt_ms": summary(rtt, SHORT_Q),
@@ -559,15 +567,16 @@ async def measure(
     the machine); this process only merges their timestamps and counts."""
     n = s.agents
     agents = [Agent(i, "command" if i <= s.commands else "app") for i in range(1, n + 1)]
-    agents += [Agent(n + j, "direct") for j in range(1, s.direct + 1)]
     by_id = {a.id: a for a in agents}
-    gen = Generator(sim, api, agents)  # only for mark() / phase() over the merged lists
+    # Direct watchers: second sessions of app agents spread over the roster, sharing their
+    # twins' flip times, so that direct_ms covers the very events the apps receive.
+    plain = [a for a in agents if a.kind == "app"]
+    chosen = plain[:: max(1, len(plain) // s.direct)][: s.direct] if s.direct else []
+    watchers = [Agent(a.index, "direct", acks=a.acks, puts=a.puts, twin=a) for a in chosen]
+    gen = Generator(sim, api, agents + watchers)  # only for mark() / phase()
     rss_before, _ = await settled_rss(conn_pid)
-    apps = [a for a in agents if a.kind != "direct"]
-    shards = [apps[k :: s.app_procs] for k in range(s.app_procs)]
+    shards = [agents[k :: s.app_procs] for k in range(s.app_procs)]
     groups = [(f"apps{k}", shard) for k, shard in enumerate(shards) if shard]
-    if s.direct:
-        groups.append(("direct", [a for a in agents if a.kind == "direct"]))
 
     def spec(role: str, members: list[Agent]) -> dict[str, Any]:
         return {
@@ -595,6 +604,11 @@ async def measure(
             *(c.call({"cmd": "login", "concurrency": per}) for c, _ in receivers)
         )
         login_seconds = time.monotonic() - t0
+        if watchers:  # once their agents are in: they see no login notifications
+            child = await Child.start("direct", spec("receive", watchers))
+            children.append(child)
+            receivers.append((child, watchers))
+            await child.call({"cmd": "login", "concurrency": len(watchers)})
         tokens: dict[str, str] = {}
         for r in replies:
             tokens.update(r["tokens"])
@@ -617,11 +631,12 @@ async def measure(
 
         async def drain(timeout: float) -> None:
             async def one(c: Child, members: list[Agent]) -> None:
-                expected = {a.id: a.sent for a in members}
+                expected = {a.id: (a.twin or a).sent for a in members}
                 r = await c.call({"cmd": "wait", "expected": expected, "timeout": timeout})
+                mine = {a.id: a for a in members}
                 for aid, d in r["agents"].items():
-                    by_id[aid].recv.extend(d["recv"])
-                    by_id[aid].rid_recv.update(d["rid_recv"])
+                    mine[aid].recv.extend(d["recv"])
+                    mine[aid].rid_recv.update(d["rid_recv"])
 
             await asyncio.gather(*(one(c, m) for c, m in receivers))
 
@@ -663,6 +678,7 @@ async def measure(
             log(
                 f"  sent {step['events_sent']} ({step['achieved_per_second']}/s), lost "
                 f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
+                f"connector added {step['connector_added_ms']}, "
                 f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}% "
                 f"(waiting for a CPU {step['connector_wait_percent']}%), "
                 f"generator {used}"
@@ -827,7 +843,7 @@ def run(s: Settings) -> dict[str, Any]:
     conn_cpus = {cores[1]} if cores else None
     with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
         roster = Path(tmp) / ROSTER_NAME
-        roster.write_text(roster_toml(s.agents + s.direct))
+        roster.write_text(roster_toml(s.agents))
         sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
         sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
         with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
@@ -1011,12 +1027,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gc-stats", help="record the connector's GC pauses (JSON) to this path")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(args_in)
-    if args.agents < 1 or args.agents + args.direct > MAX_AGENTS:
-        p.error(f"--agents + --direct must be between 1 and {MAX_AGENTS}")
+    if not 1 <= args.agents <= MAX_AGENTS:
+        p.error(f"--agents must be between 1 and {MAX_AGENTS}")
     if args.commands is None:
         args.commands = min(20, max(1, args.agents // 100))
     if not 0 <= args.commands < args.agents:
         p.error("--commands must be below --agents")
+    if not 0 <= args.direct <= args.agents - args.commands:
+        p.error("--direct watchers are app agents: at most --agents minus --commands")
     s = Settings(
         agents=args.agents,
         rate=args.events_per_second,

@@ -37,6 +37,11 @@ def test_bench_reports_latency_memory_and_no_loss():
         assert r["e2e_from_put_ms"][key] > 0
     # The direct client's event may be read before its own 202 (a lower bound of 0 ms).
     assert r["direct_ms"]["p99"] >= 0
+    # The direct watchers are second sessions of app agents: the same events, none lost, so
+    # each watched event is paired with the app's receipt of it.
+    step = r["steps"][-1]
+    assert step["direct_lost"] == 0 and step["samples"]["direct"] > 0
+    assert step["connector_added_ms"]["p50"] is not None
     assert r["direct_from_put_ms"]["p99"] > 0
     assert r["command_rtt_ms"]["p50"] > 0
     assert r["command_rtt_ms"]["p99"] > 0
