@@ -20,7 +20,8 @@ The policy, driven by `changed()` at each sign-in and sign-out:
   events/s: about a millisecond). Frozen objects are still freed by reference counting when
   they die; what freezing defers is the reclaiming of garbage *cycles*, and the connector's
   steady state makes none (the hot path builds no slixmpp stanza, the keepalive writes its
-  pings as text: the bench's GC log shows 0 collected). Sign-ins and sign-outs do make
+  pings as text: the bench's GC log shows 0 collected, and
+  tests/unit/test_steady_state_garbage.py checks it). Sign-ins and sign-outs do make
   cycles, which is why the periodic freezing stops at each of them until things settle.
 * Every `full_interval` seconds (0: never) one full collection over everything,
   `gc.unfreeze(); gc.collect(); gc.freeze()`. It reclaims the cycles that died frozen (the
