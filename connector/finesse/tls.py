@@ -22,7 +22,7 @@ import logging
 import os
 import ssl
 
-__all__ = ["SSL_READ_BUFFER", "client_ssl_context"]
+__all__ = ["SSL_READ_BUFFER", "client_ssl_context", "small_tls_read_buffers"]
 
 log = logging.getLogger("connector.finesse.tls")
 
@@ -40,9 +40,17 @@ log = logging.getLogger("connector.finesse.tls")
 # asyncio has no such attribute (or an event loop with its own TLS implementation, such as
 # uvloop) is left as it is.
 SSL_READ_BUFFER = 4 * 1024
-_SSLProtocol = getattr(asyncio.sslproto, "SSLProtocol", None)
-if isinstance(getattr(_SSLProtocol, "max_size", None), int):
-    _SSLProtocol.max_size = min(_SSLProtocol.max_size, SSL_READ_BUFFER)
+
+
+def small_tls_read_buffers(size: int = SSL_READ_BUFFER) -> None:
+    """Shrink asyncio's per-connection TLS read buffer to `size` (never grow it). Done at
+    import for the connector; a TLS server with many clients (the simulator) calls it."""
+    protocol = getattr(asyncio.sslproto, "SSLProtocol", None)
+    if isinstance(getattr(protocol, "max_size", None), int):
+        protocol.max_size = min(protocol.max_size, size)
+
+
+small_tls_read_buffers()
 
 
 def client_ssl_context(
