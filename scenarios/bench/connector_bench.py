@@ -1013,6 +1013,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", action="store_true")
     p.add_argument("--chart", help="write a PNG of latency against load")
     p.add_argument("--drain", type=float, default=DRAIN, help="seconds to wait for stragglers")
+    p.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="sign-ins in flight at a time"
+    )
     p.add_argument("--profile", help="run the connector under cProfile, stats to this path")
     p.add_argument(
         "--app-procs", type=int, default=APP_PROCS, help="processes holding the app WebSockets"
@@ -1045,6 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
         burst_seconds=args.burst_seconds,
         sweep=args.sweep,
         drain=args.drain,
+        concurrency=max(1, args.concurrency),
         profile=args.profile,
         app_procs=max(1, args.app_procs),
         gc_stats=args.gc_stats,
