@@ -341,12 +341,8 @@ class Replication:
             self._set_rate(src, now)
 
     def _arrive(self, src: _Source) -> None:
+        self._flush()
         now = self.env._now
-        dt = now - self._t_last
-        if dt:
-            self._busy_area += self._busy * dt
-            self._queue_area += self._queued * dt
-            self._t_last = now
         n = self._arrivals = self._arrivals + 1
         if n == self._open_at:  # calls mode: the first call after the warm-up
             self._open_window(now)
@@ -414,24 +410,15 @@ class Replication:
         self._wrapup_done(agent)
 
     def _wrapup_done(self, agent: _Agent) -> None:
-        now = self.env._now
-        dt = now - self._t_last
-        if dt:
-            self._busy_area += self._busy * dt
-            self._queue_area += self._queued * dt
-            self._t_last = now
+        self._flush()
         self._busy -= 1
         self._acd.agent_available(agent.id)  # may route the oldest waiting call to it
 
     def _abandon(self, call: _Call) -> None:
         if not self._acd.withdraw(call):
             return  # answered before its patience ran out
+        self._flush()
         now = self.env._now
-        dt = now - self._t_last
-        if dt:
-            self._busy_area += self._busy * dt
-            self._queue_area += self._queued * dt
-            self._t_last = now
         self._queued -= 1
         tally = call.tally
         if tally is not None:
