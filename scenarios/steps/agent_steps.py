@@ -21,6 +21,18 @@ from scenarios.steps.world import (
     until,
 )
 
+
+async def finesse_user_until(
+    agent: Agent,
+    check: Any,
+    what: str,
+    describe: Any = describe_user,
+    timeout: float = WAIT,
+) -> Any:
+    """The agent's User as Finesse holds it (GET User as the agent), once `check` holds."""
+    return await finesse_until(agent, agent.finesse.get_user, check, what, describe, timeout)
+
+
 LOGIN_COLUMNS = {"agent", "mode", "dial number", "extension", "password"}
 
 
@@ -62,9 +74,8 @@ async def reason_code_id(agent: Agent, category: str, label: str) -> str:
 
 async def state_shown(agent: Agent, state: str, timeout: float = WAIT) -> None:
     await until(agent, lambda: agent.app.agent.get("state") == state, f"the agent {state}", timeout)
-    await finesse_until(
+    await finesse_user_until(
         agent,
-        agent.finesse.get_user,
         lambda u: u.state == state,
         f"state {state}",
         lambda u: f"state {u.state}",
@@ -140,9 +151,8 @@ async def signed_in_as(world: World, agent: str, mode: str) -> None:
         return mobile.get("mode") if mobile else None
 
     await until(who, lambda: app_mode() == want, f"mobile mode {want}")
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: (u.mobile_agent.mode if u.mobile_agent else None) == want,
         f"mobile mode {want}",
         lambda u: f"mobileAgent {u.mobile_agent}",
@@ -256,9 +266,8 @@ async def is_state_in_finesse(world: World, agent: str, state: str) -> None:
     """The state Finesse holds (GET User as the agent); also works for an agent whose
     login was refused."""
     who = world.agents.get(agent) or await world.new_agent(agent, "desk", with_phone=False)
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: u.state == state,
         f"state {state}",
         lambda u: f"state {u.state}",
@@ -290,9 +299,8 @@ async def is_state_with_reason(
         f"the agent {state} with reason {reason!r}",
         seconds,
     )
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: u.state == state and u.reason_code is not None and u.reason_code.label == reason,
         f"state {state} with reason {reason!r}",
         describe_user,
@@ -316,9 +324,8 @@ async def is_state_with_code(world: World, agent: str, state: str, code: int) ->
         return who.app.agent.get("state") == state and str(reason.get("code")) == str(code)
 
     await until(who, app_ok, f"the agent {state} with reason code {code}")
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: (
             u.state == state
             and (u.reason_code.code if u.reason_code else u.reason_code_id) == str(code)
@@ -336,9 +343,8 @@ async def is_state_with_reason_in_finesse(
     """The state and its reason code's label as Finesse holds them (e.g. after a logout,
     when the app is signed out)."""
     who = world.agent(agent)
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: u.state == state and u.reason_code is not None and u.reason_code.label == reason,
         f"state {state} with reason {reason!r}",
         describe_user,
@@ -352,9 +358,8 @@ async def has_pending(world: World, agent: str, state: str) -> None:
     and in Finesse."""
     who = world.agent(agent)
     await until(who, lambda: who.app.agent.get("pendingState") == state, f"pending state {state}")
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: u.pending_state == state,
         f"pending state {state}",
         describe_user,
@@ -367,9 +372,8 @@ async def has_no_pending(world: World, agent: str) -> None:
     """`pendingState` is empty in the app and in Finesse."""
     who = world.agent(agent)
     await until(who, lambda: not who.app.agent.get("pendingState"), "no pending state")
-    await finesse_until(
+    await finesse_user_until(
         who,
-        who.finesse.get_user,
         lambda u: not u.pending_state,
         "no pending state",
         describe_user,
