@@ -74,6 +74,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -322,24 +323,9 @@ class Generator:
         rate: float,
         seconds: float,
     ) -> None:
-        """`rate` flips per second for `seconds`, round-robin over the agents."""
-        total = int(rate * seconds)
-        tasks: set[asyncio.Task[None]] = set()
-        start = time.monotonic()
-        done = 0
-        i = 0
-        n = len(self.agents)
-        while done < total:
-            due = min(total, int((time.monotonic() - start) * rate) + 1)
-            while done < due:
-                t = asyncio.ensure_future(self.flip(rest, conn, self.agents[i % n]))
-                tasks.add(t)
-                t.add_done_callback(tasks.discard)
-                i += 1
-                done += 1
-            await asyncio.sleep(TICK)
-        if tasks:
-            await asyncio.gather(*tasks)
+        """`rate` flips per second for `seconds`, round-robin over the agents, each its own
+        PUT."""
+        await self._paced(self.agents, rate, seconds, 1, lambda b: self.flip(rest, conn, b[0]))
 
     async def drive_bulk(self, rest: aiohttp.ClientSession, rate: float, seconds: float) -> None:
         """`rate` flips per second for `seconds` through the simulator's bulk state change
@@ -347,19 +333,31 @@ class Generator:
         the agents that are not driven through the connector. An agent's ack is the
         simulator's CLOCK_MONOTONIC just after its notification went out."""
         agents = [a for a in self.agents if a.kind != "command"]
+        await self._paced(agents, rate, seconds, len(agents), lambda b: self.flip_batch(rest, b))
+
+    async def _paced(
+        self,
+        agents: list[Agent],
+        rate: float,
+        seconds: float,
+        most: int,
+        work: Callable[[list[Agent]], Awaitable[None]],
+    ) -> None:
+        """Every TICK, start the flips now due (`rate` a second for `seconds`, round-robin
+        over `agents`) as `work(batch)` on batches of at most `most` agents; a batch never
+        wraps around the list, so its agents are distinct. Then wait for them all."""
         total = int(rate * seconds)
         tasks: set[asyncio.Task[None]] = set()
         start = time.monotonic()
-        done = i = 0
+        done = 0
         while done < total:
             due = min(total, int((time.monotonic() - start) * rate) + 1)
-            while done < due:  # a batch never wraps around: its agents are distinct
-                first = i % len(agents)
-                batch = agents[first : first + min(due - done, len(agents) - first)]
-                t = asyncio.ensure_future(self.flip_batch(rest, batch))
+            while done < due:
+                first = done % len(agents)
+                batch = agents[first : first + min(due - done, most, len(agents) - first)]
+                t = asyncio.ensure_future(work(batch))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
-                i += len(batch)
                 done += len(batch)
             await asyncio.sleep(TICK)
         if tasks:
