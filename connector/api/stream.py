@@ -58,12 +58,10 @@ class EventStream:
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
 
-    def publish(self, event: MobileEvent) -> Frame:
+    def publish(self, event: MobileEvent) -> None:
         self.seq += 1
-        frame = _frame(self.seq, event.type, event.data, self._clock())
-        self._buffer.append(frame)
+        self._buffer.append(_frame(self.seq, event.type, event.data, self._clock()))
         self._wake()
-        return Frame(*frame)
 
     def close(self) -> None:
         """The session ended: readers finish what is buffered, then stop."""

@@ -73,7 +73,8 @@ def test_frames_hold_the_serialised_message_and_escape_the_collector():
     import gc
 
     s = stream()
-    frame = s.publish(MobileEvent("agent.state", {"state": "READY", "reasonCode": None}))
+    s.publish(MobileEvent("agent.state", {"state": "READY", "reasonCode": None}))
+    [frame] = s.reader(since=0).take()
     assert frame.message() == {
         "seq": 1,
         "type": "agent.state",
