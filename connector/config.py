@@ -40,8 +40,8 @@ class ConnectorConfig:
     max_body: int = 64 * 1024
     keepalive: float = 20.0
     resource: str = "mobileagent"
-    gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never); heap.py
-    gc_full_interval: float = 600.0  # s between full garbage collections (0: never); heap.py
+    gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never); gc_policy.py
+    gc_full_interval: float = 600.0  # s between full garbage collections (0: never); gc_policy.py
 
     @property
     def listen_host(self) -> str:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from connector.finesse.tls import small_tls_read_buffers
+from mobagent.tls_buffers import small_tls_read_buffers
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, ...], tuple[ssl.SSLContext, Path]] = {}

@@ -1,7 +1,7 @@
 """`mobagent SUBCOMMAND ...`: dispatch to the package that owns the subcommand.
 
 Subcommands are imported lazily so that `mobagent sim` never loads the connector and the
-other way round (the packages may not import each other's internals, see DESIGN.md).
+other way round (the packages may not import each other's internals: docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -7,23 +7,23 @@ all three hold, checked in this order:
 2. the XMPP connection to it is up;
 3. the 'finesse' XMPP user's presence is AVAILABLE.
 
-`Hosts` is a small state machine over what the rest of the connector observes: the REST
-client reports connection failures and answers, the XMPP sessions report their connection
-and the 'finesse' user's presence, and anyone who reads SystemInfo (a REST poll or a
-SystemInfo notification) reports it. Every `report_*` method is pure (no I/O, no await);
-`choose()` is the only I/O: it polls SystemInfo and moves `active`.
+`Hosts` is a passive state machine over what the connector observes: the REST client
+reports connection failures and answers; everything else (the notification sessions'
+connection, the 'finesse' user's presence, SystemInfo from a poll or a notification)
+reaches it through the one `FinesseMonitor` (monitor.py), which also runs the polls that
+`needs_choice()` asks for. Nothing here does I/O or awaits.
 
 The recovery rules of the FINESSE.md 7.2 table, and where each lives:
 
 - Notification service down or network loss, noticed as the XMPP connection dropping (or
   REST failing to connect): poll SystemInfo of this node and the alternate until one is
-  IN_SERVICE, then reconnect XMPP there. `report_xmpp` / `report_rest_failure` make
-  `needs_choice()` say so; `choose()` is the poll.
+  IN_SERVICE, then reconnect XMPP there. `report_notifications` / `report_rest_failure`
+  make `needs_choice()` say so; `poll_order()` and `accept()` are the poll's rules.
 - Tomcat or the Finesse webapp down, noticed as the 'finesse' user's presence going
   UNAVAILABLE: wait for AVAILABLE, then for SystemInfo IN_SERVICE; otherwise fail over.
   `report_finesse_presence` and `report_system_info` track it; `needs_choice()` asks for
-  the failover once `presence_grace` has passed; `choose()` skips a node whose 'finesse'
-  user is UNAVAILABLE.
+  the failover once `presence_grace` has passed; `poll_order()` skips a node whose
+  'finesse' user is UNAVAILABLE.
 - Finesse lost CTI, noticed as SystemInfo `status=OUT_OF_SERVICE`: keep XMPP up and wait
   for IN_SERVICE. `report_system_info` only records it; it never makes `needs_choice()`
   ask for a failover.
@@ -34,20 +34,14 @@ documents (UNCONFIRMED): `presence_grace`, 30 s by default.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from connector.finesse.errors import FinesseConnectionError, FinesseError
 from connector.finesse.models import SystemInfo
-
-if TYPE_CHECKING:
-    from connector.finesse.rest import FinesseRest
 
 __all__ = ["IN_SERVICE", "OUT_OF_SERVICE", "FinessePresence", "Hosts", "Node", "normalize_base"]
 
@@ -95,7 +89,7 @@ class Node:
 
     base_url: str
     status: str = ""  # SystemInfo status last seen: IN_SERVICE | OUT_OF_SERVICE | "" unknown
-    xmpp_connected: bool | None = None  # None: no XMPP report yet
+    notifications_up: bool | None = None  # the notification connection; None: no report yet
     finesse: FinessePresence = FinessePresence.UNKNOWN
     finesse_down_since: float | None = None  # clock() when 'finesse' went UNAVAILABLE
     rest_down: bool = False  # the last REST request could not connect or timed out
@@ -154,9 +148,7 @@ class Hosts:
         self._active = first.base_url
         self.presence_grace = presence_grace
         self._clock = clock
-        self.on_switch: SwitchListener | None = None
         self._listeners: list[SwitchListener] = []
-        self._choosing: asyncio.Future[str] | None = None
         self.switches = 0
 
     # -- what is known ------------------------------------------------------------------------
@@ -196,9 +188,9 @@ class Hosts:
             return f"Finesse at {node.address} does not answer"
         if node.status != IN_SERVICE:
             return f"Finesse at {node.address} is {node.status or 'not yet known (no SystemInfo)'}"
-        # 2. The XMPP connection.
-        if node.xmpp_connected is False:
-            return f"XMPP connection to {node.address} is down"
+        # 2. The notification (XMPP) connection.
+        if node.notifications_up is False:
+            return f"notification connection to {node.address} is down"
         # 3. The 'finesse' user's presence.
         if node.finesse is FinessePresence.UNAVAILABLE:
             return f"the 'finesse' user of {node.address} is UNAVAILABLE"
@@ -210,7 +202,7 @@ class Hosts:
         return self.unavailable_reason(base) is None
 
     def needs_choice(self) -> str | None:
-        """Why `choose()` should run now, or None. The owner of `Hosts` (the connector)
+        """Why a poll (`FinesseMonitor.choose()`) should run now, or None. The monitor
         checks this after reports and on a timer for the presence grace.
 
         - 'finesse' UNAVAILABLE (or back but not yet IN_SERVICE) on the active node: None
@@ -228,8 +220,8 @@ class Hosts:
             return f"Finesse at {node.address} not back after {waited:.0f} s"
         if node.rest_down:
             return f"REST connection to {node.address} failed"
-        if node.xmpp_connected is False:
-            return f"XMPP connection to {node.address} dropped"
+        if node.notifications_up is False:
+            return f"notification connection to {node.address} dropped"
         return None
 
     @staticmethod
@@ -257,7 +249,7 @@ class Hosts:
     def report_rest_failure(self, base: str) -> None:
         """A REST request to `base` could not connect or timed out. Remembered until the
         node answers again; on the active node `needs_choice()` then asks for a poll. It
-        never switches by itself: one lost connection is not a dead node, `choose()`
+        never switches by itself: one lost connection is not a dead node, the poll
         confirms by polling the active node first."""
         node = self.node(base)
         if node is not None:
@@ -269,8 +261,8 @@ class Hosts:
         if node is not None:
             node.rest_down = False
 
-    def report_xmpp(self, base: str, connected: bool) -> None:
-        """The XMPP connection to `base` came up or dropped.
+    def report_notifications(self, base: str, connected: bool) -> None:
+        """The notification connection (XMPP) to `base` came up or dropped.
 
         Either way what was known of the 'finesse' user is stale: a new session learns its
         presence afresh, a dropped one sees nothing. On the active node a drop makes
@@ -279,7 +271,7 @@ class Hosts:
         node = self.node(base)
         if node is None:
             return
-        node.xmpp_connected = connected
+        node.notifications_up = connected
         node.finesse = FinessePresence.UNKNOWN
         node.finesse_down_since = None
 
@@ -356,68 +348,42 @@ class Hosts:
         self._active = new
         self.switches += 1
         log.warning("Finesse failover: %s -> %s", old, new)
-        for listener in [self.on_switch, *self._listeners]:
-            if listener is None:
-                continue
+        for listener in list(self._listeners):
             try:
                 listener(old, new)
             except Exception:
                 log.exception("Finesse switch listener failed")
 
-    def _order(self) -> list[Node]:
-        alternate = self.alternate
-        nodes = [self._nodes[self._active]]
-        if alternate is not None:
-            nodes.append(self._nodes[alternate])
-        return nodes
+    # -- the poll's rules (the monitor does the polling) ---------------------------------------
 
-    async def choose(self, rest: FinesseRest, *, timeout: float | None = None) -> str:
-        """Poll SystemInfo of the active node, then of the alternate; make the first one that
-        is IN_SERVICE (and whose 'finesse' user is not known to be UNAVAILABLE) active and
-        return its base URL. Raises `FinesseConnectionError` when none is.
-
-        This is the recovery of 7.2 row 1 and the failover of row 2; callers retry it with
-        backoff until it succeeds, then (re)connect XMPP to the node returned. While the
-        active node's 'finesse' user is down and `presence_grace` has not passed, the
-        alternate is not tried (row 2: wait for it first). Concurrent calls share one poll,
-        so a thousand sessions whose XMPP dropped together cost two SystemInfo requests,
-        not two thousand.
-        """
-        if self._choosing is None or self._choosing.done():
-            self._choosing = asyncio.ensure_future(self._choose(rest, timeout))
-            # Retrieved here too, so a poll whose callers all went away logs no warning.
-            self._choosing.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return await asyncio.shield(self._choosing)
-
-    async def _choose(self, rest: FinesseRest, timeout: float | None) -> str:
-        problems: list[str] = []
+    def poll_order(self) -> tuple[list[Node], list[str]]:
+        """Which nodes to poll for SystemInfo now, in order (the active one first), and why
+        the others are not polled. While the active node's 'finesse' user is down and
+        `presence_grace` has not passed, the alternate is not tried (7.2 row 2: wait for it
+        first); a node whose 'finesse' user is UNAVAILABLE is not polled (its webapp is
+        down, so its REST API cannot answer either)."""
         active = self._nodes[self._active]
         waiting = self._waiting_for_finesse(active)
-        for node in self._order():
+        nodes = [active]
+        alternate = self.alternate
+        if alternate is not None:
+            nodes.append(self._nodes[alternate])
+        order: list[Node] = []
+        skipped: list[str] = []
+        for node in nodes:
             if node is not active and waiting:
-                problems.append(f"{node.address}: not tried while waiting for {active.address}")
+                skipped.append(f"{node.address}: not tried while waiting for {active.address}")
                 break
             if node.finesse is FinessePresence.UNAVAILABLE:
-                # Its webapp is down (7.2 row 2): its REST API cannot answer either.
-                problems.append(f"{node.address}: 'finesse' UNAVAILABLE")
+                skipped.append(f"{node.address}: 'finesse' UNAVAILABLE")
                 continue
-            try:
-                info = await rest.system_info(node.base_url, timeout=timeout)
-            except FinesseConnectionError:
-                self.report_rest_failure(node.base_url)
-                problems.append(f"{node.address}: no answer")
-                continue
-            except FinesseError as exc:  # a 503 or a broken body: not usable now
-                self.report_rest_success(node.base_url)
-                problems.append(f"{node.address}: {exc}")
-                continue
-            self.report_rest_success(node.base_url)
-            self.report_system_info(node.base_url, info)
-            if node.status == IN_SERVICE and node.finesse is not FinessePresence.UNAVAILABLE:
-                self.switch(node.base_url)
-                return node.base_url
-            problems.append(f"{node.address}: {node.status or 'no status'}")
-        raise FinesseConnectionError(
-            "no Finesse node is IN_SERVICE (" + "; ".join(problems) + ")",
-            host=active.address,
-        )
+            order.append(node)
+        return order, skipped
+
+    def accept(self, node: Node) -> bool:
+        """After a poll of `node` was reported: make it active if it may serve (IN_SERVICE,
+        'finesse' not UNAVAILABLE). True when it is now the active node."""
+        if node.status == IN_SERVICE and node.finesse is not FinessePresence.UNAVAILABLE:
+            self.switch(node.base_url)
+            return True
+        return False

@@ -20,9 +20,9 @@ What it does on every request:
   call is not safe to repeat. 400/401/404 are never retried.
 
 Hosts: requests go to `hosts.active`. A connection failure is reported to
-`hosts.report_rest_failure()`; for a GET with attempts left and an alternate node, the
-client then runs `hosts.choose()` (FINESSE.md 7.2 row 1: poll SystemInfo of this node and
-the alternate), so the next attempt goes wherever `hosts.active` is then.
+`hosts.report_rest_failure()`; for a GET with attempts left the client then asks
+`on_unreachable` (the FinesseMonitor's poll of this node and the alternate, FINESSE.md 7.2
+row 1), so the next attempt goes wherever `hosts.active` is then.
 
 Logging (`connector.finesse.rest`, DEBUG): method, node, path, status and milliseconds.
 Never a header, never a body, never a password.
@@ -35,7 +35,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
@@ -46,7 +46,6 @@ from yarl import URL
 from connector.finesse import codec
 from connector.finesse.errors import (
     FinesseConnectionError,
-    FinesseError,
     FinesseResponseError,
     FinesseUnavailable,
     api_error_from_response,
@@ -152,6 +151,10 @@ class FinesseRest:
         self.max_backoff = max_backoff
         self.max_body = max_body
         self._rng = rng or random.Random()
+        # Asked after a request could not reach the active node: True when another node is
+        # active now and the request may be retried there at once (the FinesseMonitor's
+        # `rest_unreachable`). None: no failover, only retries with backoff.
+        self.on_unreachable: Callable[[str], Awaitable[bool]] | None = None
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -164,9 +167,9 @@ class FinesseRest:
     ) -> SystemInfo:
         """`GET /finesse/api/SystemInfo` of `base_url` (one attempt: this is a poll of one
         node), or of the active node (with retries). No credentials are needed; they are
-        sent when given. The answer is reported to `hosts`."""
+        sent when given. Reporting the answer is the caller's business (the monitor's)."""
         base = normalize_base(base_url) if base_url else None
-        used, info = await self._get(
+        _, info = await self._get(
             "/SystemInfo",
             codec.parse_system_info,
             creds=creds,
@@ -174,7 +177,6 @@ class FinesseRest:
             attempts=1 if base else None,
             timeout=timeout,
         )
-        self.hosts.report_system_info(used, info)
         return info
 
     async def get_user(self, creds: Credentials) -> User:
@@ -366,8 +368,9 @@ class FinesseRest:
                         f"{method} {path}: cannot reach Finesse at {_address(base)}: {what}",
                         host=_address(base),
                     ) from None
-                if base_url is None and await self._fail_over(base):
-                    continue  # another node: no reason to wait
+                unreachable = self.on_unreachable
+                if base_url is None and unreachable is not None and await unreachable(base):
+                    continue  # another node is active now: no reason to wait
                 await self._pause(attempt)
                 continue
             ms = (time.perf_counter() - started) * 1000
@@ -406,17 +409,6 @@ class FinesseRest:
                     raise FinesseResponseError(f"{method} {path}: answer over {limit} bytes")
                 break
         return bytes(buf)
-
-    async def _fail_over(self, failed: str) -> bool:
-        """After a connection failure on the active node: poll this node and the alternate
-        (FINESSE.md 7.2 row 1). True when the active node changed."""
-        if failed != self.hosts.active or self.hosts.alternate is None:
-            return self.hosts.active != failed
-        try:
-            await self.hosts.choose(self)
-        except FinesseError:
-            return False
-        return self.hosts.active != failed
 
     async def _pause(self, attempt: int) -> None:
         cap = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))

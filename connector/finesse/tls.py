@@ -2,7 +2,7 @@
 
 One `ssl.SSLContext` per configuration for the whole process, never one per agent:
 a context loads the CA store when it is created, which costs about 900 KiB and 50 ms of
-CPU each time (STACK.md). slixmpp builds such a context for every client object unless it
+CPU each time. slixmpp builds such a context for every client object unless it
 is handed one, so every notification session takes it from here.
 
 Finesse serves HTTPS and XMPP over TLS with TLS 1.2 as the minimum (FINESSE.md 1), and its
@@ -10,46 +10,25 @@ certificate is issued to the host's FQDN, so verification, including the host na
 on by default. A private CA (the simulator's, a customer's internal one) is given as a CA
 file; it replaces the system store rather than adding to it, so only that CA is trusted.
 
-Importing this module also shrinks asyncio's per-connection TLS read buffer (see
-`SSL_READ_BUFFER`), for every asyncio TLS connection of the process.
+Importing this module also shrinks asyncio's per-connection TLS read buffer
+(`mobagent.tls_buffers`), for every asyncio TLS connection of the process.
 """
 
 from __future__ import annotations
 
-import asyncio.sslproto
 import functools
 import logging
 import os
 import ssl
 
-__all__ = ["SSL_READ_BUFFER", "client_ssl_context", "small_tls_read_buffers"]
+from mobagent.tls_buffers import SSL_READ_BUFFER, small_tls_read_buffers
+
+__all__ = ["SSL_READ_BUFFER", "client_ssl_context"]
 
 log = logging.getLogger("connector.finesse.tls")
 
-# asyncio's TLS transport (the pure-Python one of CPython 3.11+, which every connection of
-# the default event loop uses, STARTTLS and direct TLS alike) allocates and zero-fills a
-# read buffer of `SSLProtocol.max_size` bytes per connection when it is created: 256 KiB,
-# resident for the connection's lifetime. With one notification session per agent that was
-# about 240 KiB of the ~420 KiB per agent measured at 1,000 STARTTLS agents. The buffer
-# takes the encrypted bytes of one socket read; 4 KiB holds a typical notification (2-4 KiB)
-# in one read, and a bigger one (a TLS record carries up to 16 KiB) takes a few more cheap
-# reads, OpenSSL keeping the partial record meanwhile. 16 KiB -> 4 KiB saved another ~12 KiB
-# per STARTTLS agent (scenarios.bench.connector_memory). The class attribute is read when each
-# connection is made, so this applies to every asyncio TLS connection in the process made
-# after the import (aiohttp's included). Only ever shrunk, never grown. A Python whose
-# asyncio has no such attribute (or an event loop with its own TLS implementation, such as
-# uvloop) is left as it is.
-SSL_READ_BUFFER = 4 * 1024
-
-
-def small_tls_read_buffers(size: int = SSL_READ_BUFFER) -> None:
-    """Shrink asyncio's per-connection TLS read buffer to `size` (never grow it). Done at
-    import for the connector; a TLS server with many clients (the simulator) calls it."""
-    protocol = getattr(asyncio.sslproto, "SSLProtocol", None)
-    if isinstance(getattr(protocol, "max_size", None), int):
-        protocol.max_size = min(protocol.max_size, size)
-
-
+# Every asyncio TLS connection of the process gets a small read buffer (one notification
+# session per agent makes this the largest per-agent cost with TLS): see mobagent.tls_buffers.
 small_tls_read_buffers()
 
 

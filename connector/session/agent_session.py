@@ -2,13 +2,14 @@
 
 `AgentSession` is pure: Finesse Updates and snapshots go in, mobile events come out, and the
 app's commands are checked against what Finesse currently offers this agent before any
-request is made. The connector's runtime does the I/O around it.
+request is made. The service layer (`connector/service/`) does the I/O around it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from connector.errors import AgentError, Refusal
 from connector.finesse.models import (
     Action,
     ApiError,
@@ -28,14 +29,6 @@ CALL_CONTROL = frozenset(a.value for a in Action)
 # What each action needs from the app besides the action itself.
 NEEDS_TO_ADDRESS = frozenset({Action.CONSULT_CALL, Action.TRANSFER_SST})
 STATES_THE_APP_SETS = ("READY", "NOT_READY")
-
-
-class CommandError(Exception):
-    """A command refused before it reaches Finesse: status, error type, message, field."""
-
-    def __init__(self, status: int, type_: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.type, self.message, self.field = status, type_, message, field
 
 
 def _user_view(user: User | None) -> tuple[Any, ...]:
@@ -170,18 +163,16 @@ class AgentSession:
         """PUT /agent/state: READY, or NOT_READY with an optional reason code id. Whether the
         change is allowed in the current state is Finesse's call (UCCE and UCCX differ)."""
         if state not in STATES_THE_APP_SETS:
-            raise CommandError(400, "invalid_field", "state must be READY or NOT_READY", "state")
+            raise AgentError(Refusal.INVALID_FIELD, "state must be READY or NOT_READY", "state")
         reason = "" if reason_code_id is None else str(reason_code_id)
         if reason_code_id is not None and not reason.lstrip("-").isdigit():
-            raise CommandError(
-                400, "invalid_field", "reasonCodeId must be a number", "reasonCodeId"
-            )
+            raise AgentError(Refusal.INVALID_FIELD, "reasonCodeId must be a number", "reasonCodeId")
         return state, reason
 
     def check_make_call(self, to_address: Any) -> str:
         self._need_call_control()
         if not isinstance(to_address, str) or not to_address.strip():
-            raise CommandError(400, "missing_field", "toAddress is required", "toAddress")
+            raise AgentError(Refusal.MISSING_FIELD, "toAddress is required", "toAddress")
         return to_address.strip()
 
     def check_action(self, dialog_id: str, command: dict[str, Any]) -> DialogRequest:
@@ -189,18 +180,17 @@ class AgentSession:
         participant offers now; otherwise a clear error without a Finesse round trip."""
         action = command.get("action")
         if not isinstance(action, str) or not action:
-            raise CommandError(400, "missing_field", "action is required", "action")
+            raise AgentError(Refusal.MISSING_FIELD, "action is required", "action")
         if action not in CALL_CONTROL or action == Action.MAKE_CALL:
-            raise CommandError(400, "invalid_field", f"unknown action {action!r}", "action")
+            raise AgentError(Refusal.INVALID_FIELD, f"unknown action {action!r}", "action")
         self._need_call_control()
         dialog = self.dialogs.get(dialog_id)
         if dialog is None:
-            raise CommandError(404, "not_found", f"no dialog {dialog_id} for this agent")
+            raise AgentError(Refusal.NOT_FOUND, f"no dialog {dialog_id} for this agent")
         allowed = self.actions(dialog)
         if action not in allowed:
-            raise CommandError(
-                409,
-                "action_not_allowed",
+            raise AgentError(
+                Refusal.ACTION_NOT_ALLOWED,
                 f"{action} is not allowed now; allowed: {', '.join(allowed) or 'none'}",
                 "action",
             )
@@ -208,12 +198,12 @@ class AgentSession:
         if action in NEEDS_TO_ADDRESS:
             to = command.get("toAddress")
             if not isinstance(to, str) or not to.strip():
-                raise CommandError(400, "missing_field", "toAddress is required", "toAddress")
+                raise AgentError(Refusal.MISSING_FIELD, "toAddress is required", "toAddress")
             req.to_address = to.strip()
         if action == Action.SEND_DTMF:
             digits = command.get("dtmf")
             if not isinstance(digits, str) or not digits:
-                raise CommandError(400, "missing_field", "dtmf is required", "dtmf")
+                raise AgentError(Refusal.MISSING_FIELD, "dtmf is required", "dtmf")
             req.action_params = {"dtmfString": digits}
         if action == Action.UPDATE_CALL_DATA:
             req.media_properties = self._call_data(command)
@@ -224,25 +214,22 @@ class AgentSession:
         reason = command.get("wrapUpReason", "")
         variables = command.get("callVariables", {})
         if not isinstance(reason, str):
-            raise CommandError(
-                400, "invalid_field", "wrapUpReason must be a string", "wrapUpReason"
-            )
+            raise AgentError(Refusal.INVALID_FIELD, "wrapUpReason must be a string", "wrapUpReason")
         if not isinstance(variables, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
         ):
-            raise CommandError(
-                400, "invalid_field", "callVariables maps names to strings", "callVariables"
+            raise AgentError(
+                Refusal.INVALID_FIELD, "callVariables maps names to strings", "callVariables"
             )
         if not reason and not variables:
-            raise CommandError(
-                400, "missing_field", "wrapUpReason or callVariables is required", "wrapUpReason"
+            raise AgentError(
+                Refusal.MISSING_FIELD, "wrapUpReason or callVariables is required", "wrapUpReason"
             )
         return MediaProperties(wrap_up_reason=reason, call_variables=dict(variables))
 
     def _need_call_control(self) -> None:
         if not self.call_control:
-            raise CommandError(
-                403,
-                "call_control_unavailable",
+            raise AgentError(
+                Refusal.CALL_CONTROL_UNAVAILABLE,
                 "this session has no call control (signed in without a mobile phone)",
             )

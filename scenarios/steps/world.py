@@ -375,9 +375,9 @@ class World:
         left = await self.stack.sessions()
         if left:
             problems.append(f"the connector still holds {left} session(s) after the scenario")
-            for link in list(self.stack.lab.connector.links.values()):  # leave a clean stack
+            for link in list(self.stack.lab.connector.agents.links.values()):  # leave a clean stack
                 with contextlib.suppress(Exception):
-                    await self.stack.lab.connector.close_session(link)
+                    await self.stack.lab.connector.agents.sign_out(link)
         if problems:
             raise AssertionError("scenario clean-up: " + "; ".join(problems))
 

@@ -145,7 +145,7 @@ async def test_sessions_leave_the_garbage_collectors_sight_once_sign_ins_settle(
     import asyncio
     import gc
 
-    heap = lab.connector.heap
+    heap = lab.connector.gc_policy
     heap.settle = 0.05
     try:
         assert (await lab.app("1001").login(mobile=MOBILE, listen=False)).status == 201

@@ -269,7 +269,9 @@ async def test_websocket_reconnect_replays_since(lab: ConnectorLab):
     await app.close_stream()
     await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
     await app.call("PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reasonCodeId": 1})
-    await lab.finesse.sim.wait_until(lambda: lab.connector.links["1001"].stream.seq >= seen + 2)
+    await lab.finesse.sim.wait_until(
+        lambda: lab.connector.agents.links["1001"].stream.seq >= seen + 2
+    )
     await app.listen(since=seen)
     await app.state("READY")
     await app.state("NOT_READY")
@@ -345,7 +347,7 @@ async def test_a_slow_consumer_is_resynced_and_memory_stays_bounded():
     async with ConnectorLab(event_buffer=10) as lab:
         app = lab.app("1001")
         assert (await app.login(mobile=MOBILE_1001, listen=False)).status == 201
-        link = lab.connector.links["1001"]
+        link = lab.connector.agents.links["1001"]
         from connector.session.events import MobileEvent
 
         assert lab.http is not None
@@ -376,7 +378,7 @@ async def test_an_extension_held_by_another_agent_is_device_busy(lab: ConnectorL
     await signed_in(lab, "1001")
     reply = await lab.app("1002").login(extension="5001", listen=False)
     assert (reply.status, reply.error_type) == (400, "Device Busy")
-    assert "1002" not in lab.connector.links
+    assert "1002" not in lab.connector.agents.links
 
 
 async def test_signing_in_again_keeps_the_session_and_adds_a_token(lab: ConnectorLab):
@@ -387,4 +389,4 @@ async def test_signing_in_again_keeps_the_session_and_adds_a_token(lab: Connecto
     assert reply.body["agent"]["state"] == "READY"  # a forced login keeps the state
     for app in (first, second):
         assert (await app.call("GET", "/api/v1/agent")).status == 200
-    assert len(lab.connector.links) == 1
+    assert len(lab.connector.agents.links) == 1

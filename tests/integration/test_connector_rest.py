@@ -26,6 +26,7 @@ from connector.finesse.errors import (
 )
 from connector.finesse.failover import Hosts
 from connector.finesse.models import Dialog, DialogRequest, Update, User
+from connector.finesse.monitor import FinesseMonitor
 from connector.finesse.rest import Credentials, FinesseRest
 from tests.support.finesse_lab import FinesseLab, Notifications
 
@@ -67,6 +68,7 @@ class Wire:
 class Connector:
     rest: FinesseRest
     hosts: Hosts
+    monitor: FinesseMonitor
     wire: Wire
 
 
@@ -95,7 +97,10 @@ def make_connector(
     http, wire = http_wire
     hosts = Hosts(primary, secondary)
     options = {"timeout": 2.0, "retries": 3, "backoff": 0.01, "max_backoff": 0.05, **kw}
-    return Connector(FinesseRest(http, hosts, **options), hosts, wire)
+    rest = FinesseRest(http, hosts, **options)
+    monitor = FinesseMonitor(hosts, rest.system_info)
+    rest.on_unreachable = monitor.rest_unreachable  # as the connector's runtime wires it
+    return Connector(rest, hosts, monitor, wire)
 
 
 @pytest.fixture
@@ -136,8 +141,10 @@ def closed_port() -> int:
 # -- reads and changes ------------------------------------------------------------------------
 
 
-async def test_system_info_needs_no_credentials_and_informs_hosts(lab: FinesseLab, conn):
-    info = await conn.rest.system_info()
+async def test_system_info_needs_no_credentials_and_the_monitor_informs_hosts(
+    lab: FinesseLab, conn
+):
+    info = await conn.monitor.probe(conn.hosts.active)
     assert info.status == "IN_SERVICE" and info.xmpp_domain == "finesse-a.sim.local"
     assert len(conn.wire.requests) == 1
     headers = conn.wire.requests[0][2]
@@ -327,7 +334,7 @@ async def test_out_of_service_get_retried_then_unavailable_put_sent_once(lab: Fi
         await conn.rest.put_user(CREDS, state="LOGIN", extension=EXT)
     assert conn.wire.count("PUT") == 1
     # OUT_OF_SERVICE (CTI loss) is not a reason to fail over (FINESSE.md 7.2 row 3).
-    await conn.rest.system_info()
+    await conn.monitor.probe(conn.hosts.active)
     assert conn.hosts.node(conn.hosts.active).status == "OUT_OF_SERVICE"
     assert conn.hosts.needs_choice() is None
 
@@ -377,8 +384,8 @@ async def test_side_down_choose_switches_to_b_and_requests_succeed_there(
     conn = make_connector(http_wire, pair.url(""), pair.url("", side=1))
     a, b = conn.hosts.active, conn.hosts.alternate
     switches: list[tuple[str, str]] = []
-    conn.hosts.on_switch = lambda old, new: switches.append((old, new))
-    assert await conn.hosts.choose(conn.rest) == a  # both fine: stay on the primary
+    conn.hosts.add_switch_listener(lambda old, new: switches.append((old, new)))
+    assert await conn.monitor.choose() == a  # both fine: stay on the primary
     await conn.rest.get_user(CREDS)  # a pooled connection to A now exists
 
     await pair.control("POST", "/faults", {"kind": "side_down", "side": "A", "seconds": 3600})
@@ -388,7 +395,7 @@ async def test_side_down_choose_switches_to_b_and_requests_succeed_there(
     assert conn.wire.count("PUT") == 1  # sent once, to A: a change never fails over by itself
     assert conn.hosts.active == a and "REST" in conn.hosts.needs_choice()
 
-    assert await conn.hosts.choose(conn.rest) == b
+    assert await conn.monitor.choose() == b
     assert conn.hosts.active == b and switches == [(a, b)]
     assert conn.hosts.node(b).xmpp_port == pair.sim.sides[1].xmpp_port
     notes = await notes_for(pair, side=1)  # XMPP reconnects to B, as 7.2 row 1 says

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from connector.errors import AgentError, Refusal
 from connector.finesse import codec
 from connector.finesse.models import Dialog, DialogRequest, Participant, Update, User
-from connector.session.agent_session import AgentSession, CommandError
+from connector.session.agent_session import AgentSession
 from tests.unit.conftest import World, make_world
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -144,24 +145,24 @@ def test_an_offered_action_becomes_the_finesse_request():
 
 
 @pytest.mark.parametrize(
-    ("command", "status", "type_"),
+    ("command", "kind"),
     [
-        ({"action": "HOLD"}, 409, "action_not_allowed"),
-        ({"action": "FLY"}, 400, "invalid_field"),
-        ({}, 400, "missing_field"),
-        ({"action": "MAKE_CALL"}, 400, "invalid_field"),
+        ({"action": "HOLD"}, Refusal.ACTION_NOT_ALLOWED),
+        ({"action": "FLY"}, Refusal.INVALID_FIELD),
+        ({}, Refusal.MISSING_FIELD),
+        ({"action": "MAKE_CALL"}, Refusal.INVALID_FIELD),
     ],
 )
-def test_a_command_not_allowed_now_is_refused_locally(command, status, type_):
-    with pytest.raises(CommandError) as err:
+def test_a_command_not_allowed_now_is_refused_locally(command, kind):
+    with pytest.raises(AgentError) as err:
         ringing().check_action("53149720", command)
-    assert (err.value.status, err.value.type) == (status, type_)
+    assert err.value.kind is kind
 
 
-def test_unknown_dialog_is_404():
-    with pytest.raises(CommandError) as err:
+def test_unknown_dialog_is_not_found():
+    with pytest.raises(AgentError) as err:
         ringing().check_action("999", {"action": "ANSWER"})
-    assert err.value.status == 404
+    assert err.value.kind is Refusal.NOT_FOUND
 
 
 def test_state_only_session_shows_no_actions_and_refuses_call_control():
@@ -169,10 +170,10 @@ def test_state_only_session_shows_no_actions_and_refuses_call_control():
     [event] = s.apply(golden_update("notification_dialogs_post.xml"))
     assert event.data["actions"] == []
     assert event.data["participants"][0]["actions"]  # what Finesse offers is still shown
-    with pytest.raises(CommandError) as err:
+    with pytest.raises(AgentError) as err:
         s.check_action("53149720", {"action": "ANSWER"})
-    assert (err.value.status, err.value.type) == (403, "call_control_unavailable")
-    with pytest.raises(CommandError):
+    assert err.value.kind is Refusal.CALL_CONTROL_UNAVAILABLE
+    with pytest.raises(AgentError):
         s.check_make_call("5002")
     assert s.check_state("NOT_READY", 2) == ("NOT_READY", "2")
 
@@ -187,7 +188,7 @@ def test_consult_dtmf_and_call_data_requests():
     feed(world, s)
     req = s.check_action(call_id, {"action": "CONSULT_CALL", "toAddress": "5002"})
     assert (req.requested_action, req.to_address) == ("CONSULT_CALL", "5002")
-    with pytest.raises(CommandError):
+    with pytest.raises(AgentError):
         s.check_action(call_id, {"action": "CONSULT_CALL"})
     req = s.check_action(call_id, {"action": "SEND_DTMF", "dtmf": "12#"})
     assert req.action_params == {"dtmfString": "12#"}
@@ -201,7 +202,7 @@ def test_consult_dtmf_and_call_data_requests():
     )
     assert req.media_properties.wrap_up_reason == "Resolved"
     assert req.media_properties.call_variables == {"user.x": "1"}
-    with pytest.raises(CommandError):
+    with pytest.raises(AgentError):
         s.check_action(call_id, {"action": "UPDATE_CALL_DATA", "callVariables": {"a": 1}})
 
 
@@ -220,7 +221,7 @@ def test_state_commands(state, reason, ok):
     if ok:
         assert s.check_state(state, reason)[0] == state
     else:
-        with pytest.raises(CommandError):
+        with pytest.raises(AgentError):
             s.check_state(state, reason)
 
 

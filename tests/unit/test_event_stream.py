@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import asyncio
 
-from connector.api.stream import EventStream
-from connector.api.tokens import Tokens
+from connector.service.tokens import Tokens
 from connector.session.events import MobileEvent
+from connector.stream import EventStream
 
 
 def stream(buffer_size: int = 5) -> EventStream:

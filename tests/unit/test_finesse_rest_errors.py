@@ -1,5 +1,5 @@
 """Typed Finesse errors, Credentials and the failover state machine of FINESSE.md 7.2,
-without a network (`choose()` runs against a scripted SystemInfo poller)."""
+without a network (the monitor's `choose()` polls a scripted SystemInfo poller)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from connector.finesse.errors import (
 )
 from connector.finesse.failover import FinessePresence, Hosts, normalize_base
 from connector.finesse.models import ApiError, Node, SystemInfo
+from connector.finesse.monitor import FinesseMonitor
 from connector.finesse.rest import Credentials, FinesseRest, _segment
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -232,7 +233,7 @@ def hosts(clock: Clock) -> Hosts:
     h = Hosts(A, B, presence_grace=30.0, clock=clock)
     h.report_system_info(A, info())
     h.report_system_info(B, info())
-    h.report_xmpp(A, True)
+    h.report_notifications(A, True)
     h.report_finesse_presence(A, True)
     return h
 
@@ -250,8 +251,8 @@ def test_available_checks_the_three_conditions_in_order(hosts: Hosts):
     assert hosts.available(A) and hosts.unavailable_reason(A) is None
     hosts.report_finesse_presence(A, False)
     assert "'finesse'" in hosts.unavailable_reason(A)
-    hosts.report_xmpp(A, False)  # XMPP (2) is checked before presence (3)
-    assert "XMPP" in hosts.unavailable_reason(A)
+    hosts.report_notifications(A, False)  # XMPP (2) is checked before presence (3)
+    assert "notification connection" in hosts.unavailable_reason(A)
     hosts.report_system_info(A, info("OUT_OF_SERVICE"))  # SystemInfo (1) first of all
     assert "OUT_OF_SERVICE" in hosts.unavailable_reason(A)
     assert not hosts.available(A)
@@ -261,7 +262,7 @@ def test_unknown_xmpp_and_presence_count_as_available_but_unknown_status_does_no
     h = Hosts(A, B)
     assert "not yet known" in h.unavailable_reason(A)
     h.report_system_info(A, info())
-    assert h.node(A).xmpp_connected is None and h.node(A).finesse is FinessePresence.UNKNOWN
+    assert h.node(A).notifications_up is None and h.node(A).finesse is FinessePresence.UNKNOWN
     assert h.available(A)
 
 
@@ -290,9 +291,9 @@ def test_a_failure_on_the_alternate_does_not_disturb_the_active(hosts: Hosts):
 
 
 def test_an_xmpp_drop_asks_for_a_poll(hosts: Hosts):
-    hosts.report_xmpp(A, False)
-    assert "XMPP" in hosts.needs_choice()
-    hosts.report_xmpp(A, True)
+    hosts.report_notifications(A, False)
+    assert "notification connection" in hosts.needs_choice()
+    hosts.report_notifications(A, True)
     assert hosts.needs_choice() is None
 
 
@@ -327,8 +328,8 @@ def test_out_of_service_after_finesse_came_back_keeps_waiting(hosts: Hosts):
 
 def test_a_new_xmpp_session_forgets_the_old_presence(hosts: Hosts):
     hosts.report_finesse_presence(A, False)
-    hosts.report_xmpp(A, False)
-    hosts.report_xmpp(A, True)
+    hosts.report_notifications(A, False)
+    hosts.report_notifications(A, True)
     assert hosts.node(A).finesse is FinessePresence.UNKNOWN
     assert hosts.available(A)
 
@@ -336,7 +337,7 @@ def test_a_new_xmpp_session_forgets_the_old_presence(hosts: Hosts):
 def test_reports_about_unknown_nodes_are_ignored(hosts: Hosts):
     other = "http://elsewhere:1"
     hosts.report_rest_failure(other)
-    hosts.report_xmpp(other, False)
+    hosts.report_notifications(other, False)
     hosts.report_finesse_presence(other, False)
     hosts.report_system_info(other, info("OUT_OF_SERVICE"))
     assert hosts.needs_choice() is None
@@ -365,7 +366,7 @@ def test_system_info_tells_each_node_its_xmpp_address():
 
 def test_switch_listeners_hear_old_and_new(hosts: Hosts):
     heard: list[tuple[str, str]] = []
-    hosts.on_switch = lambda old, new: heard.append((old, new))
+    hosts.add_switch_listener(lambda old, new: heard.append((old, new)))
     remove = hosts.add_switch_listener(lambda old, new: heard.append(("L", new)))
     hosts.add_switch_listener(lambda old, new: 1 / 0)  # a broken listener harms no one
     hosts.switch(B)
@@ -377,7 +378,7 @@ def test_switch_listeners_hear_old_and_new(hosts: Hosts):
     assert hosts.switches == 2
 
 
-# -- Hosts.choose against a scripted poller ------------------------------------------------
+# -- FinesseMonitor.choose against a scripted poller --------------------------------------
 
 
 class Poller:
@@ -405,17 +406,17 @@ def down(base: str) -> FinesseConnectionError:
 
 async def test_choose_keeps_a_healthy_active_node(hosts: Hosts):
     poller = Poller()
-    assert await hosts.choose(poller) == A
+    assert await FinesseMonitor(hosts, poller.system_info).choose() == A
     assert poller.polled == [A] and hosts.switches == 0
 
 
 async def test_rest_failure_and_alternate_in_service_switch_on_choose(hosts: Hosts):
     heard = []
-    hosts.on_switch = lambda old, new: heard.append((old, new))
+    hosts.add_switch_listener(lambda old, new: heard.append((old, new)))
     hosts.report_rest_failure(A)
     poller = Poller()
     poller.answers[A] = down(A)
-    assert await hosts.choose(poller) == B
+    assert await FinesseMonitor(hosts, poller.system_info).choose() == B
     assert poller.polled == [A, B]  # the active node is polled first
     assert hosts.active == B and heard == [(A, B)]
     assert not hosts.available(A) and hosts.node(A).rest_down
@@ -423,7 +424,7 @@ async def test_rest_failure_and_alternate_in_service_switch_on_choose(hosts: Hos
 
 async def test_a_lost_connection_with_a_healthy_active_does_not_switch(hosts: Hosts):
     hosts.report_rest_failure(A)
-    assert await hosts.choose(Poller()) == A
+    assert await FinesseMonitor(hosts, Poller().system_info).choose() == A
     assert hosts.needs_choice() is None and not hosts.node(A).rest_down
 
 
@@ -432,7 +433,7 @@ async def test_choose_fails_when_no_node_is_in_service(hosts: Hosts):
     poller.answers[A] = down(A)
     poller.answers[B] = "OUT_OF_SERVICE"
     with pytest.raises(FinesseConnectionError) as info_:
-        await hosts.choose(poller)
+        await FinesseMonitor(hosts, poller.system_info).choose()
     assert hosts.active == A
     assert "no answer" in str(info_.value) and "OUT_OF_SERVICE" in str(info_.value)
 
@@ -440,17 +441,17 @@ async def test_choose_fails_when_no_node_is_in_service(hosts: Hosts):
 async def test_choose_treats_a_503_as_not_in_service(hosts: Hosts):
     poller = Poller()
     poller.answers[A] = api_error_from_response(503, body("Service Unavailable"))
-    assert await hosts.choose(poller) == B
+    assert await FinesseMonitor(hosts, poller.system_info).choose() == B
 
 
 async def test_choose_waits_for_finesse_within_the_grace(hosts: Hosts, clock: Clock):
     hosts.report_finesse_presence(A, False)
     poller = Poller()
     with pytest.raises(FinesseConnectionError, match="waiting"):
-        await hosts.choose(poller)
+        await FinesseMonitor(hosts, poller.system_info).choose()
     assert poller.polled == [] and hosts.active == A  # neither polled A nor tried B
     clock.now += 30
-    assert await hosts.choose(poller) == B  # "otherwise fail over"
+    assert await FinesseMonitor(hosts, poller.system_info).choose() == B  # "otherwise fail over"
     assert poller.polled == [B]
 
 
@@ -458,7 +459,7 @@ async def test_choose_completes_finesse_recovery_with_an_in_service_poll(hosts: 
     hosts.report_finesse_presence(A, False)
     hosts.report_finesse_presence(A, True)
     poller = Poller()
-    assert await hosts.choose(poller) == A
+    assert await FinesseMonitor(hosts, poller.system_info).choose() == A
     assert hosts.available(A) and poller.polled == [A]
 
 
@@ -468,7 +469,7 @@ async def test_choose_does_not_try_the_alternate_while_finesse_is_recovering(hos
     poller = Poller()
     poller.answers[A] = "OUT_OF_SERVICE"
     with pytest.raises(FinesseConnectionError):
-        await hosts.choose(poller)
+        await FinesseMonitor(hosts, poller.system_info).choose()
     assert poller.polled == [A] and hosts.active == A
 
 
@@ -477,7 +478,8 @@ async def test_concurrent_choices_share_one_poll(hosts: Hosts):
     poller = Poller()
     poller.answers[A] = down(A)
     poller.gate = asyncio.Event()
-    tasks = [asyncio.ensure_future(hosts.choose(poller)) for _ in range(50)]
+    monitor = FinesseMonitor(hosts, poller.system_info)
+    tasks = [asyncio.ensure_future(monitor.choose()) for _ in range(50)]
     await asyncio.sleep(0)
     poller.gate.set()
     assert await asyncio.gather(*tasks) == [B] * 50
@@ -487,10 +489,10 @@ async def test_concurrent_choices_share_one_poll(hosts: Hosts):
 async def test_single_node_choose(clock: Clock):
     h = Hosts(A, clock=clock)
     poller = Poller()
-    assert await h.choose(poller) == A
+    assert await FinesseMonitor(h, poller.system_info).choose() == A
     poller.answers[A] = down(A)
     with pytest.raises(FinesseConnectionError):
-        await h.choose(poller)
+        await FinesseMonitor(h, poller.system_info).choose()
 
 
 async def test_backoff_is_full_jitter_under_an_exponential_cap(monkeypatch):
@@ -512,3 +514,31 @@ async def test_backoff_is_full_jitter_under_an_exponential_cap(monkeypatch):
         await rest._pause(attempt)
     assert caps == pytest.approx([0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
     assert slept == pytest.approx([c / 2 for c in caps])
+
+
+async def switched_to(hosts: Hosts) -> asyncio.Future[str]:
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    hosts.add_switch_listener(lambda old, new: future.done() or future.set_result(new))
+    return future
+
+
+async def test_a_dropped_notification_connection_makes_the_monitor_fail_over(hosts: Hosts):
+    poller = Poller()
+    poller.answers[A] = down(A)
+    monitor = FinesseMonitor(hosts, poller.system_info)
+    switch = await switched_to(hosts)
+    monitor.notifications(A, False)  # reported by the transport: 7.2 row 1, poll now
+    assert await asyncio.wait_for(switch, 1) == B
+    assert poller.polled == [A, B] and not hosts.node(A).notifications_up
+
+
+async def test_the_monitor_fails_over_once_the_finesse_users_grace_is_over():
+    hosts = Hosts(A, B, presence_grace=0.05)
+    hosts.report_system_info(A, info())
+    poller = Poller()
+    monitor = FinesseMonitor(hosts, poller.system_info)
+    switch = await switched_to(hosts)
+    monitor.finesse_presence(A, False)  # the webapp went down: wait for it, then fail over
+    assert await asyncio.wait_for(switch, 1) == B
+    assert poller.polled == [B]  # A's REST API is down with its webapp: never polled
+    monitor.stop()

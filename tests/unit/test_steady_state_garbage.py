@@ -1,4 +1,4 @@
-"""The premise of the connector's GC policy (connector/heap.py): relaying notifications in
+"""The premise of the connector's GC policy (connector/gc_policy.py): relaying notifications in
 steady state makes no garbage cycles. While sign-ins are settled, young objects are frozen
 every 0.1 s and a cycle that dies frozen is only reclaimed by the full collection every 10
 minutes, so a hot path that made cycles would grow memory in between. This walks the hot
@@ -11,11 +11,11 @@ import ssl
 import xml.etree.ElementTree as ET
 from itertools import cycle
 
-from connector.api.stream import EventStream
 from connector.finesse import codec
 from connector.finesse.models import ReasonCode, Update, User
 from connector.finesse.xmpp import NotificationSession, XmppEndpoint, _Connection
 from connector.session.agent_session import AgentSession
+from connector.stream import EventStream
 
 ENDPOINT = XmppEndpoint("127.0.0.1", 5222, "finesse.example.com")
 

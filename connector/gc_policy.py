@@ -40,7 +40,7 @@ FREEZE_INTERVAL = 0.1
 FULL_INTERVAL = 600.0
 
 
-class Heap:
+class GcPolicy:
     def __init__(
         self,
         *,

@@ -1,17 +1,17 @@
-"""One agent's event stream: numbered events, a bounded replay buffer, readers that resume.
+"""One agent's event stream: numbered events, a bounded replay buffer, readers and sinks.
 
 Every event gets the next `seq`. The stream keeps the last `buffer_size` events; a reader is
-just a cursor into them, so a slow reader costs no memory of its own: when it falls behind
-the buffer (or asks to resume from a `since` that is gone), it is sent one
-`session.resync` event with a full snapshot, then carries on from there.
+just a cursor into them (an open WebSocket), so a slow reader costs no memory of its own:
+when it falls behind the buffer (or asks to resume from a `since` that is gone), it is sent
+one `session.resync` event with a full snapshot, then carries on from there.
 
-Events are kept as `Frame`s: the message already serialised to its JSON text, with its seq
-and time beside it. Serialising once at publish is what the WebSocket sends anyway, and it
-keeps the buffers out of the garbage collector's sight: the buffer holds plain tuples of an
-int, a float and a str, which the collector untracks at their first collection (it does
-not for tuple subclasses such as `Frame`), where the message dicts it replaces (~2 million
-objects in the buffers of 2,000 agents) were walked by every full collection, stopping the
-event loop for hundreds of milliseconds (mobagent bench).
+Sinks are told of every event as it is published (`EventSink`): a shared store, a push
+notifier. A sink that is only for an agent nobody is watching (`unattended_only`, e.g.
+push) is skipped while a reader is attached: that decision is made here and nowhere else.
+
+Events are kept as frames, already serialised to the JSON text the WebSocket sends, as
+plain `(seq, ts, text)` tuples: the collector untracks those (not tuple subclasses such as
+`Frame`), so the buffers of thousands of agents stay out of every full collection's walk.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from connector.session.events import SESSION_RESYNC, MobileEvent
 
@@ -38,6 +38,15 @@ class Frame(NamedTuple):
         return json.loads(self.text)
 
 
+class EventSink(Protocol):
+    """Where an agent's events go besides its readers. `deliver` runs on the event loop, at
+    publish time, and must not block (hand slow work to a task of its own)."""
+
+    unattended_only: bool  # True: only while no reader is attached (e.g. a push notifier)
+
+    def deliver(self, agent_id: str, frame: Frame) -> None: ...
+
+
 def _frame(seq: int, type_: str, data: Any, ts: float) -> tuple[int, float, str]:
     text = json.dumps({"seq": seq, "type": type_, "data": data, "ts": ts}, separators=(",", ":"))
     return (seq, ts, text)
@@ -50,18 +59,34 @@ class EventStream:
         *,
         buffer_size: int = 1000,
         clock: Callable[[], float] = time.time,
+        agent_id: str = "",
+        sinks: Sequence[EventSink] = (),
     ) -> None:
+        self.agent_id = agent_id
         self._snapshot = snapshot
+        self._sinks = tuple(sinks)
+        self.readers = 0  # readers attached now (open WebSockets)
         self._buffer: deque[tuple[int, float, str]] = deque(maxlen=buffer_size)
         self._clock = clock
         self.seq = 0
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
 
+    @property
+    def attended(self) -> bool:
+        """Whether a live reader is attached: the app is watching."""
+        return self.readers > 0
+
     def publish(self, event: MobileEvent) -> None:
         self.seq += 1
-        self._buffer.append(_frame(self.seq, event.type, event.data, self._clock()))
+        frame = _frame(self.seq, event.type, event.data, self._clock())
+        self._buffer.append(frame)
         self._wake()
+        if self._sinks:
+            attended = self.readers > 0
+            for sink in self._sinks:
+                if not (attended and sink.unattended_only):
+                    sink.deliver(self.agent_id, Frame._make(frame))
 
     def close(self) -> None:
         """The session ended: readers finish what is buffered, then stop."""
@@ -79,6 +104,8 @@ class EventStream:
         return Frame(*_frame(self.seq, SESSION_RESYNC, self._snapshot(), self._clock()))
 
     def reader(self, since: int | None = None) -> Reader:
+        """A reader attached until its `close()`."""
+        self.readers += 1
         return Reader(self, since)
 
 
@@ -94,6 +121,13 @@ class Reader:
         self._stream = stream
         self._cursor = since if since is not None else -1  # -1: snapshot first
         self.resyncs = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """Detach from the stream (the WebSocket went away); idempotent."""
+        if not self.closed:
+            self.closed = True
+            self._stream.readers -= 1
 
     @property
     def ended(self) -> bool:

@@ -1,0 +1,135 @@
+"""`/api/v1` handlers: parse the request, call one use case of `AgentService`, answer.
+
+Commands answer `202 {"requestId"}`: Finesse's verdict arrives on the event stream with
+that requestId, as it arrives from Finesse.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from connector.api import requests
+from connector.runtime import Connector
+from connector.service.agents import AgentService
+from connector.service.link import AgentLink
+
+CONNECTOR: web.AppKey[Connector] = web.AppKey("connector")
+
+
+def agents(request: web.Request) -> AgentService:
+    return request.app[CONNECTOR].agents
+
+
+def caller(request: web.Request) -> AgentLink:
+    """The agent whose token the request carries (or 401)."""
+    return agents(request).authenticate(requests.token(request))
+
+
+def accepted(request_id: str) -> web.Response:
+    return web.json_response({"requestId": request_id}, status=202)
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+async def create_session(request: web.Request) -> web.Response:
+    data = await requests.body(request, {"agentId", "password", "extension", "mobile"})
+    agent_id = requests.text(data, "agentId")
+    password = requests.text(data, "password")
+    extension = requests.text(data, "extension")
+    mobile = requests.mobile(data)
+    service = agents(request)
+    token, link = await service.sign_in(agent_id, password, extension, mobile)
+    return web.json_response(
+        {
+            "token": token,
+            "agent": service.agent(link),
+            "capabilities": {"callControl": link.session.call_control},
+        },
+        status=201,
+    )
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    link = caller(request)
+    data = await requests.body(request, {"reasonCodeId"})
+    await agents(request).sign_out(link, requests.text(data, "reasonCodeId", required=False))
+    return web.json_response({"loggedOut": True})
+
+
+# -- agent ----------------------------------------------------------------------------------
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    return web.json_response(AgentService.agent(caller(request)))
+
+
+async def put_state(request: web.Request) -> web.Response:
+    link = caller(request)
+    data = await requests.body(request, {"state", "reasonCodeId"})
+    rid = await agents(request).set_state(link, data.get("state"), data.get("reasonCodeId"))
+    return accepted(rid)
+
+
+async def reason_codes(request: web.Request) -> web.Response:
+    link = caller(request)
+    category = request.query.get("category", "")
+    codes = await agents(request).reason_codes(link, category)
+    return web.json_response(
+        {
+            "category": category,
+            "reasonCodes": [{"id": c.id, "code": c.code, "label": c.label} for c in codes],
+        }
+    )
+
+
+async def wrap_up_reasons(request: web.Request) -> web.Response:
+    reasons = await agents(request).wrap_up_reasons(caller(request))
+    return web.json_response({"wrapUpReasons": [{"id": r.id, "label": r.label} for r in reasons]})
+
+
+# -- dialogs --------------------------------------------------------------------------------
+
+
+async def get_dialogs(request: web.Request) -> web.Response:
+    return web.json_response({"dialogs": AgentService.dialogs(caller(request))})
+
+
+async def make_call(request: web.Request) -> web.Response:
+    link = caller(request)
+    data = await requests.body(request, {"toAddress"})
+    return accepted(await agents(request).make_call(link, data.get("toAddress")))
+
+
+async def dialog_action(request: web.Request) -> web.Response:
+    link = caller(request)
+    data = await requests.body(
+        request, {"action", "toAddress", "dtmf", "wrapUpReason", "callVariables"}
+    )
+    rid = await agents(request).dialog_action(link, request.match_info["dialog_id"], data)
+    return accepted(rid)
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    connector = request.app[CONNECTOR]
+    return web.json_response(
+        {
+            "status": "ok",
+            "sessions": len(connector.agents.links),
+            "finesse": connector.hosts.active,
+        }
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    connector = request.app[CONNECTOR]
+    text = connector.metrics.render(
+        sessions=len(connector.agents.links),
+        websockets=connector.websockets,
+        heap_settled=connector.gc_policy.settled,
+        gc_full=connector.gc_policy.full_collections,
+    )
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")

@@ -1,0 +1,195 @@
+"""One signed-in agent at run time: the I/O around its pure `AgentSession`.
+
+An `AgentLink` holds the agent's Finesse credentials (in memory only, for reconnects), its
+notification session, and its event stream. It is the session's `NotificationListener`:
+every Finesse notification goes through `AgentSession.apply` and out as mobile events. It
+waits for Finesse's verdict on a LOGIN or LOGOUT (a notification carrying our requestId),
+and resyncs over REST after every gap in notifications (Finesse keeps nothing for a client
+that was away). The use cases that drive it live in `AgentService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from connector.errors import AgentError, Refusal
+from connector.finesse.errors import FinesseApiError, FinesseError
+from connector.finesse.models import AgentState, ApiError, MobileAgent, SystemInfo, Update, User
+from connector.finesse.notifications import Notifications, NotificationTransport
+from connector.finesse.rest import Credentials
+from connector.metrics import Metrics
+from connector.service.ports import FinessePort
+from connector.session import events as ev
+from connector.session.agent_session import AgentSession
+from connector.session.events import MobileEvent
+from connector.stream import EventStream
+
+log = logging.getLogger("connector")
+
+
+class AgentLink:
+    def __init__(
+        self,
+        creds: Credentials,
+        session: AgentSession,
+        stream: EventStream,
+        *,
+        finesse: FinessePort,
+        metrics: Metrics,
+    ) -> None:
+        self.creds = creds
+        self.session = session
+        self.stream = stream
+        self._finesse = finesse
+        self._metrics = metrics
+        self.notifications: Notifications | None = None
+        self._login: asyncio.Future[User] | None = None
+        self._login_rid = ""
+        self._logout: asyncio.Future[User] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+        self.connected = False
+
+    @property
+    def agent_id(self) -> str:
+        return self.creds.agent_id
+
+    # -- notifications in (NotificationListener) ----------------------------------------------
+
+    def on_update(self, node: str, update: Update) -> None:
+        self._metrics.events_in += 1
+        self._watch_login(update)
+        for event in self.session.apply(update):
+            self.publish(event)
+        data = update.data
+        if isinstance(data, SystemInfo) and data.status == "IN_SERVICE":
+            # Back from OUT_OF_SERVICE: Finesse re-publishes, but a resync is the safe way to
+            # be sure nothing from the outage is missing (FINESSE.md 7.3).
+            self.schedule_resync()
+
+    def on_connection(self, up: bool) -> None:
+        self.connected = up
+        system = self.session.system
+        self.publish(
+            MobileEvent(
+                ev.SYSTEM_STATUS,
+                {
+                    "status": system.status if system else "",
+                    "notifications": "connected" if up else "reconnecting",
+                },
+            )
+        )
+        if up:
+            self._metrics.reconnects += 1
+            self.schedule_resync()
+
+    def on_finesse_presence(self, available: bool) -> None:
+        """Failover is the monitor's business (the transport reports it there)."""
+
+    def publish(self, event: MobileEvent) -> None:
+        self._metrics.events_out += 1
+        self.stream.publish(event)
+
+    # -- Finesse's verdict on our LOGIN / LOGOUT ----------------------------------------------
+
+    def _watch_login(self, update: Update) -> None:
+        data = update.data
+        for waiter, done in ((self._login, self._login_ok), (self._logout, self._logout_ok)):
+            if waiter is None or waiter.done():
+                continue
+            if isinstance(data, list) and data and isinstance(data[0], ApiError):
+                if update.request_id in (self._login_rid, ""):
+                    waiter.set_exception(FinesseApiError(400, list(data)))
+            elif isinstance(data, User) and done(data, update.request_id):
+                waiter.set_result(data)
+
+    def _login_ok(self, user: User, rid: str) -> bool:
+        if user.state != AgentState.LOGOUT:
+            return True  # signed in (or already was: a forced login keeps the state)
+        if rid == self._login_rid:
+            # Still LOGOUT in answer to our LOGIN: e.g. a nailed connection's setup call
+            # was not answered.
+            assert self._login is not None
+            self._login.set_exception(
+                AgentError(Refusal.LOGIN_INCOMPLETE, "Finesse did not complete the login")
+            )
+        return False
+
+    def _logout_ok(self, user: User, rid: str) -> bool:
+        return user.state == AgentState.LOGOUT
+
+    async def log_in(
+        self,
+        transport: NotificationTransport,
+        extension: str,
+        mobile: MobileAgent | None,
+        timeout: float,
+    ) -> User:
+        """Open notifications (if not yet), LOGIN, then wait for Finesse's verdict: a User
+        notification, or an apiErrors notification such as Invalid Device or Device Busy
+        (FINESSE.md 2.1); then resync."""
+        if self.notifications is None:
+            self.notifications = await transport.open(self.creds, self)
+            self.connected = True
+        self._login = asyncio.get_running_loop().create_future()
+        self._login_rid = uuid.uuid4().hex
+        try:
+            await self._finesse.put_user(
+                self.creds,
+                state=AgentState.LOGIN,
+                extension=extension,
+                mobile_agent=mobile,
+                request_id=self._login_rid,
+            )
+            user = await asyncio.wait_for(self._login, timeout)
+        except TimeoutError as exc:
+            raise AgentError(
+                Refusal.LOGIN_TIMEOUT, "Finesse did not answer the login in time"
+            ) from exc
+        finally:
+            self._login = None
+        await self.resync()
+        return user
+
+    async def log_out(self, reason_code_id: str, timeout: float) -> None:
+        """LOGOUT (unless Finesse already shows the agent logged out), then close."""
+        user = self.session.user
+        if user is None or user.state != AgentState.LOGOUT:
+            self._logout = asyncio.get_running_loop().create_future()
+            try:
+                await self._finesse.put_user(
+                    self.creds, state=AgentState.LOGOUT, reason_code_id=reason_code_id
+                )
+                await asyncio.wait_for(self._logout, timeout)
+            except TimeoutError:
+                log.warning("agent %s: no LOGOUT notification; closing anyway", self.agent_id)
+            finally:
+                self._logout = None
+        await self.close()
+
+    # -- resync -------------------------------------------------------------------------------
+
+    def schedule_resync(self) -> None:
+        if self._resync_task is None or self._resync_task.done():
+            self._resync_task = asyncio.ensure_future(self.resync())
+
+    async def resync(self) -> None:
+        """GET the User and its Dialogs and emit what changed: Finesse keeps no events for a
+        client that was away (no stream resumption)."""
+        try:
+            user = await self._finesse.get_user(self.creds)
+            dialogs = await self._finesse.get_dialogs(self.creds)
+        except FinesseError as exc:
+            log.warning("agent %s: resync failed: %s", self.agent_id, exc)
+            return
+        for event in self.session.resync(user, dialogs):
+            self.publish(event)
+
+    async def close(self) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+        if self.notifications is not None:
+            await self.notifications.stop()
+            self.notifications = None
+        self.stream.close()
