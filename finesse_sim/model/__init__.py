@@ -4,8 +4,10 @@
 - `acd`: the queueing core (queues, longest-available routing). It knows nothing of Finesse
   and runs alone, in virtual time, for capacity planning.
 - `agent_states` and `participant_actions`: Finesse's rules as pure functions and tables.
-- `contact_center`: the Finesse layer's entry point, `ContactCenter`: queries, inputs, and
-  the notifications derived from what changed. Its parts: `agent_desk` (sign-in, state,
-  presence, wrap-up), `telephony` (phones, calls, routing, ringing), `dialog_requests`
-  (MAKE_CALL and the dialog actions), over the records of `calls`.
+- `contact_center`: the Finesse layer's entry point, `ContactCenter`, a facade over its
+  collaborators: `records` (agents, calls, queues), `publisher` (inputs, timers and the
+  notifications derived from what changed), `phones` (events to handsets), `agent_desk`
+  (sign-in, state, presence, wrap-up), `telephony` (calls, routing, ringing) and
+  `dialog_requests` (MAKE_CALL and the dialog actions); `views` is what Finesse shows of the
+  records of `calls`, `call_variables` the limits on call data.
 """

@@ -1,8 +1,9 @@
 """Telephony objects of the Finesse layer: agents (Finesse users), calls and their legs.
 
 A call is what Finesse shows as a Dialog (the dialog id is the call id); each leg is one
-Participant. These are plain mutable records: the rules that change them live in
-`contact_center`, the rules that judge them in `agent_states` and `participant_actions`.
+Participant. These are plain mutable records, owned by `records`: the rules that change
+them live in `agent_desk`, `telephony` and `dialog_requests`, the rules that judge them in
+`agent_states` and `participant_actions`.
 """
 
 from __future__ import annotations
