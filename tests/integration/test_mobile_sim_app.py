@@ -6,7 +6,7 @@ import pytest
 
 from mobile_sim.app import AppClient, AppError, Mobile, WaitTimeout
 from mobile_sim.sim_control import SimControl
-from tests.support.connector_lab import ConnectorLab
+from scenarios.stack.connector_lab import ConnectorLab
 
 pytestmark = pytest.mark.integration
 
