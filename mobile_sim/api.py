@@ -53,7 +53,7 @@ class Reply:
     def error_type(self) -> str:
         return self.error.type if self.error is not None else ""
 
-    def json(self) -> Any:
+    def accepted_body(self) -> Any:
         """The body of an accepted request; AppError for a refusal."""
         if self.error is not None:
             raise self.error
@@ -104,7 +104,7 @@ async def send(
     payload: Any = None,
     headers: dict[str, str] | None = None,
 ) -> Reply:
-    """One request with a JSON body; never raises for an HTTP status (see `Reply.json`)."""
+    """One request with a JSON body; never raises for an HTTP status (see `Reply.accepted_body`)."""
     async with http.request(method, url, json=payload, headers=headers) as r:
         text = await r.text()
         try:

@@ -89,7 +89,7 @@ class AppClient:
 
     async def request(self, method: str, path: str, payload: Any = None) -> Any:
         """Like `call`, but the body of an accepted request, or AppError."""
-        return (await self.call(method, path, payload)).json()
+        return (await self.call(method, path, payload)).accepted_body()
 
     # -- session ------------------------------------------------------------------------------
 
@@ -220,6 +220,11 @@ class AppClient:
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
+
+    @property
+    def stream_open(self) -> bool:
+        """Whether the event WebSocket is open now (False while a dropped one resumes)."""
+        return self._ws is not None and not self._ws.closed
 
     async def drop_stream(self) -> None:
         """Close the WebSocket as a backgrounded app would; the reader resumes by itself."""

@@ -25,7 +25,9 @@ class SimControl:
     async def request(self, method: str, path: str, payload: Any = None) -> Any:
         """The body of an accepted request; AppError for a refusal (the same error shape as
         the mobile API's)."""
-        return (await send(self.http, method, f"{self.base_url}/sim/v1{path}", payload)).json()
+        return (
+            await send(self.http, method, f"{self.base_url}/sim/v1{path}", payload)
+        ).accepted_body()
 
     async def place_call(
         self, dn: str, caller: str = "+15550100", call_variables: dict[str, str] | None = None
