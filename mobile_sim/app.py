@@ -196,11 +196,13 @@ class AppClient:
 
     # -- the event stream ---------------------------------------------------------------------
 
-    async def open_stream(self, since: int | None = None) -> aiohttp.ClientWebSocketResponse:
+    async def open_stream(
+        self, since: int | None = None, *, heartbeat: float | None = 30.0
+    ) -> aiohttp.ClientWebSocketResponse:
         """The event WebSocket, bare: a fresh `session.resync` snapshot first, or with
         `since` the events after that seq. `listen()` reads it for the app."""
         return await self.http.ws_connect(
-            events_url(self.base_url, since), headers=bearer(self.token), heartbeat=30
+            events_url(self.base_url, since), headers=bearer(self.token), heartbeat=heartbeat
         )
 
     async def listen(self, since: int | None = None) -> None:
