@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agents": ("mobile_sim.cli", "simulated mobile agents work a shift through the connector"),
     "model": ("scenarios.model.cli", "offline traffic model: KPIs, Erlang check, staffing"),
     "demo": ("scenarios.demo.cli", "the whole lab live for a minute: dashboard and report"),
-    "bench": ("scenarios.bench.connector_bench", "connector push latency, loss, memory under load"),
+    "bench": ("scenarios.bench.connector.cli", "connector push latency, loss, memory under load"),
 }
 
 

@@ -1,56 +1,45 @@
 """The phone app, simulated: everything the connector's mobile API offers, over HTTP and the
-event WebSocket, plus awaitable waits for events.
+event WebSocket, awaitable waits for events, and the app's view of the agent and its dialogs.
 
-It knows the connector only by its public contract (DESIGN.md, "Mobile API"), so it works
-against a connector anywhere. The event stream resumes by itself after a drop
-(`?since=` the last seq seen); a `session.resync` snapshot refreshes the local mirror.
+It knows the connector only by its public contract (`mobile_sim.api`), so it works against a
+connector anywhere. The event stream resumes by itself after a drop (`?since=` the last seq
+seen); a `session.resync` snapshot refreshes the local mirror that the view reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
+from mobile_sim import view
+from mobile_sim.api import (
+    API_PREFIX,
+    AppError,
+    Event,
+    Mobile,
+    Reply,
+    bearer,
+    events_url,
+    login_body,
+    parse_event,
+    send,
+    service_root,
+    state_body,
+)
+from mobile_sim.inbox import Inbox, WaitTimeout
+from mobile_sim.view import describe_event
+
+__all__ = ["AppClient", "AppError", "Event", "Mobile", "Reply", "WaitTimeout", "describe_event"]
+
 log = logging.getLogger("mobile_sim.app")
-Event = dict[str, Any]
 Match = Callable[[dict[str, Any]], bool]
-
-
-class AppError(Exception):
-    """The connector refused a request: HTTP status and its `{"error": {...}}` body."""
-
-    def __init__(self, status: int, type_: str, message: str, field: str | None = None):
-        super().__init__(f"{status} {type_}: {message}")
-        self.status, self.type, self.message, self.field = status, type_, message, field
-
-
-class WaitTimeout(AssertionError):
-    """An awaited event did not arrive; the message says what was expected and what came."""
-
-
-@dataclass(frozen=True)
-class Mobile:
-    mode: str  # CALL_BY_CALL | NAILED_CONNECTION
-    dial_number: str
-
-
-def describe_event(event: Event) -> str:
-    data = event.get("data") or {}
-    bits = [str(event.get("type"))]
-    for key in ("state", "id", "callType", "status", "notifications"):
-        if data.get(key):
-            bits.append(f"{key}={data[key]}")
-    if event.get("type") == "error":
-        bits += [e.get("type", "") for e in data.get("errors", [])]
-    return " ".join(bits)
+T = TypeVar("T")
 
 
 class AppClient:
@@ -64,26 +53,26 @@ class AppClient:
         history: int = 200,
         pending: int = 1000,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        if self.base_url.endswith("/api/v1"):
-            self.base_url = self.base_url[: -len("/api/v1")]
+        self.base_url = service_root(base_url)
         self._own_http = http is None
         self.http = http or aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.token = ""
         self.agent_id = ""
+        self.me: frozenset[str] = frozenset()  # the agent's addresses: extension, dial number
         self.capabilities: dict[str, Any] = {}
         self.last_seq = 0
-        self.history: list[Event] = []  # every event, newest last (bounded)
-        self._history_size = history
-        self._pending_size = pending
-        self._pending: list[Event] = []  # not yet consumed by a wait
-        self._changed = asyncio.Event()
+        self.inbox: Inbox[Event] = Inbox(history=history, pending=pending)
         self._reader: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.resumes = 0
         self.agent: dict[str, Any] = {}
         self.dialogs: dict[str, dict[str, Any]] = {}
         self.system: dict[str, Any] = {}
+
+    @property
+    def history(self) -> list[Event]:
+        """Every event received, newest last (bounded)."""
+        return self.inbox.history
 
     async def __aenter__(self) -> AppClient:
         return self
@@ -93,24 +82,14 @@ class AppClient:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
+    async def call(self, method: str, path: str, payload: Any = None) -> Reply:
+        """`path` under /api/v1 with the session's token; a refusal is a Reply too."""
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        return await send(self.http, method, url, payload, bearer(self.token))
+
     async def request(self, method: str, path: str, payload: Any = None) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        async with self.http.request(
-            method, f"{self.base_url}/api/v1{path}", json=payload, headers=headers
-        ) as r:
-            try:
-                body = await r.json(content_type=None)
-            except (json.JSONDecodeError, aiohttp.ContentTypeError):
-                body = {"error": {"type": "bad_response", "message": (await r.text())[:200]}}
-            if r.status >= 400:
-                error = body.get("error", {}) if isinstance(body, dict) else {}
-                raise AppError(
-                    r.status,
-                    error.get("type", "error"),
-                    error.get("message", ""),
-                    error.get("field"),
-                )
-            return body
+        """Like `call`, but the body of an accepted request, or AppError."""
+        return (await self.call(method, path, payload)).accepted_body()
 
     # -- session ------------------------------------------------------------------------------
 
@@ -124,16 +103,12 @@ class AppClient:
         listen: bool = True,
     ) -> dict[str, Any]:
         """POST /sessions; with `listen`, the event stream is opened at once."""
-        payload: dict[str, Any] = {
-            "agentId": agent_id,
-            "password": password,
-            "extension": extension,
-        }
-        if mobile is not None:
-            payload["mobile"] = {"mode": mobile.mode, "dialNumber": mobile.dial_number}
-        body = await self.request("POST", "/sessions", payload)
+        body = await self.request(
+            "POST", "/sessions", login_body(agent_id, password, extension, mobile)
+        )
         self.token = body["token"]
         self.agent_id = agent_id
+        self.me = frozenset({extension, mobile.dial_number if mobile else ""} - {""})
         self.capabilities = body.get("capabilities", {})
         self.agent = body.get("agent", {})
         if listen:
@@ -150,10 +125,8 @@ class AppClient:
         return await self.request("GET", "/agent")
 
     async def set_state(self, state: str, reason_code_id: int | str | None = None) -> str:
-        payload: dict[str, Any] = {"state": state}
-        if reason_code_id is not None:
-            payload["reasonCodeId"] = reason_code_id
-        return (await self.request("PUT", "/agent/state", payload))["requestId"]
+        body = await self.request("PUT", "/agent/state", state_body(state, reason_code_id))
+        return body["requestId"]
 
     async def ready(self) -> str:
         return await self.set_state("READY")
@@ -223,11 +196,21 @@ class AppClient:
 
     # -- the event stream ---------------------------------------------------------------------
 
-    async def listen(self) -> None:
-        """Open the event stream (resumes by itself after a drop)."""
+    async def open_stream(
+        self, since: int | None = None, *, heartbeat: float | None = 30.0
+    ) -> aiohttp.ClientWebSocketResponse:
+        """The event WebSocket, bare: a fresh `session.resync` snapshot first, or with
+        `since` the events after that seq. `listen()` reads it for the app."""
+        return await self.http.ws_connect(
+            events_url(self.base_url, since), headers=bearer(self.token), heartbeat=heartbeat
+        )
+
+    async def listen(self, since: int | None = None) -> None:
+        """Open the event stream (from a snapshot, or after `since`) and keep reading it: it
+        resumes by itself after a drop."""
         if self._reader is None or self._reader.done():
             connected = asyncio.get_running_loop().create_future()
-            self._reader = asyncio.ensure_future(self._read_forever(connected))
+            self._reader = asyncio.ensure_future(self._read_forever(connected, since))
             await asyncio.wait_for(connected, 10)
 
     async def stop_listening(self) -> None:
@@ -240,27 +223,27 @@ class AppClient:
             await self._ws.close()
             self._ws = None
 
+    @property
+    def stream_open(self) -> bool:
+        """Whether the event WebSocket is open now (False while a dropped one resumes)."""
+        return self._ws is not None and not self._ws.closed
+
     async def drop_stream(self) -> None:
         """Close the WebSocket as a backgrounded app would; the reader resumes by itself."""
         if self._ws is not None:
             await self._ws.close()
 
-    async def _read_forever(self, connected: asyncio.Future[None]) -> None:
+    async def _read_forever(self, connected: asyncio.Future[None], since: int | None) -> None:
         delay = 0.05
         first = True
         while True:
-            since = None if first else self.last_seq
-            query = "" if since is None else f"?since={since}"
             try:
-                self._ws = await self.http.ws_connect(
-                    f"{self.base_url}/api/v1/events{query}",
-                    headers={"Authorization": f"Bearer {self.token}"},
-                    heartbeat=30,
-                )
+                self._ws = await self.open_stream(since if first else self.last_seq)
             except (aiohttp.ClientError, OSError) as exc:
                 if first and not connected.done():
                     connected.set_exception(exc)
                     return
+                # Back off with jitter, as a phone would: not a wait for an event.
                 await asyncio.sleep(delay + random.uniform(0, delay))
                 delay = min(delay * 2, 2.0)
                 continue
@@ -271,7 +254,7 @@ class AppClient:
                 connected.set_result(None)
             async for message in self._ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self._receive(json.loads(message.data))
+                    self._receive(parse_event(message.data))
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     break
             if not self.token:
@@ -280,13 +263,7 @@ class AppClient:
     def _receive(self, event: Event) -> None:
         self.last_seq = max(self.last_seq, int(event.get("seq", 0)))
         self._mirror(event)
-        self.history.append(event)
-        del self.history[: -self._history_size]
-        self._pending.append(event)
-        # Events no wait asks for must not pile up for a whole shift.
-        del self._pending[: -self._pending_size]
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self.inbox.put(event)
 
     def _mirror(self, event: Event) -> None:
         kind, data = event.get("type"), event.get("data") or {}
@@ -303,57 +280,77 @@ class AppClient:
         elif kind == "system.status":
             self.system = {**self.system, **data}
 
+    def next_change(self) -> asyncio.Event:
+        """Set when the next event arrives (see `Inbox.next_change`)."""
+        return self.inbox.next_change()
+
     async def wait_for(
         self, type_: str, where: Match | None = None, timeout: float = 5.0, what: str = ""
     ) -> dict[str, Any]:
-        """The oldest event of `type_` (matching `where`) not yet consumed by a wait. Only
-        the match is consumed: events may arrive in another order than they are awaited
-        (an agent.state and its dialog.updated, say). `forget()` drops everything
-        unconsumed, so a later wait sees only what comes after."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for i, event in enumerate(self._pending):
-                if event.get("type") == type_ and (where is None or where(event["data"])):
-                    del self._pending[i]
-                    return event["data"]
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise WaitTimeout(self.explain(type_, what, timeout))
-            changed = self._changed
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-            # lands as the wait completes (CPython gh-86296).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
+        """The data of the oldest unconsumed event of `type_` (matching `where`); only the
+        match is consumed (`mobile_sim.inbox`). WaitTimeout says what came instead."""
+
+        def match(event: Event) -> bool:
+            return event.get("type") == type_ and (where is None or where(event["data"]))
+
+        event = await self.inbox.take(match, timeout)
+        if event is None:
+            raise WaitTimeout(self.explain(type_, what, timeout))
+        return event["data"]
 
     async def next_event(self, timeout: float = 5.0) -> Event | None:
         """The oldest unconsumed event of any type (None on timeout): for a client that
         reacts to whatever comes, instead of waiting for one kind."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self._pending:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
-        return self._pending.pop(0)
+        return await self.inbox.take(lambda _event: True, timeout)
+
+    async def wait_until(self, check: Callable[[], T], timeout: float = 5.0) -> T | None:
+        """`check()`'s first truthy value, re-checked at every event received (it reads the
+        view, which the events keep current); None when `timeout` passes first."""
+        return await self.inbox.until(check, timeout)
 
     def forget(self) -> None:
-        self._pending.clear()
+        """Drop every unconsumed event: a later wait sees only what comes after."""
+        self.inbox.forget()
 
     def explain(self, type_: str, what: str, timeout: float, last: int = 8) -> str:
-        seen = "; ".join(describe_event(e) for e in self.history[-last:]) or "nothing"
         wanted = f"{type_} ({what})" if what else type_
-        return f"agent {self.agent_id}: expected {wanted} within {timeout:g}s; last events: {seen}"
+        return (
+            f"agent {self.agent_id}: expected {wanted} within {timeout:g}s; "
+            f"last events: {self.recent_events(last)}"
+        )
+
+    def recent_events(self, count: int = 8) -> str:
+        return "; ".join(describe_event(e) for e in self.history[-count:]) or "nothing"
 
     async def wait_for_state(self, state: str, timeout: float = 5.0) -> dict[str, Any]:
         return await self.wait_for(
             "agent.state", lambda d: d.get("state") == state, timeout, f"state {state}"
         )
+
+    # -- the app's view (`mobile_sim.view`), as the events left it ------------------------------
+
+    @property
+    def agent_state(self) -> str:
+        return view.agent_state(self.agent)
+
+    def dialog(self, dialog_id: str) -> dict[str, Any]:
+        """The dialog as shown, {} once it is gone."""
+        return self.dialogs.get(dialog_id) or {}
+
+    def my_state(self, dialog_id: str) -> str:
+        """The agent's own participant's state on the dialog; "" when it is not on it."""
+        return view.my_state(self.dialog(dialog_id), self.me)
+
+    def my_dialogs(self, *states: str) -> list[dict[str, Any]]:
+        """The dialogs on which the agent's own participant is in one of `states`."""
+        return view.dialogs_where_i_am(self.dialogs.values(), self.me, *states)
+
+    def offers(self, dialog_id: str, action: str) -> bool:
+        return view.offers(self.dialog(dialog_id), action)
+
+    def describe(self) -> str:
+        """What the app shows now, in one line (for failure messages)."""
+        return view.describe_view(self.agent, self.dialogs.values())
 
     async def close(self) -> None:
         await self.stop_listening()

@@ -4,13 +4,13 @@ contract: customers' calls, phones (ring, answer, reject, hang up), faults, cloc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
 import aiohttp
 
-from mobile_sim.app import AppError, WaitTimeout
+from mobile_sim.api import AppError, send
+from mobile_sim.inbox import Inbox, WaitTimeout
 
 
 class SimControl:
@@ -23,12 +23,11 @@ class SimControl:
         self.http = http or aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
     async def request(self, method: str, path: str, payload: Any = None) -> Any:
-        async with self.http.request(method, f"{self.base_url}/sim/v1{path}", json=payload) as r:
-            body = await r.json(content_type=None)
-            if r.status >= 400:
-                error = body.get("error", {})
-                raise AppError(r.status, error.get("type", "error"), error.get("message", ""))
-            return body
+        """The body of an accepted request; AppError for a refusal (the same error shape as
+        the mobile API's)."""
+        return (
+            await send(self.http, method, f"{self.base_url}/sim/v1{path}", payload)
+        ).accepted_body()
 
     async def place_call(
         self, dn: str, caller: str = "+15550100", call_variables: dict[str, str] | None = None
@@ -70,11 +69,15 @@ class Phone:
     def __init__(self, sim: SimControl, number: str) -> None:
         self.sim = sim
         self.number = number
-        self.events: list[dict[str, Any]] = []
-        self._pending: list[dict[str, Any]] = []
-        self._changed = asyncio.Event()
+        # Bounded: a handset rings all shift long.
+        self.inbox: Inbox[dict[str, Any]] = Inbox(history=200, pending=200)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every handset event received, newest last (bounded)."""
+        return self.inbox.history
 
     async def open(self) -> Phone:
         """Start listening to the handset (ring, connected, held, dtmf, ended)."""
@@ -90,34 +93,17 @@ class Phone:
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
-                event = json.loads(message.data)
-                self.events.append(event)
-                self._pending.append(event)
-                del self.events[:-200]  # bounded: a handset rings all shift long
-                del self._pending[:-200]
-                changed, self._changed = self._changed, asyncio.Event()
-                changed.set()
+                self.inbox.put(json.loads(message.data))
 
     async def wait_for(self, event: str, timeout: float = 5.0) -> dict[str, Any]:
         """The oldest unconsumed handset event of that kind (e.g. "ring")."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for i, seen in enumerate(self._pending):
-                if seen.get("event") == event:
-                    del self._pending[i]
-                    return seen
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                got = ", ".join(e.get("event", "?") for e in self.events[-8:]) or "nothing"
-                raise WaitTimeout(
-                    f"phone {self.number}: expected {event} within {timeout:g}s; got {got}"
-                )
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-            # lands as the wait completes (CPython gh-86296).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._changed.wait()
+        seen = await self.inbox.take(lambda e: e.get("event") == event, timeout)
+        if seen is None:
+            got = ", ".join(e.get("event", "?") for e in self.events[-8:]) or "nothing"
+            raise WaitTimeout(
+                f"phone {self.number}: expected {event} within {timeout:g}s; got {got}"
+            )
+        return seen
 
     async def answer(self) -> str:
         return (await self.sim.request("POST", f"/phones/{self.number}/answer"))["callId"]

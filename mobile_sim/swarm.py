@@ -22,8 +22,12 @@ from typing import Any
 
 import aiohttp
 
-from mobile_sim.agent import MODES, Identity, SimulatedAgent, Tally, cancel_and_reap
-from mobile_sim.app import AppClient, AppError
+from mobile_sim.agent import SimulatedAgent
+from mobile_sim.aio import cancel_and_reap
+from mobile_sim.api import AppError
+from mobile_sim.app import AppClient
+from mobile_sim.counts import ShiftCounts
+from mobile_sim.identity import MODES, Identity
 from mobile_sim.personas import STEADY, Persona
 from mobile_sim.sim_control import SimControl
 
@@ -275,10 +279,10 @@ class Swarm:
         end = self._ended or asyncio.get_running_loop().time()
         return end - self._started
 
-    def totals(self) -> Tally:
-        total = Tally()
+    def totals(self) -> ShiftCounts:
+        total = ShiftCounts()
         for agent in self.agents:
-            total.add(agent.tally)
+            total.add(agent.counts)
         return total
 
     def progress_line(self) -> str:

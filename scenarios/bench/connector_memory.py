@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
@@ -56,6 +55,8 @@ from typing import Any
 
 import aiohttp
 
+from mobile_sim.api import AppError, Mobile, send, service_root
+from mobile_sim.app import AppClient
 from scenarios.bench.procs import (
     ROOT,
     BenchError,
@@ -125,98 +126,51 @@ def mib(kib: int) -> float:
 # -- the apps ---------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class AppClient:
-    """One phone app: its token, its event WebSocket and the task reading it."""
-
-    index: int
-    token: str = ""
-    ws: aiohttp.ClientWebSocketResponse | None = None
-    reader: asyncio.Task[None] | None = None
-    first: asyncio.Future[dict[str, Any]] | None = None
-    messages: int = 0
-    in_: bool = False  # logged in, and the first event message arrived
-    closed_early: bool = False
-
-
 class Apps:
+    """The N phone apps (`mobile_sim.app.AppClient`), each signed in and reading its event
+    stream for as long as the measurement lasts (and so answering the connector's pings)."""
+
     def __init__(self, http: aiohttp.ClientSession, api: str, settings: Settings) -> None:
         self.http = http
         self.api = api  # http://127.0.0.1:PORT/api/v1
         self.settings = settings
         self.clients: list[AppClient] = []
+        self.signed_in = 0  # logged in, and the first event message arrived
         self.failures: list[str] = []
-        self.closing = False
 
     async def login(self, i: int) -> None:
         try:
             async with asyncio.timeout(LOGIN_TIMEOUT):
                 await self._login(i)
-        except (aiohttp.ClientError, TimeoutError, BenchError, ValueError, KeyError) as exc:
+        except (aiohttp.ClientError, TimeoutError, AppError, BenchError, ValueError) as exc:
             self.failures.append(f"agent {agent_id(i)}: {type(exc).__name__}: {exc}"[:300])
 
     async def _login(self, i: int) -> None:
-        payload: dict[str, Any] = {
-            "agentId": agent_id(i),
-            "password": PASSWORD,
-            "extension": extension(i),
-        }
-        if self.settings.mode == "mobile":
-            payload["mobile"] = {"mode": "CALL_BY_CALL", "dialNumber": dial_number(i)}
-        async with self.http.post(f"{self.api}/sessions", json=payload) as r:
-            body = await r.text()
-            if r.status != 201:
-                raise BenchError(f"POST /sessions answered {r.status}: {body[:200]}")
-            token = json.loads(body)["token"]
-        app = AppClient(i, token)
-        app.ws = await self.http.ws_connect(
-            f"{self.api}/events", headers={"Authorization": f"Bearer {token}"}, compress=0
-        )
-        app.first = asyncio.get_running_loop().create_future()
-        app.reader = asyncio.ensure_future(self._read(app))
+        # Only the first event is read back: small inboxes keep this process lean.
+        app = AppClient(self.api, http=self.http, history=1, pending=1)
         self.clients.append(app)
-        first = await asyncio.shield(app.first)
-        if not isinstance(first, dict) or "seq" not in first or "type" not in first:
+        mobile = Mobile("CALL_BY_CALL", dial_number(i)) if self.settings.mode == "mobile" else None
+        await app.login(agent_id(i), PASSWORD, extension(i), mobile)
+        first = await app.next_event(LOGIN_TIMEOUT)
+        if first is None:
+            raise BenchError("no first event message")
+        if "seq" not in first or "type" not in first:
             raise BenchError(f"unexpected first event message: {str(first)[:200]}")
-        app.in_ = True
+        self.signed_in += 1
 
-    async def _read(self, app: AppClient) -> None:
-        """Read the stream for as long as it is open (and so answer the server's pings)."""
-        assert app.ws is not None and app.first is not None
-        try:
-            async for message in app.ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    app.messages += 1
-                    if not app.first.done():
-                        app.first.set_result(json.loads(message.data))
-        except Exception as exc:
-            if not app.first.done():
-                app.first.set_exception(BenchError(f"WebSocket failed: {exc!r}"))
-        if not app.first.done():
-            app.first.set_exception(BenchError("WebSocket closed before its first message"))
-        if not self.closing:
-            app.closed_early = True
+    def closed_early(self) -> int:
+        """Apps whose stream closed (and resumed, or is resuming) before the end."""
+        return sum(1 for app in self.clients if app.resumes or (app.token and not app.stream_open))
 
     async def close(self) -> None:
-        self.closing = True
-        await asyncio.gather(
-            *(app.ws.close() for app in self.clients if app.ws is not None),
-            return_exceptions=True,
-        )
-        for app in self.clients:
-            if app.reader is not None:
-                app.reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await app.reader
+        await asyncio.gather(*(app.close() for app in self.clients), return_exceptions=True)
 
 
 async def connector_counts(http: aiohttp.ClientSession, api: str) -> dict[str, int]:
     """Sessions (/healthz) and open WebSockets (/metrics) as the connector counts them."""
-    root = api.removesuffix("/api/v1")
-    async with http.get(f"{root}/healthz") as r:
-        sessions = int((await r.json())["sessions"])
-    async with http.get(f"{root}/metrics") as r:
-        text = await r.text()
+    root = service_root(api)
+    sessions = int((await send(http, "GET", f"{root}/healthz")).accepted_body()["sessions"])
+    text = (await send(http, "GET", f"{root}/metrics")).accepted_body()
     gauges = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
@@ -265,7 +219,7 @@ async def measure(
             counts_end = await connector_counts(http, api)
             if snapshots is not None:
                 await snapshot(connector_pid, snapshots, 2)
-            early = sum(1 for app in apps.clients if app.closed_early)
+            early = apps.closed_early()
         finally:
             await apps.close()
     failures = list(apps.failures)  # one per failed login
@@ -281,7 +235,7 @@ async def measure(
     if reconnects > 0:
         failed += 1
         failures.append(f"{reconnects} XMPP sessions were re-established during the benchmark")
-    logins = sum(1 for app in apps.clients if app.in_)
+    logins = apps.signed_in
     per_agent = (after - before) / s.agents
     marginal = (after - after_first) / (s.agents - 1) if s.agents > 1 else None
     return {

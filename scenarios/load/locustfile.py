@@ -46,6 +46,7 @@ from gevent.event import Event
 from locust import FastHttpUser, constant, constant_pacing, events, task
 from locust.runners import WorkerRunner
 
+from mobile_sim import view
 from scenarios.bench import roster
 
 EVENT_TIMEOUT = 10.0  # seconds an expected event may take
@@ -286,15 +287,13 @@ class MobileAgentUser(FastHttpUser):
                 return False
         return True
 
-    def my_state(self, d: dict[str, Any]) -> str:
-        for p in d.get("participants", ()):
-            if p.get("mediaAddress") == self.extension:
-                return str(p.get("state", ""))
-        return str(d.get("state", ""))
+    def my_state(self, dialog: dict[str, Any]) -> str:
+        """The agent's own participant's state; the dialog's while it shows none."""
+        return view.my_state(dialog, (self.extension,)) or str(dialog.get("state", ""))
 
     def alerting(self) -> dict[str, Any] | None:
         for d in list(self.dialogs.values()):
-            if "ANSWER" in d.get("actions", ()) or self.my_state(d) == "ALERTING":
+            if view.offers(d, "ANSWER") or self.my_state(d) == "ALERTING":
                 return d
         return None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_bdd import given, parsers, when
 
+from mobile_sim import view
 from scenarios.steps.agent_steps import rows, state_shown
 from scenarios.steps.world import (
     TYPES,
@@ -16,7 +17,6 @@ from scenarios.steps.world import (
     World,
     app_dialogs,
     consult_call,
-    own,
     phone_reaches,
     sync,
     the_call,
@@ -156,11 +156,8 @@ async def nobody_answers(world: World, agent: str) -> None:
 
 def ringing_dialog(agent: Agent) -> dict[str, Any] | None:
     """The dialog where the agent's own participant is ALERTING."""
-    for dialog in app_dialogs(agent):
-        mine = own(agent, dialog)
-        if mine and mine.get("state") == "ALERTING":
-            return dialog
-    return None
+    ringing = view.dialogs_where_i_am(app_dialogs(agent), agent.me, "ALERTING")
+    return ringing[0] if ringing else None
 
 
 def call_of(world: World, agent: Agent) -> Pick:
@@ -177,7 +174,7 @@ async def act(agent: Agent, action: str, pick: Pick, what: str = "the call", **p
 
     def ready() -> dict[str, Any] | None:
         dialog = pick()
-        return dialog if dialog and action in dialog.get("actions", []) else None
+        return dialog if dialog and view.offers(dialog, action) else None
 
     dialog = await until(agent, ready, f"{what} offering {action}")
     return await agent.app.action(dialog["id"], action, **params)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pytest_bdd import parsers, then
 
+from mobile_sim import view
 from scenarios.steps.agent_steps import rows, split
 from scenarios.steps.call_steps import ringing_dialog
 from scenarios.steps.world import (
@@ -22,7 +23,6 @@ from scenarios.steps.world import (
     finesse_dialogs,
     finesse_until,
     own,
-    participant,
     phone_reaches,
     sync,
     the_call,
@@ -148,8 +148,7 @@ async def shows_call_state(world: World, agent: str, state: str) -> None:
 
 def _own_state(world: World, agent: Agent, state: str, dialogs: list[dict[str, Any]]) -> bool:
     dialog = the_call(world, agent, dialogs)
-    mine = own(agent, dialog) if dialog else None
-    return mine is not None and mine.get("state") == state
+    return dialog is not None and view.my_state(dialog, agent.me) == state
 
 
 @then(parsers.parse("agent {agent:w}'s app shows the call on hold"))
@@ -179,7 +178,7 @@ async def offers_action(world: World, agent: str, action: str) -> None:
 
     def check() -> bool:
         dialog = the_call(world, who, app_dialogs(who))
-        return dialog is not None and action in dialog.get("actions", [])
+        return dialog is not None and view.offers(dialog, action)
 
     await until(who, check, f"the call offering {action}")
 
@@ -205,7 +204,7 @@ async def talking_to_customer(world: World, agent: str) -> None:
     caller = world.call.caller
 
     def check(dialog: dict[str, Any]) -> bool:
-        mine, theirs = own(who, dialog), participant(dialog, caller)
+        mine, theirs = own(who, dialog), view.participant(dialog, caller)
         return (
             dialog.get("state") == "ACTIVE"
             and mine is not None

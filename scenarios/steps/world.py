@@ -26,8 +26,16 @@ from typing import Any, ParamSpec, TypeVar
 import aiohttp
 import parse
 
-from mobile_sim.app import AppClient, AppError, Mobile, WaitTimeout, describe_event
+from mobile_sim import view
+from mobile_sim.app import AppClient, AppError, Mobile, WaitTimeout
 from mobile_sim.sim_control import Phone, SimControl
+from scenarios.stack.connector_lab import (
+    PASSWORD,
+    ConnectorLab,
+    default_dial_number,
+    default_extension,
+)
+from scenarios.stack.finesse_lab import FinesseAgent
 
 log = logging.getLogger("scenarios.steps")
 P = ParamSpec("P")
@@ -35,7 +43,6 @@ T = TypeVar("T")
 
 WAIT = 5.0  # default for "the app shows ...": generous, the usual answer takes milliseconds
 STEP_TIMEOUT = 30.0  # a whole step, as a last resort against a hang
-PASSWORD = "password"
 MODES = ("CALL_BY_CALL", "NAILED_CONNECTION", "desk")
 FIRST_CUSTOMER = 15550101  # customers call from +15550101, +15550102, ...
 
@@ -129,16 +136,14 @@ def sync(fn: Callable[P, Awaitable[T]] | None = None, *, timeout: float = STEP_T
 
 class Stack:
     """The simulated Finesse and the Generic Connector, in this process on loopback ports
-    (the labs of `tests/support`), plus the simulator's control API as the harness sees it."""
+    (`scenarios.stack`), plus the simulator's control API as the harness sees it."""
 
     def __init__(self) -> None:
-        self.lab: Any = None  # tests.support.connector_lab.ConnectorLab
+        self.lab: ConnectorLab | None = None
         self.sim: SimControl | None = None
         self.http: aiohttp.ClientSession | None = None
 
     async def start(self) -> Stack:
-        from tests.support.connector_lab import ConnectorLab
-
         self.lab = await ConnectorLab().start()
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.sim = SimControl(self.lab.finesse.url("/sim/v1"), http=self.http)
@@ -151,30 +156,25 @@ class Stack:
             await self.lab.stop()
 
     @property
-    def connector_url(self) -> str:
-        return self.lab.url("/api/v1")
+    def started(self) -> ConnectorLab:
+        assert self.lab is not None, "the stack is not started"
+        return self.lab
 
-    def finesse_agent(self, agent_id: str, password: str = PASSWORD) -> Any:
+    @property
+    def connector_url(self) -> str:
+        return self.started.url("/api/v1")
+
+    def finesse_agent(self, agent_id: str, password: str = PASSWORD) -> FinesseAgent:
         """REST as the agent (HTTP Basic), to GET what Finesse holds."""
-        agent = self.lab.finesse.agent(agent_id)
+        agent = self.started.finesse.agent(agent_id)
         agent.password = password
         return agent
 
     async def sessions(self) -> int:
-        assert self.http is not None
-        async with self.http.get(self.lab.url("/healthz")) as r:
-            return int((await r.json())["sessions"])
+        return int((await self.started.api("GET", "/healthz")).body["sessions"])
 
 
 # -- one scenario's agents and calls ----------------------------------------------------------
-
-
-def default_extension(agent_id: str) -> str:
-    return str(int(agent_id) + 4000)  # agent 1001 on 5001 in the default roster
-
-
-def default_dial_number(agent_id: str) -> str:
-    return f"+1555123{int(agent_id) - 1000:04d}"  # agent 1001 on +15551230001
 
 
 @dataclass
@@ -186,13 +186,19 @@ class Agent:
     extension: str
     dial_number: str
     app: AppClient
-    finesse: Any  # tests.support.finesse_lab.FinesseAgent
+    finesse: FinesseAgent
     phone: Phone | None = None
     old_token: str = ""  # the token of the last logout, to check it was revoked
 
     @property
     def mobile(self) -> Mobile | None:
         return None if self.mode == "desk" else Mobile(self.mode, self.dial_number)
+
+    @property
+    def me(self) -> tuple[str, ...]:
+        """The addresses of the agent's own participant in a dialog: its extension (the LCP
+        DN of a mobile agent)."""
+        return (self.extension,)
 
     @property
     def phone_number(self) -> str:
@@ -375,9 +381,10 @@ class World:
         left = await self.stack.sessions()
         if left:
             problems.append(f"the connector still holds {left} session(s) after the scenario")
-            for link in list(self.stack.lab.connector.agents.links.values()):  # leave a clean stack
+            connector = self.stack.started.connector
+            for link in list(connector.agents.links.values()):  # leave a clean stack
                 with contextlib.suppress(Exception):
-                    await self.stack.lab.connector.agents.sign_out(link)
+                    await connector.agents.sign_out(link)
         if problems:
             raise AssertionError("scenario clean-up: " + "; ".join(problems))
 
@@ -387,23 +394,11 @@ class World:
 
 def app_view(agent: Agent) -> str:
     """What the app shows now, in one line (for failure messages)."""
-    app = agent.app
-    state = app.agent.get("state", "?")
-    pending = app.agent.get("pendingState")
-    bits = [f"state {state}" + (f" (pending {pending})" if pending else "")]
-    for dialog in app.dialogs.values():
-        people = ", ".join(
-            f"{p.get('mediaAddress')} {p.get('state')}" for p in dialog.get("participants", [])
-        )
-        bits.append(
-            f"dialog {dialog.get('id')} {dialog.get('callType')} {dialog.get('state')} "
-            f"[{people}] actions {dialog.get('actions')}"
-        )
-    return "; ".join(bits) or "nothing"
+    return agent.app.describe()
 
 
-def last_events(agent: Agent, count: int = 8) -> str:
-    return "; ".join(describe_event(e) for e in agent.app.history[-count:]) or "nothing"
+def last_events(agent: Agent) -> str:
+    return agent.app.recent_events()
 
 
 async def until(
@@ -414,25 +409,13 @@ async def until(
 ) -> T:
     """Wait until `check()` on the app's mirror (agent, dialogs) is truthy, re-checked at
     every event the app receives; fail with what the app shows and saw."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise WaitTimeout(
-                f"agent {agent.id}: expected the app to show {what} within {timeout:g}s; "
-                f"it shows {app_view(agent)}; last events: {last_events(agent)}"
-            )
-        # AppClient swaps in a fresh asyncio.Event at each event it receives.
-        changed = agent.app._changed
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-        # lands as the wait completes (CPython gh-86296).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(remaining):
-                await changed.wait()
+    found = await agent.app.wait_until(check, timeout)
+    if not found:
+        raise WaitTimeout(
+            f"agent {agent.id}: expected the app to show {what} within {timeout:g}s; "
+            f"it shows {app_view(agent)}; last events: {last_events(agent)}"
+        )
+    return found
 
 
 async def finesse_until(
@@ -449,7 +432,7 @@ async def finesse_until(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        changed = agent.app._changed
+        changed = agent.app.next_change()
         value = await fetch()
         if check(value):
             return value
@@ -510,23 +493,16 @@ def explain_world(world: World) -> str:
 # -- dialogs, as the app shows them and as Finesse holds them ------------------------------------
 
 
-def participant(dialog: dict[str, Any], address: str) -> dict[str, Any] | None:
-    for p in dialog.get("participants", []):
-        if p.get("mediaAddress") == address:
-            return p
-    return None
-
-
 def own(agent: Agent, dialog: dict[str, Any]) -> dict[str, Any] | None:
-    """The agent's own participant (its extension: the LCP DN of a mobile agent)."""
-    return participant(dialog, agent.extension)
+    """The agent's own participant (see `Agent.me`)."""
+    return view.my_participant(dialog, agent.me)
 
 
 def the_call(world: World, agent: Agent, dialogs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """ "The call" of an agent: its dialog with the latest customer (whatever its id became
     after a transfer or a conference), else its only dialog."""
     for caller in reversed(world.customers):
-        with_customer = [d for d in dialogs if participant(d, caller)]
+        with_customer = [d for d in dialogs if view.participant(d, caller)]
         if with_customer:
             plain = [d for d in with_customer if d.get("callType") != "CONSULT"]
             return (plain or with_customer)[-1]
@@ -558,11 +534,7 @@ async def finesse_dialogs(agent: Agent) -> list[dict[str, Any]]:
 def describe_dialogs(dialogs: list[dict[str, Any]]) -> str:
     if not dialogs:
         return "no dialog"
-    bits = []
-    for d in dialogs:
-        people = ", ".join(f"{p.get('mediaAddress')} {p.get('state')}" for p in d["participants"])
-        bits.append(f"dialog {d['id']} {d.get('callType')} {d.get('state')} [{people}]")
-    return "; ".join(bits)
+    return "; ".join(view.describe_dialog(d, actions=False) for d in dialogs)
 
 
 def describe_user(user: Any) -> str:

@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from tests.support.connector_lab import ConnectorLab
+from mobile_sim.api import AppError, Mobile
+from scenarios.stack.connector_lab import ConnectorLab
 
 pytestmark = pytest.mark.integration
-MOBILE = ("CALL_BY_CALL", "+15551230001")
+MOBILE = Mobile("CALL_BY_CALL", "+15551230001")
 
 
 @pytest.fixture
@@ -23,8 +24,7 @@ async def lab():
 
 
 async def test_the_event_stream_takes_the_token_as_a_query_parameter_or_subprotocol(lab):
-    app = lab.app("1001")
-    assert (await app.login(mobile=MOBILE, listen=False)).status == 201
+    app, _ = await lab.sign_in("1001", MOBILE, listen=False)
     assert lab.http is not None
     async with lab.http.ws_connect(lab.url(f"/api/v1/events?token={app.token}")) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "session.resync"
@@ -38,17 +38,17 @@ async def test_the_event_stream_takes_the_token_as_a_query_parameter_or_subproto
 
 
 async def test_since_must_be_a_number(lab):
-    app = lab.app("1001")
-    await app.login(mobile=MOBILE, listen=False)
-    reply = await app.call("GET", "/api/v1/events?since=yesterday")
+    app, _ = await lab.sign_in("1001", MOBILE, listen=False)
+    reply = await app.call("GET", "/events?since=yesterday")
     assert (reply.status, reply.error_type) == (400, "invalid_field")
 
 
 async def test_the_session_limit_is_enforced(lab):
     for agent in ("1001", "1002"):
-        assert (await lab.app(agent).login(listen=False)).status == 201
-    reply = await lab.app("1003").login(listen=False)
-    assert (reply.status, reply.error_type) == (503, "too_many_sessions")
+        await lab.sign_in(agent, listen=False)
+    with pytest.raises(AppError) as refusal:
+        await lab.sign_in("1003", listen=False)
+    assert (refusal.value.status, refusal.value.type) == (503, "too_many_sessions")
 
 
 async def test_a_body_over_the_limit_is_413(lab):
@@ -63,21 +63,21 @@ async def test_unknown_route_is_a_json_404(lab):
 
 async def test_the_password_is_never_logged_or_returned(lab, caplog):
     caplog.set_level(logging.DEBUG)
-    app = lab.app("1001")
     secret = "password"  # the roster's; make sure it appears nowhere but where it must
-    reply = await app.login(mobile=MOBILE)
-    assert reply.status == 201
-    assert secret not in json.dumps(reply.body)
+    app, body = await lab.sign_in("1001", MOBILE, password=secret)
+    assert secret not in json.dumps(body)
     await app.wait_for("session.resync")
-    await app.call("PUT", "/api/v1/agent/state", {"state": "READY"})
-    await app.state("READY")
-    assert secret not in json.dumps(app.events)
+    await app.ready()
+    await app.wait_for_state("READY")
+    assert secret not in json.dumps(app.history)
     logged = "\n".join(
         r.getMessage() for r in caplog.records if r.name.startswith(("connector", "slixmpp"))
     )
     assert "cGFzc3dvcmQ" not in logged  # base64 of it (SASL PLAIN, Basic auth)
     assert f":{secret}" not in logged and f"\\x00{secret}" not in logged
-    wrong = await lab.app("1002").login(password="hunter2-secret", listen=False)
+    wrong = await lab.app().call(
+        "POST", "/sessions", {"agentId": "1002", "password": "hunter2-secret", "extension": "5002"}
+    )
     assert wrong.status == 401 and "hunter2" not in json.dumps(wrong.body)
     assert "hunter2" not in "\n".join(r.getMessage() for r in caplog.records)
 
@@ -148,7 +148,7 @@ async def test_sessions_leave_the_garbage_collectors_sight_once_sign_ins_settle(
     heap = lab.connector.gc_policy
     heap.settle = 0.05
     try:
-        assert (await lab.app("1001").login(mobile=MOBILE, listen=False)).status == 201
+        await lab.sign_in("1001", MOBILE, listen=False)
         await asyncio.wait_for(heap.frozen.wait(), 5)
         assert (heap.freezes, heap.full_collections) == (1, 0)  # no full collection
         assert gc.get_freeze_count() > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.processes import run_json
+from scenarios.stack.processes import run_json
 
 pytestmark = pytest.mark.integration
 

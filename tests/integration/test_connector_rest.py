@@ -28,7 +28,7 @@ from connector.finesse.failover import Hosts
 from connector.finesse.models import Dialog, DialogRequest, Update, User
 from connector.finesse.monitor import FinesseMonitor
 from connector.finesse.rest import Credentials, FinesseRest
-from tests.support.finesse_lab import FinesseLab, Notifications
+from scenarios.stack.finesse_lab import FinesseLab, Notifications
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,7 @@ from connector.finesse.xmpp import (
 )
 from finesse_sim.config import SimConfig, default_config
 from finesse_sim.xmpp import session as sim_session
-from tests.support.finesse_lab import FinesseLab
+from scenarios.stack.finesse_lab import FinesseLab
 
 pytestmark = pytest.mark.integration
 

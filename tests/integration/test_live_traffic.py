@@ -12,8 +12,8 @@ import pytest
 
 from finesse_sim.config import default_config
 from finesse_sim.traffic import TrafficProfile, parse_profile
+from scenarios.stack.finesse_lab import FinesseLab
 from scenarios.traffic import report
-from tests.support.finesse_lab import FinesseLab
 
 pytestmark = pytest.mark.integration
 

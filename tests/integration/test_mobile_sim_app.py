@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mobile_sim.app import AppClient, AppError, Mobile, WaitTimeout
+from mobile_sim.app import AppError, Mobile, WaitTimeout
 from mobile_sim.sim_control import SimControl
-from tests.support.connector_lab import ConnectorLab
+from scenarios.stack.connector_lab import ConnectorLab
 
 pytestmark = pytest.mark.integration
 
@@ -15,18 +15,9 @@ pytestmark = pytest.mark.integration
 async def world():
     async with ConnectorLab() as lab:
         sim = SimControl(lab.finesse.url("/sim/v1"))
-        apps: list[AppClient] = []
-
-        def app() -> AppClient:
-            client = AppClient(lab.url("/api/v1"))
-            apps.append(client)
-            return client
-
         try:
-            yield lab, sim, app
+            yield lab, sim, lab.app  # the lab closes its apps
         finally:
-            for client in apps:
-                await client.close()
             await sim.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from connector.finesse import codec
 from connector.finesse.models import DialogRequest, MediaProperties, User
-from tests.support.finesse_lab import FinesseLab, basic
+from scenarios.stack.finesse_lab import FinesseLab, basic
 
 pytestmark = pytest.mark.integration
 
@@ -485,7 +485,7 @@ async def test_non_ascii_basic_credentials_are_401(lab: FinesseLab):
 
 
 async def test_xmpp_login_takes_the_agent_id_not_the_login_name(lab: FinesseLab):
-    from tests.support.finesse_lab import Notifications
+    from scenarios.stack.finesse_lab import Notifications
 
     name = lab.sim.config.agent("1001").login_name
     notes = Notifications(f"{name}@{lab.sim.sides[0].domain}/x", "password")

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from connector.finesse import codec
-from tests.support.finesse_lab import FinesseLab, Notifications
+from scenarios.stack.finesse_lab import FinesseLab, Notifications
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ import pytest
 from mobile_sim.personas import BreakKind, Persona, Span
 from mobile_sim.sim_control import SimControl
 from mobile_sim.swarm import Swarm, SwarmConfig
-from tests.support.connector_lab import ConnectorLab
+from scenarios.stack.connector_lab import ConnectorLab
 
 pytestmark = pytest.mark.integration
 

@@ -101,9 +101,7 @@ def test_simulated_agents_use_only_public_contracts():
 
 
 def test_nothing_outside_tests_imports_tests():
-    found = violations(PACKAGES, lambda n: not within(n, "tests"))
-    # Being moved to scenarios/ in this same change (issue 12, section 5); then this goes.
-    assert [v for v in found if not v.startswith("scenarios.steps.world ")] == []
+    assert violations(PACKAGES, lambda n: not within(n, "tests")) == []
 
 
 def connector_unit(name: str) -> str | None:

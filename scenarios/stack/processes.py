@@ -1,4 +1,4 @@
-"""Run a benchmark or tool as a subprocess the way the smoke tests need it."""
+"""Run a benchmark or tool as a subprocess and read the JSON it prints (the smoke tests)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +31,6 @@ def run_json(args: list[str], *, timeout: float, what: str) -> Any:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail(f"{what} took more than {timeout:g} s")
+        raise AssertionError(f"{what} took more than {timeout:g} s") from None
     assert proc.returncode == 0, stderr[-2000:]
     return json.loads(stdout)

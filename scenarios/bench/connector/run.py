@@ -1,0 +1,305 @@
+"""One `mobagent bench` run: the simulator and the connector as pinned processes, the load
+generator as worker processes (`workers`), and the phases (warm-up, steady rates, burst)
+with the connector's memory and everyone's CPU around them.
+
+Processes: `mobagent sim --config <generated roster>` pinned to CPU 0, `mobagent connector`
+pinned to CPU 1, the workers unpinned. This process only merges the workers' timestamps
+(`stats`) and reads /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scenarios.bench.connector import stats
+from scenarios.bench.connector.agents import LoadAgent
+from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
+from scenarios.bench.connector.verdict import TARGETS, highest_meeting, verdicts
+from scenarios.bench.connector.workers import Worker
+from scenarios.bench.connector_memory import settled_rss
+from scenarios.bench.procs import (
+    BenchError,
+    log,
+    machine,
+    pinning,
+    proc_cpu_seconds,
+    proc_rss_kib,
+    proc_wait_seconds,
+    running,
+)
+from scenarios.bench.roster import ROSTER_NAME, roster_toml
+
+
+async def measure(
+    conn_pid: int, sim_pid: int, sim: dict[str, Any], api: str, settings: Settings
+) -> dict[str, Any]:
+    """The load generator as separate processes: `app_procs` processes holding the N app
+    WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
+    the PUTs. All stamp time.monotonic() (CLOCK_MONOTONIC, one clock for every process on
+    the machine); this process only merges their timestamps and counts."""
+    n = settings.agents  # app agents; the direct watchers are more sessions of some
+    agents = [LoadAgent(i, "command" if i <= settings.commands else "app") for i in range(1, n + 1)]
+    by_id = {agent.id: agent for agent in agents}
+    # Direct watchers: second sessions of app agents spread over the roster, sharing their
+    # twins' flip times, so that direct_ms covers the very events the apps receive.
+    plain = [agent for agent in agents if agent.kind == "app"]
+    chosen = (
+        plain[:: max(1, len(plain) // settings.direct)][: settings.direct]
+        if settings.direct
+        else []
+    )
+    watchers = [
+        LoadAgent(agent.index, "direct", acks=agent.acks, puts=agent.puts, twin=agent)
+        for agent in chosen
+    ]
+    everyone = agents + watchers
+    rss_before, _ = await settled_rss(conn_pid)
+    shards = [agents[k :: settings.app_procs] for k in range(settings.app_procs)]
+    groups = [(f"apps{k}", shard) for k, shard in enumerate(shards) if shard]
+
+    def spec(role: str, members: list[LoadAgent]) -> dict[str, Any]:
+        return {
+            "role": role,
+            "sim": sim,
+            "api": api,
+            "agents": [[agent.index, agent.kind] for agent in members],
+        }
+
+    receivers: list[tuple[Worker, list[LoadAgent]]] = []
+    driver: Worker | None = None
+    children: list[Worker] = []
+    failures: list[str] = []
+    try:
+        for name, members in groups:
+            child = await Worker.start(name, spec("receive", members))
+            children.append(child)
+            receivers.append((child, members))
+        driver = await Worker.start("driver", spec("drive", agents))
+        children.append(driver)
+        log(
+            f"signing in {n} apps ({len(shards)} processes) and "
+            f"{settings.direct} direct subscribers ..."
+        )
+        per = max(1, settings.concurrency // max(1, len(receivers)))
+        t0 = time.monotonic()
+        replies = await asyncio.gather(
+            *(worker.call({"cmd": "login", "concurrency": per}) for worker, _ in receivers)
+        )
+        login_seconds = time.monotonic() - t0
+        if watchers:  # once their agents are in: they see no login notifications
+            child = await Worker.start("direct", spec("receive", watchers))
+            children.append(child)
+            receivers.append((child, watchers))
+            await child.call({"cmd": "login", "concurrency": len(watchers)})
+        tokens: dict[str, str] = {}
+        for reply in replies:
+            tokens.update(reply["tokens"])
+        login_failures = [f for worker, _ in receivers for f in worker.failures]
+        if login_failures:
+            raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
+        await driver.call({"cmd": "tokens", "tokens": tokens})
+        rss_after, _ = await settled_rss(conn_pid)
+        log(f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB")
+
+        async def drive(rate: float, seconds: float, via: str = "rest") -> None:
+            assert driver is not None
+            reply = await driver.call(
+                {"cmd": "drive", "rate": rate, "seconds": seconds, "via": via}
+            )
+            for aid, times in reply["agents"].items():
+                agent = by_id[aid]
+                agent.acks.extend(times["acks"])
+                agent.puts.extend(times["puts"])
+                agent.rids.update(times["rids"])
+                agent.sent += len(times["acks"])
+
+        async def drain(timeout: float) -> None:
+            async def one(worker: Worker, members: list[LoadAgent]) -> None:
+                expected = {agent.id: (agent.twin or agent).sent for agent in members}
+                reply = await worker.call({"cmd": "wait", "expected": expected, "timeout": timeout})
+                mine = {agent.id: agent for agent in members}
+                for aid, times in reply["agents"].items():
+                    mine[aid].recv.extend(times["recv"])
+                    mine[aid].rid_recv.update(times["rid_recv"])
+
+            await asyncio.gather(*(one(worker, members) for worker, members in receivers))
+
+        def cpu() -> dict[str, float]:
+            out = {worker.name: worker.cpu_seconds() for worker in children}
+            out["connector"] = proc_cpu_seconds(conn_pid)
+            out["connector_wait"] = proc_wait_seconds(conn_pid)
+            out["simulator"] = proc_cpu_seconds(sim_pid)
+            out["simulator_wait"] = proc_wait_seconds(sim_pid)
+            return out
+
+        # One warm-up flip each (NOT_READY -> READY), not counted.
+        warm = stats.mark(everyone)
+        await drive(min(settings.rate, 2000), len(agents) / min(settings.rate, 2000))
+        await drain(settings.drain)
+        stats.phase(everyone, warm)
+        rates = sweep_rates(settings.rate) if settings.sweep else [settings.rate]
+        steps: list[dict[str, Any]] = []
+        for rate in rates:
+            since = stats.mark(everyone)
+            cpu0, t0 = cpu(), time.monotonic()
+            log(
+                f"driving {rate:g} events/s for {settings.seconds:g}s (from monotonic {t0:.3f}) ..."
+            )
+            await drive(rate, settings.seconds, via=settings.inject)
+            wall = time.monotonic() - t0
+            cpu1 = cpu()
+            await drain(settings.drain)
+            used = {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1}
+            step = {
+                "events_per_second": rate,
+                "achieved_per_second": None,
+                **stats.phase(everyone, since),
+                "connector_cpu_percent": used.pop("connector"),
+                "connector_wait_percent": used.pop("connector_wait"),
+                "simulator_cpu_percent": used.pop("simulator"),
+                "simulator_wait_percent": used.pop("simulator_wait"),
+                "generator_cpu_percent": used,
+            }
+            step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
+            log(
+                f"  sent {step['events_sent']} ({step['achieved_per_second']}/s), lost "
+                f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
+                f"connector added {step['connector_added_ms']}, "
+                f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}% "
+                f"(waiting for a CPU {step['connector_wait_percent']}%), "
+                f"generator {used}"
+            )
+            steps.append(step)
+        burst = None
+        if settings.burst:
+            log(f"burst: {settings.burst} events in {settings.burst_seconds:g}s ...")
+            await asyncio.sleep(1.0)
+            since = stats.mark(everyone)
+            cpu0, t0 = cpu(), time.monotonic()
+            await drive(settings.burst / settings.burst_seconds, settings.burst_seconds, via="bulk")
+            sent_in = time.monotonic() - t0
+            cpu1 = cpu()
+            await drain(max(settings.drain, 30.0))
+            burst = {
+                "events": settings.burst,
+                "seconds": settings.burst_seconds,
+                "sent_in_seconds": round(sent_in, 2),
+                "drained_in_seconds": round(time.monotonic() - t0, 2),
+                **stats.phase(everyone, since),
+                "cpu_percent_while_sending": {
+                    k: round(100 * (cpu1[k] - cpu0[k]) / sent_in, 1) for k in cpu1
+                },
+            }
+            log(
+                f"  sent in {burst['sent_in_seconds']}s, lost {burst['lost']}, "
+                f"e2e {burst['e2e_ms']}, CPU while sending {burst['cpu_percent_while_sending']}"
+            )
+        rss_end = proc_rss_kib(conn_pid)
+    finally:
+        await asyncio.gather(*(worker.close() for worker in children), return_exceptions=True)
+        failures = [f for worker in children for f in worker.failures]
+    return {
+        "login_seconds": round(login_seconds, 2),
+        "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
+        "steps": steps,
+        "burst": burst,
+        "failures": failures[:20],
+        "failure_count": len(failures),
+    }
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    _allowed, cores = pinning()
+    sim_cpus = {cores[0]} if cores else None
+    conn_cpus = {cores[1]} if cores else None
+    with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
+        roster = Path(tmp) / ROSTER_NAME
+        roster.write_text(roster_toml(settings.agents))
+        sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
+        sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
+        with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
+            sim_proc,
+            sim_info,
+        ):
+            finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
+            head = [sys.executable, "-m", "mobagent", "connector"]
+            if settings.profile:
+                head = [sys.executable, "-m", "scenarios.bench.connector.profiled"]
+                head += [os.path.abspath(settings.profile)]
+            if settings.gc_stats:
+                head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
+                head += [os.path.abspath(settings.gc_stats)]
+            conn_cmd = [*head, "--finesse", finesse, "--listen", f"{HOST}:0", "--json"]
+            with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
+                conn,
+                conn_info,
+            ):
+                measured = asyncio.run(
+                    measure(conn.pid, sim_proc.pid, sim_info, conn_info["api"], settings)
+                )
+                conn.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    conn.wait(STOP_TIMEOUT)
+    main_step = (
+        measured["steps"][-1] if not settings.sweep else _at_rate(measured["steps"], settings.rate)
+    )
+    rss = measured["rss_kib"]
+    result: dict[str, Any] = {
+        "agents": settings.agents,
+        "events_per_second": settings.rate,
+        "seconds": settings.seconds,
+        "events_sent": main_step["events_sent"],
+        "events_received": main_step["events_received"],
+        "lost": main_step["lost"],
+        "e2e_ms": main_step["e2e_ms"],
+        "direct_ms": main_step["direct_ms"],
+        "command_rtt_ms": main_step["command_rtt_ms"],
+        "login_seconds": measured["login_seconds"],
+        "connector_rss_mib": round(rss["after_login"] / 1024, 1),
+        "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
+        "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "generator_cpu_percent": main_step["generator_cpu_percent"],
+        "generator_processes": {
+            "apps": settings.app_procs,
+            "direct": 1 if settings.direct else 0,
+            "driver": 1,
+        },
+        "inject": settings.inject,
+        "achieved_per_second": main_step["achieved_per_second"],
+        "events_before_ack": main_step["events_before_ack"],
+        "e2e_from_put_ms": main_step["e2e_from_put_ms"],
+        "direct_from_put_ms": main_step["direct_from_put_ms"],
+        "samples": main_step["samples"],
+        "rss_kib": rss,
+        "direct_subscribers": settings.direct,
+        "command_agents": settings.commands,
+        "burst": measured["burst"],
+        "sweep": (
+            {
+                "steps": measured["steps"],
+                "highest_rate_meeting_p99_25ms_0_lost": highest_meeting(measured["steps"]),
+            }
+            if settings.sweep
+            else None
+        ),
+        "failures": measured["failures"],
+        "failure_count": measured["failure_count"],
+        "targets": TARGETS,
+        "machine": machine(cores),
+        "steps": measured["steps"],
+    }
+    result["meets"] = verdicts(result)
+    return result
+
+
+def _at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    return next((st for st in steps if st["events_per_second"] == rate), steps[-1])

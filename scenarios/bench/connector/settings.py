@@ -1,0 +1,36 @@
+"""What one `mobagent bench` run is asked to do, and the defaults of its flags."""
+
+from __future__ import annotations
+
+import dataclasses
+
+HOST = "127.0.0.1"
+CONCURRENCY = 50  # sign-ins in flight at a time
+DRAIN = 10.0  # seconds to wait for the events of the last flips
+TICK = 0.005  # seconds between two batches of flips
+STOP_TIMEOUT = 60.0  # SIGINT to exit: the connector closes every session first
+SWEEP_RATES = (500, 1000, 2000, 4000, 8000)
+APP_PROCS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    agents: int = 2000
+    rate: float = 2000
+    seconds: float = 60
+    direct: int = 20
+    commands: int = 20
+    burst: int = 0
+    burst_seconds: float = 2.0
+    sweep: bool = False
+    drain: float = DRAIN
+    concurrency: int = CONCURRENCY
+    profile: str | None = None
+    gc_stats: str | None = None
+    app_procs: int = APP_PROCS
+    inject: str = "rest"  # how the steady phases make their events: "rest" | "bulk"
+
+
+def sweep_rates(top: float) -> list[float]:
+    rates = [r for r in SWEEP_RATES if r < top]
+    return [*rates, top]

@@ -1,0 +1,119 @@
+"""The Generic Connector in front of the simulated Finesse, in this process on free loopback
+ports, with phone apps (`mobile_sim.app.AppClient`) signed in through it.
+
+Tests and the Gherkin steps start the stack with it; `build_connector` is the one place that
+knows how the connector is put together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from connector.config import ConnectorConfig
+from mobile_sim.api import Mobile, Reply, send
+from mobile_sim.app import AppClient
+from scenarios.stack.finesse_lab import FinesseLab
+
+PASSWORD = "password"  # every agent's in the default roster
+
+
+def build_connector(config: ConnectorConfig) -> tuple[Any, web.Application]:
+    """The connector and its aiohttp application, as `mobagent connector` builds them."""
+    from connector.api.app import make_app
+    from connector.runtime import Connector
+
+    connector = Connector(config)
+    return connector, make_app(connector)
+
+
+def default_extension(agent_id: str) -> str:
+    return str(int(agent_id) + 4000)  # agent 1001 on 5001 in the default roster
+
+
+def default_dial_number(agent_id: str) -> str:
+    return f"+1555123{int(agent_id) - 1000:04d}"  # agent 1001 on +15551230001
+
+
+class ConnectorLab:
+    def __init__(self, *, finesse: FinesseLab | None = None, **config: Any) -> None:
+        self.finesse = finesse or FinesseLab()
+        self._config = config
+        self.connector: Any = None
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.http: aiohttp.ClientSession | None = None
+        self.apps: list[AppClient] = []
+
+    async def start(self) -> ConnectorLab:
+        await self.finesse.start()
+        side = self.finesse.sim.sides[0]
+        settings: dict[str, Any] = {
+            "finesse": f"http://127.0.0.1:{side.rest_port}",
+            "listen": "127.0.0.1:0",
+            "login_timeout": 5.0,
+        }
+        if len(self.finesse.sim.sides) > 1:
+            settings["finesse_secondary"] = (
+                f"http://{self.finesse.sim.sides[1].host}:{self.finesse.sim.sides[1].rest_port}"
+            )
+        settings.update(self._config)
+        self.connector, application = build_connector(ConnectorConfig(**settings).validate())
+        self.runner = web.AppRunner(application, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        return self
+
+    async def __aenter__(self) -> ConnectorLab:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        for app in self.apps:
+            await app.close()
+        if self.http is not None:
+            await self.http.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.finesse.stop()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def api(self, method: str, path: str, payload: Any = None) -> Reply:
+        """A request with no session token (health, metrics, a login body as sent)."""
+        assert self.http is not None
+        return await send(self.http, method, self.url(path), payload)
+
+    def app(self) -> AppClient:
+        """A phone app on this connector, closed with the lab."""
+        app = AppClient(self.url("/api/v1"), http=self.http)
+        self.apps.append(app)
+        return app
+
+    async def sign_in(
+        self,
+        agent_id: str,
+        mobile: Mobile | None = None,
+        *,
+        extension: str = "",
+        password: str = PASSWORD,
+        listen: bool = True,
+    ) -> tuple[AppClient, dict[str, Any]]:
+        """A new app signed in as the agent (on its default extension unless told): the app
+        and the login's reply. A refusal raises AppError."""
+        app = self.app()
+        body = await app.login(
+            agent_id, password, extension or default_extension(agent_id), mobile, listen=listen
+        )
+        return app, body
+
+    async def sim(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        return await self.finesse.control(method, path, payload)
