@@ -38,6 +38,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--listen", help="HOST:PORT of the mobile API (default 127.0.0.1:8080)")
     p.add_argument("--max-sessions", type=int, help="most agents at once (default 5000)")
+    p.add_argument(
+        "--signin-rate",
+        type=float,
+        help=f"sign-ins per second per client address, 0 for no limit "
+        f"(default {ConnectorConfig.signin_rate}, burst {ConnectorConfig.signin_burst})",
+    )
+    p.add_argument(
+        "--trusted-proxies",
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the client",
+    )
     p.add_argument("--config", help="TOML file with a [connector] table")
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")

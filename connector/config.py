@@ -6,6 +6,7 @@ Every option has an environment variable `MOBAGENT_CONNECTOR_<NAME>` (upper case
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -38,10 +39,22 @@ class ConnectorConfig:
     token_ttl: float = 12 * 3600.0
     event_buffer: int = 1000  # replay buffer per agent
     max_body: int = 64 * 1024
+    # Sign-in limits (security.md): failed sign-ins per agent id before the connector
+    # refuses more (below Finesse's lock-out threshold, 5), within a window of seconds;
+    # sign-ins per second and burst per client address (0: no limit); the proxies whose
+    # X-Forwarded-For names the client (comma-separated addresses).
+    login_failure_limit: int = 3
+    login_failure_window: float = 300.0
+    signin_rate: float = 2.0
+    signin_burst: int = 20
+    trusted_proxies: str = ""
+    notification_auth_retry: float = 360.0  # s of refused credentials before giving up
+    notification_give_up: float = 600.0  # s without a notification connection before giving up
+    reconcile_interval: float = 60.0  # s: every agent re-read from Finesse once per (0: never)
     keepalive: float = 20.0
     resource: str = "mobileagent"
-    gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never); gc_policy.py
-    gc_full_interval: float = 600.0  # s between full garbage collections (0: never); gc_policy.py
+    gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never)
+    gc_full_interval: float = 600.0  # s between full garbage collections (0: never)
 
     @property
     def listen_host(self) -> str:
@@ -61,13 +74,30 @@ class ConnectorConfig:
         port = self.listen.rpartition(":")[2]
         if not port.isdigit() or int(port) > 65535:
             raise ConfigError("listen must be HOST:PORT")
-        for name in ("max_sessions", "event_buffer", "max_body"):
+        for name in ("max_sessions", "event_buffer", "max_body", "login_failure_limit"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
+        if self.login_failure_window <= 0 or self.signin_burst <= 0:
+            raise ConfigError("login_failure_window and signin_burst must be > 0")
+        if self.notification_auth_retry < 0 or self.notification_give_up <= 0:
+            raise ConfigError("notification_auth_retry must be >= 0, notification_give_up > 0")
+        if self.reconcile_interval < 0:
+            raise ConfigError("reconcile_interval must be >= 0 (0: never)")
+        if self.signin_rate < 0:
+            raise ConfigError("signin_rate must be >= 0 (0: no limit)")
         for name in ("gc_freeze_interval", "gc_full_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: never)")
+        for address in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError as exc:
+                raise ConfigError(f"trusted_proxies: {address!r} is not an IP address") from exc
         return self
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

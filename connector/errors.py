@@ -26,9 +26,11 @@ class Refusal(StrEnum):
     CALL_CONTROL_UNAVAILABLE = "call_control_unavailable"
     ACTION_NOT_ALLOWED = "action_not_allowed"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"  # sign-ins throttled: see `retry_after`
     LOGIN_TIMEOUT = "login_timeout"
     LOGIN_INCOMPLETE = "login_incomplete"
     FINESSE_UNREACHABLE = "finesse_unreachable"
+    FINESSE_TIMEOUT = "finesse_timeout"  # no answer in time: it may still take effect
     FINESSE_ERROR = "finesse_error"
     INTERNAL_ERROR = "internal_error"
 
@@ -37,13 +39,20 @@ class AgentError(Exception):
     """A request refused: why (`kind`), in plain words (`message`), about which field."""
 
     def __init__(
-        self, kind: Refusal, message: str, field: str | None = None, *, error_type: str = ""
+        self,
+        kind: Refusal,
+        message: str,
+        field: str | None = None,
+        *,
+        error_type: str = "",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.field = field
         self.error_type = error_type or kind.value  # the `type` the app sees
+        self.retry_after = retry_after  # seconds, when trying again later can succeed
 
     def __repr__(self) -> str:
         return f"AgentError({self.kind.value!r}, {self.message!r}, {self.field!r})"

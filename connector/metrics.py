@@ -41,13 +41,20 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _labelled(name: str, label: str, counts: Counter[str]) -> list[str]:
+    return [f'{name}{{{label}="{_label(k)}"}} {n}' for k, n in sorted(counts.items())]
+
+
 @dataclass
 class Metrics:
     events_in: int = 0  # Finesse notifications received
     events_out: int = 0  # mobile events published to agents' streams
     reconnects: int = 0  # notification sessions re-established
     logins: int = 0
-    login_failures: int = 0
+    login_failures: Counter[str] = field(default_factory=Counter)  # by reason
+    login_throttled: Counter[str] = field(default_factory=Counter)  # by scope: agent, client
+    sessions_ended: Counter[str] = field(default_factory=Counter)  # by session.ended reason
+    reconcile_repairs: int = 0  # events found missing by the periodic re-read
     finesse_errors: Counter[str] = field(default_factory=Counter)  # by ErrorType
     latency: Histogram = field(default_factory=Histogram)  # notification in -> event out
 
@@ -79,16 +86,22 @@ class Metrics:
             "# HELP connector_logins_total Successful app logins.",
             "# TYPE connector_logins_total counter",
             f"connector_logins_total {self.logins}",
-            "# HELP connector_login_failures_total Refused app logins.",
+            "# HELP connector_login_failures_total Refused app logins, by reason.",
             "# TYPE connector_login_failures_total counter",
-            f"connector_login_failures_total {self.login_failures}",
+            *_labelled("connector_login_failures_total", "reason", self.login_failures),
+            "# HELP connector_login_throttled_total Sign-ins refused unasked (429), by scope.",
+            "# TYPE connector_login_throttled_total counter",
+            *_labelled("connector_login_throttled_total", "scope", self.login_throttled),
+            "# HELP connector_sessions_ended_total Agent sessions ended, by reason.",
+            "# TYPE connector_sessions_ended_total counter",
+            *_labelled("connector_sessions_ended_total", "reason", self.sessions_ended),
+            "# HELP connector_reconcile_repairs_total Events found missing by reconciling.",
+            "# TYPE connector_reconcile_repairs_total counter",
+            f"connector_reconcile_repairs_total {self.reconcile_repairs}",
             "# HELP connector_finesse_errors_total Finesse errors by ErrorType.",
             "# TYPE connector_finesse_errors_total counter",
         ]
-        lines += [
-            f'connector_finesse_errors_total{{type="{_label(t)}"}} {n}'
-            for t, n in sorted(self.finesse_errors.items())
-        ]
+        lines += _labelled("connector_finesse_errors_total", "type", self.finesse_errors)
         lines += [
             "# HELP connector_event_latency_seconds Finesse notification in to mobile event out.",
             "# TYPE connector_event_latency_seconds histogram",

@@ -68,6 +68,8 @@ class Connector:
                 tls=TlsMode(config.xmpp_tls),
                 resource=config.resource,
                 keepalive=config.keepalive,
+                auth_retry_for=config.notification_auth_retry,
+                give_up_after=config.notification_give_up,
             ),
             self.hosts,
             self.monitor,
@@ -82,11 +84,17 @@ class Connector:
                 login_timeout=config.login_timeout,
                 max_sessions=config.max_sessions,
                 event_buffer=config.event_buffer,
+                login_failure_limit=config.login_failure_limit,
+                login_failure_window=config.login_failure_window,
+                signin_rate=config.signin_rate,
+                signin_burst=config.signin_burst,
+                reconcile_interval=config.reconcile_interval,
             ),
             sinks=self.sinks,
             on_sessions_changed=self.gc_policy.changed,
         )
         self.hosts.add_switch_listener(self._on_switch)
+        self.agents.start()
         self.gc_policy.start()
 
     def _on_switch(self, old: str, new: str) -> None:

@@ -68,6 +68,8 @@ class AppClient:
         self.agent: dict[str, Any] = {}
         self.dialogs: dict[str, dict[str, Any]] = {}
         self.system: dict[str, Any] = {}
+        self.ended: dict[str, Any] = {}  # the `session.ended` data, once the session is over
+        self.close_code: int | None = None  # of the event WebSocket's last close
 
     @property
     def history(self) -> list[Event]:
@@ -108,6 +110,7 @@ class AppClient:
         )
         self.token = body["token"]
         self.agent_id = agent_id
+        self.ended = {}
         self.me = frozenset({extension, mobile.dial_number if mobile else ""} - {""})
         self.capabilities = body.get("capabilities", {})
         self.agent = body.get("agent", {})
@@ -223,6 +226,15 @@ class AppClient:
             await self._ws.close()
             self._ws = None
 
+    async def stream_ended(self, timeout: float = 5.0) -> bool:
+        """Wait until the event stream's reader stops for good (the session ended): True
+        if it did within `timeout`."""
+        reader = self._reader
+        if reader is None:
+            return True
+        done, _ = await asyncio.wait({reader}, timeout=timeout)
+        return bool(done)
+
     @property
     def stream_open(self) -> bool:
         """Whether the event WebSocket is open now (False while a dropped one resumes)."""
@@ -257,6 +269,7 @@ class AppClient:
                     self._receive(parse_event(message.data))
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     break
+            self.close_code = self._ws.close_code
             if not self.token:
                 return
 
@@ -279,6 +292,11 @@ class AppClient:
             self.dialogs.pop(data.get("id", ""), None)
         elif kind == "system.status":
             self.system = {**self.system, **data}
+        elif kind == "session.ended":
+            # The connector ended the session (signed out, logged out in Finesse, ...):
+            # the token is revoked, and the stream closes (code 4001) without resuming.
+            self.ended = data
+            self.token = ""
 
     def next_change(self) -> asyncio.Event:
         """Set when the next event arrives (see `Inbox.next_change`)."""

@@ -13,8 +13,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from connector.errors import AgentError, Refusal
-from connector.finesse.errors import FinesseApiError, FinesseConnectionError, FinesseError
+from connector.finesse.errors import (
+    FinesseApiError,
+    FinesseConnectionError,
+    FinesseError,
+    FinesseTimeout,
+)
 from connector.metrics import Metrics
+from connector.service.throttle import retry_seconds
 
 log = logging.getLogger("connector.api")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
@@ -33,11 +39,13 @@ STATUS: dict[Refusal, int] = {
     Refusal.ACTION_NOT_ALLOWED: 409,
     Refusal.LOGIN_INCOMPLETE: 409,
     Refusal.BODY_TOO_LARGE: 413,
+    Refusal.TOO_MANY_ATTEMPTS: 429,
     Refusal.INTERNAL_ERROR: 500,
     Refusal.FINESSE_UNREACHABLE: 502,
     Refusal.FINESSE_ERROR: 502,
     Refusal.TOO_MANY_SESSIONS: 503,
     Refusal.LOGIN_TIMEOUT: 504,
+    Refusal.FINESSE_TIMEOUT: 504,
 }
 
 
@@ -58,11 +66,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except AgentError as exc:
-        return error_response(STATUS[exc.kind], exc.error_type, exc.message, exc.field)
+        response = error_response(STATUS[exc.kind], exc.error_type, exc.message, exc.field)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(retry_seconds(exc.retry_after))
+        return response
     except FinesseApiError as exc:
         metrics.finesse_errors[exc.error_type] += 1
         return error_response(
             exc.status, exc.error_type, exc.error_message or exc.error_type, exc.error_data or None
+        )
+    except FinesseTimeout:
+        metrics.finesse_errors["timeout"] += 1
+        return refused(
+            Refusal.FINESSE_TIMEOUT,
+            "Finesse did not answer in time; it may still take effect: the event stream will say",
         )
     except FinesseConnectionError:
         metrics.finesse_errors["connection"] += 1

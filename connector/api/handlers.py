@@ -38,8 +38,10 @@ async def create_session(request: web.Request) -> web.Response:
     password = requests.text(data, "password")
     extension = requests.text(data, "extension")
     mobile = requests.mobile(data)
-    service = agents(request)
-    token, link = await service.sign_in(agent_id, password, extension, mobile)
+    connector = request.app[CONNECTOR]
+    client = requests.client_address(request, connector.config.trusted_proxy_list)
+    service = connector.agents
+    token, link = await service.sign_in(agent_id, password, extension, mobile, client=client)
     return web.json_response(
         {
             "token": token,

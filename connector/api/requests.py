@@ -74,3 +74,17 @@ def token(request: web.Request) -> str:
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1]
     return ""
+
+
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str:
+    """Who is asking: the peer's address, or, when the peer is one of our trusted reverse
+    proxies, the nearest address in `X-Forwarded-For` that is not one of them (the ones
+    further left are the client's to write, so never trusted)."""
+    peer = request.remote or ""
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted_proxies:
+            return hop
+    return peer

@@ -1,7 +1,8 @@
 """`GET /api/v1/events`: an agent's event stream over a WebSocket (`?since=SEQ` resumes).
 
 The WebSocket is a reader of the agent's `EventStream`: attached while it is open, so the
-stream knows the app is watching.
+stream knows the app is watching. When the session ends, the last frame is `session.ended`
+and the socket closes with code 4001 and the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from connector.stream import Reader
 
 log = logging.getLogger("connector.api")
 WS_MAX_MESSAGE = 4096  # the app sends nothing but pings and close frames
+# Close codes of our own (RFC 6455 leaves 4000-4999 to applications): the app must not
+# reconnect with the same token after these.
+CLOSE_SESSION_ENDED = 4001  # the session is over (`session.ended` was the last event)
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
@@ -43,7 +47,11 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         receiver.cancel()
         reader.close()
         connector.websockets -= 1
-        await ws.close()
+        reason = link.stream.end_reason
+        if reason and reader.ended:
+            await ws.close(code=CLOSE_SESSION_ENDED, message=reason.encode())
+        else:
+            await ws.close()
     for task in (sender, receiver):  # retrieved: a failure is logged once, here
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.warning("event stream of %s ended: %r", link.agent_id, task.exception())

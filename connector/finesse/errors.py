@@ -16,7 +16,8 @@ A refusal by Finesse is a `FinesseApiError` carrying the HTTP status and the par
 - `FinesseServerError`: another 5xx, except 501.
 - `FinesseApiError` itself: everything else (3xx, 403, 405, 415, 416, 501, ...).
 
-`FinesseConnectionError` is a failure to get any answer (refused, reset, timed out).
+`FinesseConnectionError` is a failure to get any answer (refused, reset, timed out:
+`FinesseTimeout`).
 `FinesseAsyncError` is an `apiErrors` notification: the 202 came first, CTI refused later
 (FINESSE.md 4.4).
 
@@ -42,6 +43,7 @@ __all__ = [
     "FinesseNotFound",
     "FinesseResponseError",
     "FinesseServerError",
+    "FinesseTimeout",
     "FinesseUnauthorized",
     "FinesseUnavailable",
     "api_error_from_response",
@@ -139,6 +141,11 @@ class FinesseConnectionError(FinesseError):
     def __init__(self, message: str, *, host: str = "") -> None:
         self.host = host
         super().__init__(message)
+
+
+class FinesseTimeout(FinesseConnectionError):
+    """Finesse did not answer in time. The request may still take effect: a change's
+    outcome arrives as a notification, if it was made."""
 
 
 class FinesseAsyncError(_FirstError, FinesseError):

@@ -31,6 +31,10 @@ class NotificationListener(Protocol):
     def on_finesse_presence(self, available: bool) -> None:
         """The 'finesse' user's presence changed (its webapp went down or came back)."""
 
+    def on_closed(self, credentials_refused: bool) -> None:
+        """The session gave up for good: the credentials were refused (for longer than a
+        lock-out lasts) or the service stayed unreachable. Nothing more will arrive."""
+
 
 class Notifications(Protocol):
     """One agent's open notification session."""

@@ -47,6 +47,7 @@ from connector.finesse import codec
 from connector.finesse.errors import (
     FinesseConnectionError,
     FinesseResponseError,
+    FinesseTimeout,
     FinesseUnavailable,
     api_error_from_response,
 )
@@ -364,7 +365,10 @@ class FinesseRest:
                 )
                 self.hosts.report_rest_failure(base)
                 if attempt >= tries:
-                    raise FinesseConnectionError(
+                    error = (
+                        FinesseTimeout if isinstance(exc, TimeoutError) else FinesseConnectionError
+                    )
+                    raise error(
                         f"{method} {path}: cannot reach Finesse at {_address(base)}: {what}",
                         host=_address(base),
                     ) from None

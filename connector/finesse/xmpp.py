@@ -95,6 +95,11 @@ DESKTOP_RESOURCE = "desktop"  # the Finesse desktop's resource: never ours
 # Finesse logs an agent out 60 s after its presence goes (FINESSE.md 7.4); the longest
 # pause between reconnect attempts stays at half of that.
 MAX_RECONNECT_DELAY = 30.0
+# Credentials refused while reconnecting are retried this long (a Finesse lock-out lasts
+# 5 minutes, FINESSE.md 1), at the slowest backoff; an unreachable notification service,
+# this long before the session gives up (Finesse has logged the agent out long before).
+AUTH_RETRY_FOR = 360.0
+GIVE_UP_AFTER = 600.0
 _MAX_LOGGED_CHARS = 200
 
 _NS_CLIENT = "jabber:client"
@@ -202,7 +207,7 @@ class SessionState(StrEnum):
     CONNECTING = "connecting"  # inside start()
     UP = "up"
     RECONNECTING = "reconnecting"
-    FAILED = "failed"  # gave up (credentials refused at reconnect); see `failure`
+    FAILED = "failed"  # gave up (credentials refused, or unreachable, too long); see `failure`
     STOPPED = "stopped"
 
 
@@ -337,7 +342,9 @@ class NotificationSession:
     * `on_connection(True)`: the session is up, presence sent and explicit subscriptions
       restored, after `start()` and after every reconnect; the caller then re-GETs what it
       mirrors. `on_connection(False)`: the connection was lost (reconnection has begun),
-      and once more if the session gives up for good (`state` FAILED, `failure` says why).
+      and once more if the session gives up for good (`state` FAILED, `failure` says why:
+      credentials refused for `auth_retry_for` seconds, or no connection for
+      `give_up_after`).
       `stop()` reports nothing.
     * `on_finesse_presence(available)`: the presence of `finesse@<domain>` when it
       changes; after a reconnect the first one seen is always reported.
@@ -358,6 +365,8 @@ class NotificationSession:
         reconnect_min: float = 0.5,
         reconnect_max: float = 10.0,
         connect_timeout: float = 10.0,
+        auth_retry_for: float = AUTH_RETRY_FOR,
+        give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
         if not agent_id or any(c in agent_id for c in "@/ \t\r\n"):
             raise ValueError(f"not an agent id usable as a JID local part: {agent_id!r}")
@@ -385,6 +394,8 @@ class NotificationSession:
         self._reconnect_min = reconnect_min
         self._reconnect_max = reconnect_max
         self._connect_timeout = connect_timeout
+        self._auth_retry_for = auth_retry_for
+        self._give_up_after = give_up_after
 
         self.reconnects = 0
         self.failure: XmppError | None = None
@@ -889,10 +900,15 @@ class NotificationSession:
             self._supervisor = asyncio.ensure_future(self._reconnect())
 
     async def _reconnect(self) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        refused_since: float | None = None
         failures = 0
         while self._state is SessionState.RECONNECTING:
             if self._skip_backoff:
                 self._skip_backoff = False
+            elif refused_since is not None:
+                await self._pause(self._reconnect_max)  # each refusal counts at Finesse
             else:
                 await self._pause(backoff_delay(failures, self._reconnect_min, self._reconnect_max))
             if self._state is not SessionState.RECONNECTING:
@@ -900,10 +916,19 @@ class NotificationSession:
             try:
                 await self._connect()
             except XmppAuthError as exc:
-                self._give_up(exc)
-                return
+                now = loop.time()
+                refused_since = now if refused_since is None else refused_since
+                if now - refused_since >= self._auth_retry_for:
+                    self._give_up(exc)
+                    return
+                log.warning(
+                    "%s: credentials refused while reconnecting (locked out?); retrying",
+                    self.agent_id,
+                )
+                continue
             except XmppError as exc:
                 failures += 1
+                refused_since = None
                 log.info(
                     "%s: reconnect attempt %d to %s failed: %s",
                     self.agent_id,
@@ -911,6 +936,9 @@ class NotificationSession:
                     self._where(),
                     exc,
                 )
+                if loop.time() - began >= self._give_up_after:
+                    self._give_up(exc)
+                    return
                 continue
             except Exception:
                 failures += 1
@@ -934,10 +962,7 @@ class NotificationSession:
                 await self._wake.wait()
 
     def _give_up(self, exc: XmppError) -> None:
-        log.error(
-            "%s: credentials refused while reconnecting; notification session closed",
-            self.agent_id,
-        )
+        log.error("%s: notification session closed for good: %s", self.agent_id, exc)
         self.failure = exc
         self._state = SessionState.FAILED
         self._supervisor = None

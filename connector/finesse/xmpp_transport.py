@@ -18,7 +18,15 @@ from connector.finesse.models import SystemInfo, Update
 from connector.finesse.monitor import FinesseMonitor
 from connector.finesse.notifications import NotificationListener
 from connector.finesse.rest import Credentials
-from connector.finesse.xmpp import NotificationSession, TlsMode, XmppEndpoint
+from connector.finesse.xmpp import (
+    AUTH_RETRY_FOR,
+    GIVE_UP_AFTER,
+    NotificationSession,
+    SessionState,
+    TlsMode,
+    XmppAuthError,
+    XmppEndpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class XmppOptions:
     tls: TlsMode = TlsMode.PLAIN
     resource: str = "mobileagent"
     keepalive: float = 20.0
+    auth_retry_for: float = AUTH_RETRY_FOR  # credentials refused at reconnect: retried this long
+    give_up_after: float = GIVE_UP_AFTER  # unreachable this long: the session is closed
 
 
 class XmppSession:
@@ -68,6 +78,9 @@ class XmppSession:
         transport = self._transport
         transport._monitor.notifications(transport._base, up)
         self._listener.on_connection(up)
+        session = self.session
+        if not up and session is not None and session.state is SessionState.FAILED:
+            self._listener.on_closed(isinstance(session.failure, XmppAuthError))
 
     def on_finesse_presence(self, available: bool) -> None:
         transport = self._transport
@@ -104,6 +117,8 @@ class XmppTransport:
             on_finesse_presence=opened.on_finesse_presence,
             resource=self.options.resource,
             keepalive=self.options.keepalive,
+            auth_retry_for=self.options.auth_retry_for,
+            give_up_after=self.options.give_up_after,
         )
         opened.session = session
         await session.start()

@@ -11,32 +11,79 @@ come through a `NotificationTransport`, and events leave through each agent's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import hmac
+import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import AgentError, Refusal
-from connector.finesse.errors import FinesseUnauthorized
+from connector.finesse.errors import FinesseApiError, FinesseUnauthorized
 from connector.finesse.models import AgentState, MobileAgent, ReasonCode, WrapUpReason
 from connector.finesse.notifications import NotificationTransport
 from connector.finesse.rest import Credentials
 from connector.metrics import Metrics
 from connector.service.link import AgentLink
 from connector.service.ports import FinessePort
+from connector.service.throttle import FailureWindow, RateLimiter
 from connector.service.tokens import Tokens
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession
+from connector.session.events import MobileEvent
 from connector.stream import EventSink, EventStream
 
 REASON_CATEGORIES = (AgentState.NOT_READY, AgentState.LOGOUT)
+log = logging.getLogger("connector")
 
 
-@dataclass(frozen=True)
+def _failure_reason(exc: BaseException) -> str:
+    """A sign-in failure's reason, for the metrics: the refusal or Finesse's ErrorType."""
+    if isinstance(exc, AgentError):
+        return exc.kind.value
+    if isinstance(exc, FinesseApiError):
+        return exc.error_type or "finesse_error"
+    return type(exc).__name__
+
+
+class KeyedLocks:
+    """One asyncio lock per key while anyone holds or waits for it: kept only in use, so
+    made-up agent ids cannot grow it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str):
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclasses.dataclass(frozen=True)
 class ServiceSettings:
     login_timeout: float = 30.0  # LOGIN to its outcome (a nailed connection rings first)
     max_sessions: int = 5000
     event_buffer: int = 1000  # replay buffer per agent
+    login_failure_limit: int = 3  # failed sign-ins per agent id (Finesse locks out at 5)
+    login_failure_window: float = 300.0
+    signin_rate: float = 2.0  # sign-ins per second per client address (0: no limit)
+    signin_burst: int = 20
+    reconcile_interval: float = 60.0  # each agent re-read from Finesse this often (0: never)
 
 
 class AgentService:
@@ -61,7 +108,12 @@ class AgentService:
         self._changed = on_sessions_changed  # e.g. the GC policy's changed()
         self._clock = clock
         self.links: dict[str, AgentLink] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._reconciler: asyncio.Task[None] | None = None
+        self._locks = KeyedLocks()
+        settings = self.settings
+        self.failures = FailureWindow(settings.login_failure_limit, settings.login_failure_window)
+        self.signins = RateLimiter(settings.signin_rate, settings.signin_burst)
 
     # -- who is asking ------------------------------------------------------------------------
 
@@ -74,27 +126,50 @@ class AgentService:
 
     # -- sessions -----------------------------------------------------------------------------
 
-    def _lock(self, agent_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(agent_id, asyncio.Lock())
-
     async def sign_in(
-        self, agent_id: str, password: str, extension: str, mobile: MobileAgent | None
+        self,
+        agent_id: str,
+        password: str,
+        extension: str,
+        mobile: MobileAgent | None,
+        *,
+        client: str = "",
     ) -> tuple[str, AgentLink]:
         """Check the credentials with Finesse, LOGIN, wait for the outcome, issue a token.
-        No `mobile`: a state-only session (no call control)."""
-        async with self._lock(agent_id):
+        No `mobile`: a state-only session (no call control). `client` is the caller's
+        address, for the per-address limit.
+
+        No attempt that could count toward Finesse's lock-out is forwarded once the agent id
+        has failed `login_failure_limit` times in the window; a password that differs from
+        a live session's is refused here, without asking Finesse."""
+        wait = self.signins.take(client) if client else None
+        if wait is not None:
+            self._throttled("client", agent_id, client)
+            raise AgentError(
+                Refusal.TOO_MANY_ATTEMPTS,
+                "too many sign-ins from this address; try again later",
+                retry_after=wait,
+            )
+        async with self._locks.hold(agent_id):
+            wait = self.failures.retry_after(agent_id)
+            if wait is not None:
+                self._throttled("agent", agent_id, client)
+                raise AgentError(
+                    Refusal.TOO_MANY_ATTEMPTS,
+                    f"too many failed sign-ins for agent {agent_id}; try again later",
+                    retry_after=wait,
+                )
+            link = self.links.get(agent_id)
+            if link is not None and not hmac.compare_digest(
+                link.creds.password.encode(), password.encode()
+            ):
+                raise self._wrong_credentials(agent_id, client, "Authorization Failure")
             creds = Credentials(agent_id, password)
             try:
                 user = await self.finesse.get_user(creds)
             except FinesseUnauthorized as exc:
-                raise AgentError(
-                    Refusal.WRONG_CREDENTIALS,
-                    "wrong agent id or password",
-                    error_type=exc.error_type or "Authorization Failure",
-                ) from exc
-            link = self.links.get(agent_id)
-            if link is not None and link.creds.password != password:
-                link.creds = creds  # the password changed in Finesse; keep the new one
+                raise self._wrong_credentials(agent_id, client, exc.error_type) from exc
+            self.failures.succeeded(agent_id)
             if link is None:
                 if len(self.links) >= self.settings.max_sessions:
                     raise AgentError(Refusal.TOO_MANY_SESSIONS, "the connector is full")
@@ -107,15 +182,35 @@ class AgentService:
                 session.dial_number = mobile.dial_number if mobile else ""
             try:
                 await link.log_in(self.transport, extension, mobile, self.settings.login_timeout)
-            except BaseException:
+            except BaseException as exc:
                 if agent_id not in self.links:
                     await link.close()
-                self.metrics.login_failures += 1
+                self.metrics.login_failures[_failure_reason(exc)] += 1
                 raise
             self.links[agent_id] = link
             self.metrics.logins += 1
             self._changed()
             return self.tokens.issue(agent_id), link
+
+    def _wrong_credentials(self, agent_id: str, client: str, error_type: str) -> AgentError:
+        self.metrics.login_failures[Refusal.WRONG_CREDENTIALS.value] += 1
+        if self.failures.failed(agent_id):
+            log.warning(
+                "sign-ins for agent %s refused for a while: %d failures (last from %s)",
+                agent_id,
+                self.failures.limit,
+                client or "an unknown address",
+            )
+        return AgentError(
+            Refusal.WRONG_CREDENTIALS,
+            "wrong agent id or password",
+            error_type=error_type or "Authorization Failure",
+        )
+
+    def _throttled(self, scope: str, agent_id: str, client: str) -> None:
+        self.metrics.login_throttled[scope] += 1
+        if scope == "client" and self.signins.started:
+            log.warning("sign-ins from %s throttled (last for agent %s)", client, agent_id)
 
     def _new_link(self, creds: Credentials, extension: str, mobile: MobileAgent | None):
         session = AgentSession(
@@ -131,20 +226,84 @@ class AgentService:
             agent_id=creds.agent_id,
             sinks=self.sinks,
         )
-        return AgentLink(creds, session, stream, finesse=self.finesse, metrics=self.metrics)
+        return AgentLink(
+            creds,
+            session,
+            stream,
+            finesse=self.finesse,
+            metrics=self.metrics,
+            on_ended=self._ended,
+        )
 
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
-        async with self._lock(link.agent_id):
+        async with self._locks.hold(link.agent_id):
             await link.log_out(reason_code_id, self.settings.login_timeout)
-            self.links.pop(link.agent_id, None)
-            self.tokens.revoke_agent(link.agent_id)
-            self._changed()
+            self._forget(link, ev.SIGNED_OUT)
+            link.publish(
+                MobileEvent(ev.SESSION_ENDED, {"reason": ev.SIGNED_OUT, "message": "signed out"})
+            )
+            await link.close(ev.SIGNED_OUT)
+
+    def _ended(self, link: AgentLink, reason: str, details: dict[str, str]) -> None:
+        """The session ended without the app asking (AgentLink saw it): tell the app,
+        revoke its tokens, close its WebSockets, forget it."""
+        if self.links.get(link.agent_id) is not link:
+            return
+        log.warning("agent %s: session ended: %s", link.agent_id, details["message"])
+        self._forget(link, reason)
+        link.publish(MobileEvent(ev.SESSION_ENDED, details))
+        task = asyncio.ensure_future(link.close(reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _forget(self, link: AgentLink, reason: str) -> None:
+        if self.links.get(link.agent_id) is link:
+            del self.links[link.agent_id]
+        self.tokens.revoke_agent(link.agent_id)
+        self.metrics.sessions_ended[reason] += 1
+        self._changed()
 
     async def close_all(self) -> None:
         """The connector stops: close every session (Finesse logs the agents out after its
         own timeout, as it would after any loss of their notification sessions)."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
         await asyncio.gather(*(link.close() for link in self.links.values()))
         self.links.clear()
+
+    # -- reconciliation -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.settings.reconcile_interval > 0:
+            self._reconciler = asyncio.ensure_future(self._reconcile())
+
+    def reconcile_every(self, seconds: float) -> None:
+        """Change the reconciliation interval now (0: stop reconciling)."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            self._reconciler = None
+        self.settings = dataclasses.replace(self.settings, reconcile_interval=seconds)
+        self.start()
+
+    async def _reconcile(self) -> None:
+        """A lost notification is never resent: re-read every agent's User and Dialogs once
+        per `reconcile_interval`, one agent at a time, spread evenly over the interval (2,000
+        agents at 60 s: ~33 pairs of GETs a second), and emit whatever differs."""
+        interval = self.settings.reconcile_interval
+        while True:
+            links = list(self.links.values())
+            if not links:
+                await asyncio.sleep(interval)
+                continue
+            for link in links:
+                await asyncio.sleep(interval / len(links))
+                if self.links.get(link.agent_id) is link and link.connected:
+                    repaired = await link.resync()
+                    if repaired:
+                        self.metrics.reconcile_repairs += repaired
+                        log.warning(
+                            "agent %s: %d change(s) found by reconciling", link.agent_id, repaired
+                        )
 
     # -- what the agent sees ------------------------------------------------------------------
 
@@ -168,8 +327,8 @@ class AgentService:
     async def wrap_up_reasons(self, link: AgentLink) -> list[WrapUpReason]:
         return await self.finesse.wrap_up_reasons(link.creds)
 
-    async def resync(self, link: AgentLink) -> None:
-        await link.resync()
+    async def resync(self, link: AgentLink) -> int:
+        return await link.resync()
 
     # -- commands (each answers the requestId; the outcome arrives as an event) --------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 
 from connector.errors import AgentError, Refusal
 from connector.finesse.errors import FinesseApiError, FinesseError
@@ -38,6 +39,7 @@ class AgentLink:
         *,
         finesse: FinessePort,
         metrics: Metrics,
+        on_ended: Callable[[AgentLink, str, dict[str, str]], None] = lambda *_: None,
     ) -> None:
         self.creds = creds
         self.session = session
@@ -49,6 +51,8 @@ class AgentLink:
         self._login_rid = ""
         self._logout: asyncio.Future[User] | None = None
         self._resync_task: asyncio.Task[None] | None = None
+        self._on_ended = on_ended  # the service ends the session: reason, details
+        self.signed_in = False  # from a confirmed LOGIN until we sign out or it ends
         self.connected = False
 
     @property
@@ -63,7 +67,9 @@ class AgentLink:
         for event in self.session.apply(update):
             self.publish(event)
         data = update.data
-        if isinstance(data, SystemInfo) and data.status == "IN_SERVICE":
+        if type(data) is User and data.state == AgentState.LOGOUT:
+            self._check_logged_out()
+        elif isinstance(data, SystemInfo) and data.status == "IN_SERVICE":
             # Back from OUT_OF_SERVICE: Finesse re-publishes, but a resync is the safe way to
             # be sure nothing from the outage is missing (FINESSE.md 7.3).
             self.schedule_resync()
@@ -86,6 +92,33 @@ class AgentLink:
 
     def on_finesse_presence(self, available: bool) -> None:
         """Failover is the monitor's business (the transport reports it there)."""
+
+    def on_closed(self, credentials_refused: bool) -> None:
+        if credentials_refused:
+            self._end(ev.CREDENTIALS_REFUSED, "Finesse refused the agent's credentials")
+        else:
+            self._end(ev.FINESSE_UNREACHABLE, "Finesse's notification service cannot be reached")
+
+    def _check_logged_out(self) -> None:
+        """Finesse shows the agent logged out and we did not ask: the session is over."""
+        user = self.session.user
+        if not self.signed_in or self._logout is not None or user is None:
+            return
+        if user.state != AgentState.LOGOUT:
+            return
+        if user.reason_code_id == ev.FORCED_LOGOUT_REASON_CODE:
+            self._end(ev.FORCED_LOGOUT, "Finesse logged the agent out", user.reason_code_id)
+        else:
+            self._end(ev.LOGGED_OUT, "the agent was logged out in Finesse", user.reason_code_id)
+
+    def _end(self, reason: str, message: str, reason_code_id: str = "") -> None:
+        if not self.signed_in:
+            return
+        self.signed_in = False
+        details = {"reason": reason, "message": message}
+        if reason_code_id:
+            details["reasonCodeId"] = reason_code_id
+        self._on_ended(self, reason, details)
 
     def publish(self, event: MobileEvent) -> None:
         self._metrics.events_out += 1
@@ -149,11 +182,13 @@ class AgentLink:
             ) from exc
         finally:
             self._login = None
+        self.signed_in = True
         await self.resync()
         return user
 
     async def log_out(self, reason_code_id: str, timeout: float) -> None:
-        """LOGOUT (unless Finesse already shows the agent logged out), then close."""
+        """LOGOUT (unless Finesse already shows the agent logged out); `close()` follows.
+        A LOGOUT that Finesse refuses (e.g. during a call) leaves the session as it was."""
         user = self.session.user
         if user is None or user.state != AgentState.LOGOUT:
             self._logout = asyncio.get_running_loop().create_future()
@@ -166,7 +201,7 @@ class AgentLink:
                 log.warning("agent %s: no LOGOUT notification; closing anyway", self.agent_id)
             finally:
                 self._logout = None
-        await self.close()
+        self.signed_in = False
 
     # -- resync -------------------------------------------------------------------------------
 
@@ -174,22 +209,25 @@ class AgentLink:
         if self._resync_task is None or self._resync_task.done():
             self._resync_task = asyncio.ensure_future(self.resync())
 
-    async def resync(self) -> None:
+    async def resync(self) -> int:
         """GET the User and its Dialogs and emit what changed: Finesse keeps no events for a
-        client that was away (no stream resumption)."""
+        client that was away (no stream resumption). Returns how many events that made."""
         try:
             user = await self._finesse.get_user(self.creds)
             dialogs = await self._finesse.get_dialogs(self.creds)
         except FinesseError as exc:
             log.warning("agent %s: resync failed: %s", self.agent_id, exc)
-            return
-        for event in self.session.resync(user, dialogs):
+            return 0
+        events = self.session.resync(user, dialogs)
+        for event in events:
             self.publish(event)
+        self._check_logged_out()
+        return len(events)
 
-    async def close(self) -> None:
-        if self._resync_task is not None:
+    async def close(self, reason: str = "") -> None:
+        if self._resync_task is not None and self._resync_task is not asyncio.current_task():
             self._resync_task.cancel()
         if self.notifications is not None:
             await self.notifications.stop()
             self.notifications = None
-        self.stream.close()
+        self.stream.close(reason)

@@ -18,6 +18,7 @@ DIALOG_UPDATED = "dialog.updated"
 DIALOG_ENDED = "dialog.ended"
 ERROR = "error"
 SESSION_RESYNC = "session.resync"
+SESSION_ENDED = "session.ended"
 SYSTEM_STATUS = "system.status"
 EVENT_TYPES = (
     AGENT_STATE,
@@ -26,8 +27,17 @@ EVENT_TYPES = (
     DIALOG_ENDED,
     ERROR,
     SESSION_RESYNC,
+    SESSION_ENDED,
     SYSTEM_STATUS,
 )
+
+# Why a session ended (`session.ended` data `reason`).
+SIGNED_OUT = "signed_out"  # the app signed out
+FORCED_LOGOUT = "forced_logout"  # Finesse logged the agent out (reason code 255: no presence)
+LOGGED_OUT = "logged_out"  # logged out by someone else: a supervisor, the desktop, a reset
+CREDENTIALS_REFUSED = "credentials_refused"  # refused at reconnect for longer than a lock-out
+FINESSE_UNREACHABLE = "finesse_unreachable"  # no notification service for too long
+FORCED_LOGOUT_REASON_CODE = "255"
 
 
 @dataclass(frozen=True, slots=True)

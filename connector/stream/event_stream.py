@@ -66,6 +66,7 @@ class EventStream:
         self._snapshot = snapshot
         self._sinks = tuple(sinks)
         self.readers = 0  # readers attached now (open WebSockets)
+        self.end_reason = ""
         self._buffer: deque[tuple[int, float, str]] = deque(maxlen=buffer_size)
         self._clock = clock
         self.seq = 0
@@ -88,9 +89,11 @@ class EventStream:
                 if not (attended and sink.unattended_only):
                     sink.deliver(self.agent_id, Frame._make(frame))
 
-    def close(self) -> None:
-        """The session ended: readers finish what is buffered, then stop."""
+    def close(self, reason: str = "") -> None:
+        """The session ended: readers finish what is buffered, then stop. `reason` (a
+        `session.ended` reason) tells readers it ended on its own, not by their leaving."""
         self.closed = True
+        self.end_reason = reason
         self._wake()
 
     def _wake(self) -> None:

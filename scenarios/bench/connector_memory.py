@@ -355,6 +355,7 @@ def run_transport(tmp: Path, transport: str, s: Settings, cores: Any) -> dict[st
             module = ["-m", "scenarios.bench.traced_connector"]
         conn_cmd = [sys.executable, *module, "--finesse", finesse]
         conn_cmd += ["--listen", f"{HOST}:0", "--json"]
+        conn_cmd += ["--signin-rate", "0"]  # every simulated phone signs in from HOST
         if tls:
             if not sim_info.get("caFile"):
                 raise BenchError("the simulator started with --tls printed no caFile")

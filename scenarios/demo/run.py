@@ -212,6 +212,8 @@ async def demo(args: argparse.Namespace) -> int:
                 finesse,
                 "--listen",
                 "127.0.0.1:0",
+                "--signin-rate",
+                "0",  # every simulated phone signs in from 127.0.0.1
                 "--json",
             ]
             with running(conn_cmd, name="connector", cpus=None) as (_, conn_info):

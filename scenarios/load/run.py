@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             with running(sim_cmd, name="simulator", cpus=None, start_timeout=60) as (_, info):
                 sim = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
                 conn_cmd = [sys.executable, "-m", "mobagent", "connector", "--finesse", sim]
-                conn_cmd += ["--listen", f"{HOST}:0", "--json"]
+                # Every simulated phone signs in from this one address: no per-address limit.
+                conn_cmd += ["--listen", f"{HOST}:0", "--signin-rate", "0", "--json"]
                 with running(conn_cmd, name="connector", cpus=None, stop_timeout=30) as (_, c):
                     connector = c["api"].removesuffix("/api/v1")
                     env = {**os.environ, "LOAD_SIM_URL": sim}

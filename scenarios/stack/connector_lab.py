@@ -54,6 +54,12 @@ class ConnectorLab:
             "finesse": f"http://127.0.0.1:{side.rest_port}",
             "listen": "127.0.0.1:0",
             "login_timeout": 5.0,
+            # Every simulated phone signs in from 127.0.0.1: no per-address limit here
+            # (the tests of that limit set it).
+            "signin_rate": 0.0,
+            # Off unless a test asks (`agents.reconcile_every`): its re-reads race the
+            # notifications a test waits for.
+            "reconcile_interval": 0.0,
         }
         if len(self.finesse.sim.sides) > 1:
             settings["finesse_secondary"] = (

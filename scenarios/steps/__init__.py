@@ -15,6 +15,7 @@ STEP_MODULES = (
     "scenarios.steps.agent_steps",
     "scenarios.steps.call_steps",
     "scenarios.steps.check_steps",
+    "scenarios.steps.resilience_steps",
 )
 STEPDEF_PREFIX = "pytestbdd_stepdef_"
 

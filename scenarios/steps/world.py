@@ -354,9 +354,9 @@ class World:
     # -- end of scenario ----------------------------------------------------------------------
 
     async def cleanup(self) -> None:
-        """Reset the simulator (everyone logged out, no calls), let every app see its LOGOUT,
-        sign the sessions out of the connector, close apps and phones. The connector must
-        then hold no session at all: a stale one fails the scenario's teardown."""
+        """Reset the simulator (everyone logged out, no calls), let every app see the
+        connector end its session, close apps and phones. The connector must then hold no
+        session at all: a stale one fails the scenario's teardown."""
         problems: list[str] = []
         try:
             if self.clock_changed:
@@ -368,8 +368,9 @@ class World:
             if not agent.app.token:
                 continue
             try:
-                await until(agent, lambda a=agent: a.app.agent.get("state") == "LOGOUT", "LOGOUT")
-                await agent.app.logout()
+                # The reset logs everyone out in Finesse: the connector ends each session
+                # by itself (`session.ended`, logged_out).
+                await until(agent, lambda a=agent: a.app.ended, "session.ended")
             except (AppError, AssertionError, OSError, aiohttp.ClientError) as exc:
                 problems.append(f"agent {agent.id} logout: {exc}")
         for agent in self.agents.values():
@@ -378,6 +379,9 @@ class World:
             if agent.phone is not None:
                 with contextlib.suppress(Exception):
                     await agent.phone.close()
+        agents = self.stack.started.connector.agents
+        agents.failures.clear()  # a fresh start for the sign-in limits, like the simulator's
+        agents.reconcile_every(0)
         left = await self.stack.sessions()
         if left:
             problems.append(f"the connector still holds {left} session(s) after the scenario")

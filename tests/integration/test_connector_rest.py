@@ -21,6 +21,7 @@ from connector.finesse.errors import (
     FinesseNotFound,
     FinesseResponseError,
     FinesseServerError,
+    FinesseTimeout,
     FinesseUnauthorized,
     FinesseUnavailable,
 )
@@ -370,7 +371,7 @@ async def test_a_slow_answer_times_out(lab: FinesseLab, http_wire):
     conn = make_connector(http_wire, lab.url(""), timeout=0.2, retries=2)
     fault = {"kind": "rest_latency", "ms": 1000, "seconds": 3600}
     assert (await lab.control("POST", "/faults", fault))[0] == 200
-    with pytest.raises(FinesseConnectionError, match=r"no answer within 0\.2 s"):
+    with pytest.raises(FinesseTimeout, match=r"no answer within 0\.2 s"):
         await conn.rest.get_user(CREDS)
     assert conn.wire.count("GET") == 2
 

@@ -536,19 +536,44 @@ async def test_server_pings_are_answered_with_an_empty_result(
     assert session.connected and probe.connection == [True]
 
 
-async def test_wrong_password_at_reconnect_stops_reconnecting(
+async def test_credentials_refused_at_reconnect_are_retried_then_given_up(
     lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch, caplog
 ):
-    session, probe = await sessions.up("1001", endpoint(lab))
+    session, probe = await sessions.up("1001", endpoint(lab), auth_retry_for=0.5)
     calls, auth = count_authentications(monkeypatch, lab)
     auth["refuse"] = True  # e.g. the password was changed meanwhile
-    with caplog.at_level(logging.ERROR, logger="connector.finesse.xmpp"):
+    with caplog.at_level(logging.WARNING, logger="connector.finesse.xmpp"):
         await lab.control("POST", "/faults", {"kind": "xmpp_drop"})
         await probe.connection_events([True, False, False])
     assert session.state is SessionState.FAILED
     assert isinstance(session.failure, XmppAuthError)
-    assert calls == ["1001"]
+    assert len(calls) >= 2 and set(calls) == {"1001"}  # retried, at the slowest backoff
+    assert len(calls) <= 1 + 0.5 / 0.2 + 1
     assert any("credentials refused" in r.getMessage() for r in caplog.records)
+    assert any("closed for good" in r.getMessage() for r in caplog.records)
+
+
+async def test_credentials_refused_for_a_while_then_accepted_reconnect(
+    lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+):
+    """A lock-out ends: the session comes back by itself."""
+    session, probe = await sessions.up("1001", endpoint(lab), auth_retry_for=60.0)
+    server = lab.sim.sides[0].xmpp
+    original, refused = server.authenticate, asyncio.Event()
+    attempts: list[str] = []
+
+    def authenticate(user: str, password: str) -> bool:
+        attempts.append(user)
+        if len(attempts) < 2:
+            return False
+        refused.set()  # the second attempt after the drop succeeds: the lock-out is over
+        return original(user, password)
+
+    monkeypatch.setattr(server, "authenticate", authenticate)
+    await lab.control("POST", "/faults", {"kind": "xmpp_drop"})
+    await asyncio.wait_for(refused.wait(), TIMEOUT)
+    await probe.connection_events([True, False, True])
+    assert session.state is SessionState.UP
 
 
 async def test_stop_unsubscribes_goes_unavailable_and_never_reconnects(

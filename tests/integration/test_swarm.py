@@ -143,7 +143,16 @@ def test_mobagent_agents_prints_a_json_summary_and_exits_0():
     try:
         info = json.loads(sim.stdout.readline())
         finesse = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-        connector = start("connector", "--finesse", finesse, "--listen", "127.0.0.1:0", "--json")
+        connector = start(
+            "connector",
+            "--finesse",
+            finesse,
+            "--listen",
+            "127.0.0.1:0",
+            "--signin-rate",
+            "0",
+            "--json",
+        )
         api = json.loads(connector.stdout.readline())["api"]
         agents = subprocess.run(
             [

@@ -239,6 +239,7 @@ def run(settings: Settings) -> dict[str, Any]:
                 head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
                 head += [os.path.abspath(settings.gc_stats)]
             conn_cmd = [*head, "--finesse", finesse, "--listen", f"{HOST}:0", "--json"]
+            conn_cmd += ["--signin-rate", "0"]  # every simulated phone signs in from HOST
             with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
                 conn,
                 conn_info,
