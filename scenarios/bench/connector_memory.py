@@ -60,10 +60,12 @@ from mobile_sim.app import AppClient
 from scenarios.bench.procs import (
     ROOT,
     BenchError,
+    connector_command,
     log,
     machine,
     pinning,
     proc_rss_kib,
+    report,
     running,
 )
 from scenarios.bench.procs import (
@@ -353,9 +355,7 @@ def run_transport(tmp: Path, transport: str, s: Settings, cores: Any) -> dict[st
             snapshots.mkdir()
             env = {**os.environ, SNAPSHOT_DIR_ENV: str(snapshots)}
             module = ["-m", "scenarios.bench.traced_connector"]
-        conn_cmd = [sys.executable, *module, "--finesse", finesse]
-        conn_cmd += ["--listen", f"{HOST}:0", "--json"]
-        conn_cmd += ["--signin-rate", "0"]  # every simulated phone signs in from HOST
+        conn_cmd = connector_command(finesse, head=[sys.executable, *module], host=HOST)
         if tls:
             if not sim_info.get("caFile"):
                 raise BenchError("the simulator started with --tls printed no caFile")
@@ -534,15 +534,12 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         profile=args.profile,
     )
-    # SIGTERM unwinds like Ctrl-C: the processes are stopped and the temp roster removed.
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
-    try:
-        result = run(settings)
-    except (BenchError, aiohttp.ClientError, OSError) as exc:
-        print(f"connector_memory: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if args.json else table(result))
-    return 1 if any(r["failures"] for r in result["runs"].values()) else 0
+    return report(
+        "connector_memory",
+        lambda: run(settings),
+        lambda result: json.dumps(result) if args.json else table(result),
+        lambda result: any(r["failures"] for r in result["runs"].values()),
+    )
 
 
 if __name__ == "__main__":

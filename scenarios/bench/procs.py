@@ -7,6 +7,8 @@ from /proc, and never left behind.
 * `pinning()`: which CPUs to pin the process under test and the load generator to.
 * `/proc` readers: CPU time of a process (`proc_cpu_seconds`), its resident set
   (`proc_rss_kib`), and the busy ticks of every CPU (`core_busy`).
+* `connector_command(finesse)`: the connector as the harness runs it.
+* `report(name, run, show, failed)`: a benchmark's main: run, print, exit status.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -213,6 +217,35 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
         lines.append("  ".join(cells))
     lines.insert(1, "-" * len(lines[0]))
     return lines
+
+
+def connector_command(
+    finesse: str, *, head: list[str] | None = None, host: str = "127.0.0.1"
+) -> list[str]:
+    """`mobagent connector` (or `head`, a wrapper of it) for the simulator at `finesse`,
+    on a free port of `host`, printing its listening line as JSON. Every simulated phone
+    signs in from this one address, so the per-address sign-in limit is off."""
+    head = head or [sys.executable, "-m", "mobagent", "connector"]
+    return [*head, "--finesse", finesse, "--listen", f"{host}:0", "--signin-rate", "0", "--json"]
+
+
+def report(
+    name: str,
+    run: Callable[[], Any],
+    show: Callable[[Any], str],
+    failed: Callable[[Any], bool],
+) -> int:
+    """A benchmark's main after parsing: SIGTERM unwinds like Ctrl-C (the processes under
+    test are stopped, temp files removed), an error is one line, the exit status says
+    whether the run failed."""
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
+    try:
+        result = run()
+    except (BenchError, aiohttp.ClientError, OSError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    print(show(result))
+    return 1 if failed(result) else 0
 
 
 def log(msg: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios.bench.procs import ROOT, BenchError, running
+from scenarios.bench.procs import ROOT, BenchError, connector_command, running
 from scenarios.demo import report
 
 PY = sys.executable
@@ -203,19 +203,7 @@ async def demo(args: argparse.Namespace) -> int:
         with running(sim_cmd, name="simulator", cpus=None) as (_, sim_info):
             sim = sim_info["control"].removesuffix("/sim/v1")
             finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-            conn_cmd = [
-                PY,
-                "-m",
-                "mobagent",
-                "connector",
-                "--finesse",
-                finesse,
-                "--listen",
-                "127.0.0.1:0",
-                "--signin-rate",
-                "0",  # every simulated phone signs in from 127.0.0.1
-                "--json",
-            ]
+            conn_cmd = connector_command(finesse, head=[PY, "-m", "mobagent", "connector"])
             with running(conn_cmd, name="connector", cpus=None) as (_, conn_info):
                 api = conn_info["api"].removesuffix("/api/v1")
                 return await run_shift(args, sim, api)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scenarios.bench.procs import ROOT, BenchError, child_setup, running
+from scenarios.bench.procs import ROOT, BenchError, child_setup, connector_command, running
 from scenarios.bench.roster import roster_toml
 
 HOST = "127.0.0.1"
@@ -125,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with running(sim_cmd, name="simulator", cpus=None, start_timeout=60) as (_, info):
                 sim = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-                conn_cmd = [sys.executable, "-m", "mobagent", "connector", "--finesse", sim]
-                # Every simulated phone signs in from this one address: no per-address limit.
-                conn_cmd += ["--listen", f"{HOST}:0", "--signin-rate", "0", "--json"]
+                conn_cmd = connector_command(sim, host=HOST)
                 with running(conn_cmd, name="connector", cpus=None, stop_timeout=30) as (_, c):
                     connector = c["api"].removesuffix("/api/v1")
                     env = {**os.environ, "LOAD_SIM_URL": sim}

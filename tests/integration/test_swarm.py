@@ -22,6 +22,7 @@ import pytest
 from mobile_sim.personas import BreakKind, Persona, Span
 from mobile_sim.sim_control import SimControl
 from mobile_sim.swarm import Swarm, SwarmConfig
+from scenarios.bench.procs import connector_command
 from scenarios.stack.connector_lab import ConnectorLab
 
 pytestmark = pytest.mark.integration
@@ -143,16 +144,7 @@ def test_mobagent_agents_prints_a_json_summary_and_exits_0():
     try:
         info = json.loads(sim.stdout.readline())
         finesse = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-        connector = start(
-            "connector",
-            "--finesse",
-            finesse,
-            "--listen",
-            "127.0.0.1:0",
-            "--signin-rate",
-            "0",
-            "--json",
-        )
+        connector = start(*connector_command(finesse, head=["connector"]))
         api = json.loads(connector.stdout.readline())["api"]
         agents = subprocess.run(
             [

@@ -62,16 +62,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from typing import Any
-
-import aiohttp
 
 from scenarios.bench.connector.chart import chart
 from scenarios.bench.connector.run import run
 from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, Settings
-from scenarios.bench.procs import BenchError
+from scenarios.bench.procs import report
 from scenarios.bench.roster import MAX_AGENTS
 
 
@@ -161,16 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         gc_stats=args.gc_stats,
         inject=args.inject,
     )
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
-    try:
-        result = run(settings)
-    except (BenchError, aiohttp.ClientError, OSError) as exc:
-        print(f"mobagent bench: {exc}", file=sys.stderr)
-        return 1
-    if args.chart:
-        chart(result, args.chart)
-    print(json.dumps(result) if args.json else text(result))
-    return 1 if result["failure_count"] or result["lost"] else 0
+
+    def show(result: dict) -> str:
+        if args.chart:
+            chart(result, args.chart)
+        return json.dumps(result) if args.json else text(result)
+
+    return report(
+        "mobagent bench",
+        lambda: run(settings),
+        show,
+        lambda result: bool(result["failure_count"] or result["lost"]),
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from scenarios.bench.connector.workers import Worker
 from scenarios.bench.connector_memory import settled_rss
 from scenarios.bench.procs import (
     BenchError,
+    connector_command,
     log,
     machine,
     pinning,
@@ -238,8 +239,7 @@ def run(settings: Settings) -> dict[str, Any]:
             if settings.gc_stats:
                 head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
                 head += [os.path.abspath(settings.gc_stats)]
-            conn_cmd = [*head, "--finesse", finesse, "--listen", f"{HOST}:0", "--json"]
-            conn_cmd += ["--signin-rate", "0"]  # every simulated phone signs in from HOST
+            conn_cmd = connector_command(finesse, head=head, host=HOST)
             with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
                 conn,
                 conn_info,
