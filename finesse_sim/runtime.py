@@ -222,7 +222,10 @@ class Simulator:
             return False  # the JID's local part is the agent id, never the login name
         with self.model_input():
             try:
-                self.model.authenticate(user, password, count_failure=False)
+                # Finesse's notification service authenticates against Finesse's own user
+                # store: a bad SASL password counts toward the same lock-out as a bad REST
+                # one, and a locked user is refused here even with the right password.
+                self.model.authenticate(user, password)
             except ApiErrorException:
                 return False
         return True
