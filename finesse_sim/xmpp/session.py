@@ -3,7 +3,8 @@
 The life of a session (RFC 6120/6121, reduced to what Finesse's notification service offers,
 FINESSE.md 5.2):
 
-    stream header -> features (starttls?, PLAIN) -> [STARTTLS -> restart] -> SASL PLAIN
+    stream header -> features (starttls, required when TLS is configured; PLAIN)
+    -> [STARTTLS -> restart] -> SASL PLAIN
     -> restart -> features (bind, optional session) -> bind -> presence -> notifications
 
 Anything a client does wrong ends *this* session with a stream error; nothing here may raise
@@ -202,8 +203,10 @@ class C2SSession(asyncio.Protocol):
         if self.authenticated:
             self.send(S.features_post_auth())
         else:
-            offer = self._server.tls_context is not None and not self.tls
-            self.send(S.features_pre_auth(offer_starttls=offer))
+            server = self._server
+            offer = server.tls_context is not None and not self.tls
+            required = offer and server.starttls_required
+            self.send(S.features_pre_auth(offer_starttls=offer, starttls_required=required))
 
     def stream_closed(self) -> None:
         log.debug("%r: client closed the stream", self)
@@ -239,6 +242,11 @@ class C2SSession(asyncio.Protocol):
         tag = element.tag
         if tag == _STARTTLS:
             self._starttls()
+        elif not self.tls and self._server.starttls_required:
+            # Openfire with TLS required: anything but STARTTLS, SASL included, ends the
+            # stream (not-authorized) before a password is looked at, so it counts for
+            # nothing toward the lock-out.
+            raise StreamError("not-authorized", "TLS is required: STARTTLS first")
         elif tag == _AUTH and not self._awaiting_sasl_response:
             self._auth(element)
         elif tag == _RESPONSE and self._awaiting_sasl_response:

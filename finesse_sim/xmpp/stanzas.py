@@ -71,9 +71,16 @@ def stream_header(domain: str, stream_id: str) -> str:
     )
 
 
-def features_pre_auth(*, offer_starttls: bool) -> str:
-    # Finesse's 5222 offers PLAIN even without TLS (FINESSE.md 5.1): starttls is never required.
-    tls = f"<starttls xmlns='{NS_TLS}'/>" if offer_starttls else ""
+def features_pre_auth(*, offer_starttls: bool, starttls_required: bool = False) -> str:
+    # Finesse 12.5+ requires STARTTLS by default; without TLS configured, or with plaintext
+    # authentication allowed, PLAIN is taken in the clear (FINESSE.md 5.1). The mechanisms
+    # are listed either way, as Openfire lists them next to a required STARTTLS.
+    if not offer_starttls:
+        tls = ""
+    elif starttls_required:
+        tls = f"<starttls xmlns='{NS_TLS}'><required/></starttls>"
+    else:
+        tls = f"<starttls xmlns='{NS_TLS}'/>"
     return (
         f"<stream:features>{tls}"
         f"<mechanisms xmlns='{NS_SASL}'><mechanism>PLAIN</mechanism></mechanisms>"

@@ -60,6 +60,11 @@ def password(user: str) -> str:
     return f"pw-{user}"
 
 
+def plain_token(user: str) -> str:
+    """The SASL PLAIN initial response for `user` with the right password."""
+    return base64.b64encode(f"\0{user}\0{password(user)}".encode()).decode()
+
+
 @functools.cache
 def client_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context, ONE client context trusting the sim's CA, shared by every client)."""
@@ -762,8 +767,8 @@ async def test_starttls_raw_features_before_and_after(lab: Lab) -> None:
     raw = await lab.raw(port)
     raw.open_stream()
     features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
-    assert f"<starttls xmlns='{NS_TLS}'/>" in features
-    assert "<mechanism>PLAIN</mechanism>" in features  # plaintext PLAIN is still offered
+    assert f"<starttls xmlns='{NS_TLS}'><required/></starttls>" in features
+    assert "<mechanism>PLAIN</mechanism>" in features  # listed, as Openfire does
     raw.send(f"<starttls xmlns='{NS_TLS}'/>")
     await raw.expect(f"<proceed xmlns='{NS_TLS}'/>")
     await raw.writer.start_tls(client_ctx, server_hostname=DOMAIN)
@@ -771,11 +776,96 @@ async def test_starttls_raw_features_before_and_after(lab: Lab) -> None:
     features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
     assert "starttls" not in features
     assert "<mechanism>PLAIN</mechanism>" in features
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
+
+
+class CountingSim(Sim):
+    """Records every password check the server asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked: list[str] = []
+
+    def authenticate(self, user: str, pw: str) -> bool:
+        self.checked.append(user)
+        return super().authenticate(user, pw)
+
+
+@pytest.mark.parametrize("step", ["auth", "auth-empty", "iq"])
+async def test_with_tls_nothing_but_starttls_is_taken_in_the_clear(lab: Lab, step: str) -> None:
+    lab.sim = CountingSim()
+    server_ctx, _ = client_tls()
+    server, port = await lab.server(tls_context=server_ctx)
+    raw = await lab.raw(port)
+    raw.open_stream()
+    await raw.expect("</stream:features>")
+    raw.send(
+        {
+            "auth": f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>",
+            "auth-empty": f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'/>",
+            "iq": "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
+        }[step]
+    )
+    received = await raw.until_closed()
+    # Openfire's answer when TLS is required and was never negotiated (a stream error, no
+    # SASL <failure/>): the right password is refused and never even checked.
+    assert "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in received
+    assert "<success" not in received and "<challenge" not in received
+    assert lab.sim.checked == []
+    assert server.session_count == 0
+
+
+async def test_a_stock_client_without_starttls_is_refused_when_tls_is_on(lab: Lab) -> None:
+    server_ctx, _ = client_tls()
+    server, port = await lab.server(tls_context=server_ctx)
+    _, client_ctx = client_tls()
+    xmpp = ClientXMPP(
+        f"1001@{DOMAIN}/desk",
+        password("1001"),
+        ssl_context=client_ctx,
+        plugin_config={"feature_mechanisms": {"unencrypted_plain": True}},
+    )
+    xmpp.enable_starttls = False
+    xmpp.enable_direct_tls = False
+    xmpp.enable_plaintext = True
+    lab.xmpps.append(xmpp)
+    started = asyncio.get_running_loop().create_future()
+    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
+    xmpp.add_event_handler(
+        "disconnected", lambda _: started.done() or started.set_exception(ConnectionError())
+    )
+    xmpp.connect("127.0.0.1", port)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(started, TIMEOUT)
+    assert server.session_count == 0
+
+
+async def test_allow_plaintext_auth_takes_sasl_before_starttls(lab: Lab) -> None:
+    server_ctx, _ = client_tls()
+    _, port = await lab.server(tls_context=server_ctx, allow_plaintext_auth=True)
+    raw = await lab.raw(port)
+    raw.open_stream()
+    features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
+    assert f"<starttls xmlns='{NS_TLS}'/>" in features  # offered, not required
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
+
+
+async def test_without_tls_there_is_no_starttls_and_sasl_is_in_the_clear(lab: Lab) -> None:
+    _, port = await lab.server()
+    raw = await lab.raw(port)
+    raw.open_stream()
+    features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
+    assert "starttls" not in features
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
 
 
 async def test_failed_tls_handshake_costs_only_that_connection(lab: Lab) -> None:
     server_ctx, _ = client_tls()
-    server, port = await lab.server(tls_context=server_ctx)
+    # The bystander logs in in the clear: allowed here, the subject is the handshake.
+    server, port = await lab.server(tls_context=server_ctx, allow_plaintext_auth=True)
     good = await lab.raw(port)
     await good.login("1001")
     (good_session,) = server.registry.alive
@@ -836,7 +926,7 @@ async def test_drop_all_sessions(lab: Lab) -> None:
 
 async def test_set_refusing_drops_and_refuses_then_accepts(lab: Lab) -> None:
     server_ctx, client_ctx = client_tls()
-    server, port = await lab.server(tls_context=server_ctx, tls_port=0)
+    server, port = await lab.server(tls_context=server_ctx, tls_port=0, allow_plaintext_auth=True)
     tls_port = lab.tls_port
     assert tls_port
     raw = await lab.raw(port)
