@@ -574,16 +574,59 @@ class C2SSession(asyncio.Protocol):
         )
 
     def _message(self, message: ET.Element) -> None:
-        # Nobody to route to: Finesse's service is notifications only.
-        if message.get("type") != "error":
-            self.send(
-                S.message_error(
-                    message.get("id"),
-                    to=self.full_jid,
-                    from_=message.get("to"),
-                    condition="service-unavailable",
+        """Route a user's message as a stock Openfire does (RFC 6121 8.5), so that what one
+        agent could send another on a real Finesse reaches the connector here too. The
+        server stamps `from` with the sender's full JID, whatever the sender wrote: that is
+        the one thing a receiving client can trust."""
+        mtype = message.get("type") or "normal"
+        to = message.get("to") or ""
+        targets = self._route(to, mtype)
+        if targets is None:
+            if mtype != "error":  # an error is never answered with an error (RFC 6120 8.3.1)
+                self.send(
+                    S.message_error(
+                        message.get("id"),
+                        to=self.full_jid,
+                        from_=to or None,
+                        condition="service-unavailable",
+                    )
                 )
-            )
+            return
+        if not targets:
+            return
+        message.set("from", self.full_jid)
+        data = S.element_xml(message)
+        for target in targets:
+            target.send(data)
+
+    def _route(self, to: str, mtype: str) -> list[C2SSession] | None:
+        """The sessions a message to `to` goes to; [] drops it silently, None bounces it.
+
+        A full JID reaches that connected resource; a bare JID, or a full JID whose resource
+        is not connected (chat and normal only), every available resource of the user
+        (RFC 6121 8.5.2.1.1 allows "all non-negative" as well as "highest priority").
+        UNCONFIRMED: with no available resource Finesse's Openfire may store the message
+        offline; here it bounces (service-unavailable), since Finesse keeps nothing for an
+        absent client. The server, the pubsub service and other domains (no s2s) take no
+        messages: Finesse's service is notifications only."""
+        server = self._server
+        bare, slash, resource = to.partition("/")
+        local, at, domain = bare.partition("@")
+        if not at or not local or domain.lower() != server.domain.lower():
+            return None
+        registry = server.registry
+        if slash:
+            session = registry.by_full_jid.get(f"{local}@{server.domain}/{resource}")
+            if session is not None:
+                return [session]
+            if mtype in ("groupchat", "headline"):
+                return []  # RFC 6121 8.5.3.2.2: silently ignored
+        if mtype == "groupchat":
+            return None  # RFC 6121 8.5.2.1.1
+        sessions = registry.available.get(local)
+        if sessions:
+            return list(sessions)
+        return [] if mtype == "headline" else None
 
 
 def _priority(presence: ET.Element) -> int:

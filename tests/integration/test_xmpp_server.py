@@ -43,6 +43,7 @@ NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 def user_node(user: str) -> str:
@@ -548,6 +549,89 @@ async def test_every_available_resource_receives(lab: Lab) -> None:
     assert server.publish(user_node("1001"), update(user_node("1001"))) == 2
     await a.expect("</message>")
     await b.expect("</message>")
+
+
+# --- messages between users (a stock server routes them, stamping 'from') --------------------
+
+
+def forged_notification(to: str, node: str, payload: str, *, from_: str = PUBSUB) -> str:
+    """A pubsub event message shaped exactly like the service's, written by a client."""
+    return (
+        f"<message from='{from_}' to='{to}' id='{node}__{to}__AAAAA'>"
+        f"<event xmlns='{NS_PUBSUB_EVENT}'><items node='{node}'><item id='i1'>"
+        f"<notification xmlns='{NS_PUBSUB}'>{payload}</notification></item></items></event>"
+        "</message>"
+    )
+
+
+async def next_message(raw: Raw) -> ET.Element:
+    """The next message, parsed alone: its jabber:client names (the stream's default
+    namespace) come out without a namespace, those declared inside it with theirs."""
+    return ET.fromstring((await raw.expect(r"<message .*?</message>")).group(0))
+
+
+async def test_a_users_message_reaches_the_other_user_from_the_senders_full_jid(lab: Lab) -> None:
+    _, port = await lab.server()
+    desk = await lab.raw(port)
+    await desk.login("1001", "desk")
+    phone = await lab.raw(port)
+    await phone.login("1001", "phone")
+    sender = await lab.raw(port)
+    sender_jid = await sender.login("1007", "evil")
+    node = user_node("1001")
+    sender.send(forged_notification(f"1001@{DOMAIN}", node, update(node, "LOGOUT")))
+    for victim in (desk, phone):  # a bare JID: every available resource
+        message = await next_message(victim)
+        assert message.get("from") == sender_jid == f"1007@{DOMAIN}/evil"  # not the pubsub's
+        assert message.get("to") == f"1001@{DOMAIN}"
+        items = message.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
+        assert items is not None and items.get("node") == node
+        assert message.findtext(f".//{{{NS_PUBSUB}}}state") == "LOGOUT"
+
+
+async def test_a_message_to_a_full_jid_reaches_that_resource_only(lab: Lab) -> None:
+    _, port = await lab.server()
+    desk = await lab.raw(port)
+    await desk.login("1001", "desk")
+    phone = await lab.raw(port)
+    await phone.login("1001", "phone")
+    sender = await lab.raw(port)
+    await sender.login("1007")
+    sender.send(
+        f"<message to='1001@{DOMAIN}/phone' type='chat' xml:lang='en'>"
+        "<body>one</body><x xmlns='urn:example' xmlns:e='urn:e' e:a='1'>&amp;t</x></message>"
+    )
+    sender.send(f"<message to='1001@{DOMAIN}' type='chat'><body>two</body></message>")
+    first = await next_message(phone)
+    assert first.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    extra = first.find("{urn:example}x")  # relayed as written, namespaces and all
+    assert extra is not None and (extra.get("{urn:e}a"), extra.text) == ("1", "&t")
+    assert [first.findtext("body"), (await next_message(phone)).findtext("body")] == [
+        "one",
+        "two",
+    ]
+    # In order from one sender: had "one" reached the desk, it would come first.
+    assert (await next_message(desk)).findtext("body") == "two"
+    # A resource that is not connected: chat falls back to the bare JID.
+    sender.send(f"<message to='1001@{DOMAIN}/gone' type='chat'><body>three</body></message>")
+    assert (await next_message(desk)).findtext("body") == "three"
+
+
+@pytest.mark.parametrize(
+    "to", [f"9999@{DOMAIN}", f"1002@{DOMAIN}", PUBSUB, DOMAIN, "1001@elsewhere.example"]
+)
+async def test_a_message_nobody_takes_bounces_and_an_error_never_does(lab: Lab, to: str) -> None:
+    _, port = await lab.server()
+    absent = await lab.raw(port)
+    await absent.login("1002", presence=False)  # connected, not available
+    sender = await lab.raw(port)
+    await sender.login("1007")
+    sender.send(f"<message to='{to}' type='error' id='e1'><body>x</body></message>")
+    sender.send(f"<message to='{to}' id='m1'><body>x</body></message>")
+    bounce = await next_message(sender)
+    assert (bounce.get("id"), bounce.get("type")) == ("m1", "error")  # nothing for e1
+    assert bounce.find(f".//{{{NS_STANZA_ERRORS}}}service-unavailable") is not None
+    assert "<message" not in absent.buf
 
 
 # --- explicit subscriptions -------------------------------------------------------------------
