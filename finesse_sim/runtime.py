@@ -228,6 +228,8 @@ class Simulator:
                 # Finesse's notification service authenticates against Finesse's own user
                 # store: a bad SASL password counts toward the same lock-out as a bad REST
                 # one, and a locked user is refused here even with the right password.
+                # UNCONFIRMED: the SASL condition for a locked user; `not-authorized`, as
+                # for a wrong password (Openfire's auth provider just fails).
                 self.model.authenticate(user, password)
             except ApiErrorException:
                 return False

@@ -243,9 +243,10 @@ class C2SSession(asyncio.Protocol):
         if tag == _STARTTLS:
             self._starttls()
         elif not self.tls and self._server.starttls_required:
-            # Openfire with TLS required: anything but STARTTLS, SASL included, ends the
-            # stream (not-authorized) before a password is looked at, so it counts for
-            # nothing toward the lock-out.
+            # Openfire with TLS required (its closeNeverEncryptedConnection): anything but
+            # STARTTLS, SASL included, ends the stream (not-authorized) before a password
+            # is looked at, so it counts nothing toward the lock-out. UNCONFIRMED that
+            # Finesse 12.5+ keeps Openfire's answer (Cisco documents only the refusal).
             raise StreamError("not-authorized", "TLS is required: STARTTLS first")
         elif tag == _AUTH and not self._awaiting_sasl_response:
             self._auth(element)
