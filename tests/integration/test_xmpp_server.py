@@ -570,14 +570,19 @@ async def next_message(raw: Raw) -> ET.Element:
     return ET.fromstring((await raw.expect(r"<message .*?</message>")).group(0))
 
 
-async def test_a_users_message_reaches_the_other_user_from_the_senders_full_jid(lab: Lab) -> None:
+async def two_resources_and_a_sender(lab: Lab) -> tuple[Raw, Raw, Raw, str]:
+    """1001 available on 'desk' and 'phone', and 1007 logged in: (desk, phone, 1007, its JID)."""
     _, port = await lab.server()
     desk = await lab.raw(port)
     await desk.login("1001", "desk")
     phone = await lab.raw(port)
     await phone.login("1001", "phone")
     sender = await lab.raw(port)
-    sender_jid = await sender.login("1007", "evil")
+    return desk, phone, sender, await sender.login("1007", "evil")
+
+
+async def test_a_users_message_reaches_the_other_user_from_the_senders_full_jid(lab: Lab) -> None:
+    desk, phone, sender, sender_jid = await two_resources_and_a_sender(lab)
     node = user_node("1001")
     sender.send(forged_notification(f"1001@{DOMAIN}", node, update(node, "LOGOUT")))
     for victim in (desk, phone):  # a bare JID: every available resource
@@ -590,13 +595,7 @@ async def test_a_users_message_reaches_the_other_user_from_the_senders_full_jid(
 
 
 async def test_a_message_to_a_full_jid_reaches_that_resource_only(lab: Lab) -> None:
-    _, port = await lab.server()
-    desk = await lab.raw(port)
-    await desk.login("1001", "desk")
-    phone = await lab.raw(port)
-    await phone.login("1001", "phone")
-    sender = await lab.raw(port)
-    await sender.login("1007")
+    desk, phone, sender, _ = await two_resources_and_a_sender(lab)
     sender.send(
         f"<message to='1001@{DOMAIN}/phone' type='chat' xml:lang='en'>"
         "<body>one</body><x xmlns='urn:example' xmlns:e='urn:e' e:a='1'>&amp;t</x></message>"
