@@ -48,6 +48,7 @@ def _labelled(name: str, label: str, counts: Counter[str]) -> list[str]:
 @dataclass
 class Metrics:
     events_in: int = 0  # Finesse notifications received
+    notifications_dropped: int = 0  # pubsub events not from the pubsub service: forged
     events_out: int = 0  # mobile events published to agents' streams
     reconnects: int = 0  # notification sessions re-established
     logins: int = 0
@@ -77,6 +78,10 @@ class Metrics:
             "# HELP connector_events_in_total Finesse notifications received.",
             "# TYPE connector_events_in_total counter",
             f"connector_events_in_total {self.events_in}",
+            "# HELP connector_notifications_dropped_total Notifications dropped: not sent by"
+            " the pubsub service.",
+            "# TYPE connector_notifications_dropped_total counter",
+            f"connector_notifications_dropped_total {self.notifications_dropped}",
             "# HELP connector_events_out_total Mobile events published.",
             "# TYPE connector_events_out_total counter",
             f"connector_events_out_total {self.events_out}",

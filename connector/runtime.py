@@ -74,6 +74,7 @@ class Connector:
             self.hosts,
             self.monitor,
             self.ssl_context,
+            on_dropped=self._notification_dropped,
         )
         self.agents = AgentService(
             self.rest,
@@ -96,6 +97,9 @@ class Connector:
         self.hosts.add_switch_listener(self._on_switch)
         self.agents.start()
         self.gc_policy.start()
+
+    def _notification_dropped(self) -> None:
+        self.metrics.notifications_dropped += 1
 
     def _on_switch(self, old: str, new: str) -> None:
         """Failover: every notification session follows to the new node (7.2)."""

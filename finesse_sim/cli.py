@@ -24,7 +24,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rest-port", type=int, default=8445, help="REST port; 0 picks a free one")
     p.add_argument("--xmpp-port", type=int, default=5222, help="XMPP c2s port; 0 picks one")
     p.add_argument("--xmpp-tls-port", type=int, default=None, help="direct-TLS XMPP port (--tls)")
-    p.add_argument("--tls", action="store_true", help="STARTTLS with a self-signed certificate")
+    p.add_argument(
+        "--tls", action="store_true", help="STARTTLS (required) with a self-signed certificate"
+    )
+    p.add_argument(
+        "--allow-plaintext-auth",
+        action="store_true",
+        help="with --tls, accept SASL PLAIN before STARTTLS too (Finesse before 12.5)",
+    )
     p.add_argument("--secondary-rest-port", type=int, default=None, help="side B REST port")
     p.add_argument("--secondary-xmpp-port", type=int, default=None, help="side B XMPP port")
     p.add_argument(
@@ -91,6 +98,8 @@ def print_banner(info: dict) -> None:
 
 async def serve(args: argparse.Namespace, profile: TrafficProfile | None = None) -> int:
     config = load_config(args.config)
+    if args.allow_plaintext_auth:
+        config.allow_plaintext_auth = True  # the flag beats the roster's setting
     listen = Listen(
         host=args.host,
         rest_port=args.rest_port,

@@ -88,6 +88,9 @@ class SimConfig:
     timers: Timers = field(default_factory=Timers)
     system_codes: SystemCodes = field(default_factory=SystemCodes)
     lockout_attempts: int = 5
+    # With TLS on, SASL in the clear before STARTTLS: what Finesse before 12.5 (or one set
+    # up so) allows. Off by default, as Finesse 12.5+ requires STARTTLS.
+    allow_plaintext_auth: bool = False
     # Extra participant actions real servers show on an ACTIVE agent participant beyond the
     # documented table (FINESSE.md 2.2: TRANSFER_SST and SEND_DTMF are seen in the wild).
     active_extra_actions: list[str] = field(default_factory=lambda: ["TRANSFER_SST", "SEND_DTMF"])
@@ -168,6 +171,13 @@ def _req(table: dict[str, Any], key: str, where: str) -> Any:
     if key not in table:
         raise ConfigError(f"{where}: missing key {key!r}")
     return table[key]
+
+
+def _flag(table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"settings.{key}: {value!r} is not true or false")
+    return value
 
 
 def config_from_dict(data: dict[str, Any]) -> SimConfig:
@@ -263,6 +273,7 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
         wrap_up_on_outgoing=str(settings.get("wrap_up_on_outgoing", base.wrap_up_on_outgoing)),
         timers=timers,
         lockout_attempts=int(settings.get("lockout_attempts", 5)),
+        allow_plaintext_auth=_flag(settings, "allow_plaintext_auth", base.allow_plaintext_auth),
     )
     team_ids = {t.id for t in config.teams}
     for a in config.agents:

@@ -61,7 +61,9 @@ class Listen:
     secondary_rest_port: int | None = None
     secondary_xmpp_port: int | None = None
     secondary_host: str | None = None  # e.g. 127.0.0.2, so the two nodes differ by host
-    tls: bool = False  # STARTTLS on the XMPP port (and direct TLS where a TLS port is set)
+    # STARTTLS on the XMPP port, required before SASL unless the roster allows plaintext
+    # authentication (and direct TLS where a TLS port is set)
+    tls: bool = False
 
 
 @dataclass
@@ -152,6 +154,7 @@ class Simulator:
             auto_nodes=self.model.auto_nodes,
             may_subscribe=self.model.may_subscribe,
             tls_context=self.tls_context,
+            allow_plaintext_auth=self.config.allow_plaintext_auth,
         )
         side.xmpp_port, tls_port = await side.xmpp.start(
             side.host, side.xmpp_port, side.xmpp_tls_port if self.tls_context else None
@@ -222,7 +225,12 @@ class Simulator:
             return False  # the JID's local part is the agent id, never the login name
         with self.model_input():
             try:
-                self.model.authenticate(user, password, count_failure=False)
+                # Finesse's notification service authenticates against Finesse's own user
+                # store: a bad SASL password counts toward the same lock-out as a bad REST
+                # one, and a locked user is refused here even with the right password.
+                # UNCONFIRMED: the SASL condition for a locked user; `not-authorized`, as
+                # for a wrong password (Openfire's auth provider just fails).
+                self.model.authenticate(user, password)
             except ApiErrorException:
                 return False
         return True

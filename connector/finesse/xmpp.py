@@ -8,10 +8,14 @@ What FINESSE.md asks of a client, and how this module does it:
   the shared context of `connector.finesse.tls`.
 * A resource of our own, never `desktop` (the Finesse desktop's), and presence with
   priority 0 right after the session starts (5.2), after every reconnect too.
-* Notifications are pubsub event messages without `<body>` or `type` (5.4). They are taken
-  off the stream as parsed elements, before slixmpp builds a stanza object for them and
-  matches its handlers (the hot path: see `_Client`), and each `<notification>` is parsed
-  by `codec.parse_update`. A bad one is logged and skipped; it never ends the session.
+* Notifications are pubsub event messages without `<body>` or `type` (5.4), believed only
+  from the pubsub service's JID (the server stamps `from` on whatever a user sends, and a
+  stock Openfire routes messages between users: another agent could otherwise forge this
+  agent's events). Others are dropped, counted (`dropped`, `on_dropped`) and logged once per
+  sender. They are taken off the stream as parsed elements, before slixmpp builds a stanza
+  object for them and matches its handlers (the hot path: see `_Client`), and each
+  `<notification>` is parsed by `codec.parse_update`. A bad one is logged and skipped; it
+  never ends the session.
 * Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
   after a reconnect and removed by `stop()`, since leftovers persist on the node. The
   subscribe and unsubscribe requests are built here as plain XEP-0060 iq stanzas.
@@ -23,7 +27,8 @@ What FINESSE.md asks of a client, and how this module does it:
   below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
   presence and subscriptions are restored and `on_connection(True)` tells the caller to
   re-GET the User and Dialogs: Finesse has no stream resumption.
-* The presence of `finesse@<domain>` (5.6, 7.2) is reported to the caller.
+* The presence of `finesse@<domain>` (5.6, 7.2), from that user only, is reported to the
+  caller.
 
 Each session has its own slixmpp client (a fresh one per connection attempt, so no state or
 late event of an old connection leaks into a new one); only the SSL context is shared. No
@@ -101,6 +106,10 @@ MAX_RECONNECT_DELAY = 30.0
 AUTH_RETRY_FOR = 360.0
 GIVE_UP_AFTER = 600.0
 _MAX_LOGGED_CHARS = 200
+# Senders of dropped notifications are logged once each, for this many senders per process:
+# a flood from many accounts cannot flood the log or grow the set.
+_MAX_LOGGED_SENDERS = 100
+_FINESSE_USER = "finesse"
 
 _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
@@ -121,6 +130,7 @@ _NOTIFICATION = f"{{{_NS_PUBSUB}}}notification"
 
 T = TypeVar("T")
 _ping_ids = itertools.count(1)
+_logged_senders: set[str] = set()  # bare JIDs whose dropped notifications were logged
 
 
 class _RedactSasl(logging.Filter):
@@ -197,10 +207,6 @@ class XmppEndpoint:
     def pubsub_jid(self) -> str:
         return self.pubsub_domain or f"pubsub.{self.domain}"
 
-    @property
-    def finesse_jid(self) -> str:
-        return f"finesse@{self.domain}"
-
 
 class SessionState(StrEnum):
     IDLE = "idle"  # not started, or start() failed
@@ -268,12 +274,13 @@ class _Connection:
     for exactly one, so events of an old connection can never be mistaken for a new one's.
     """
 
-    __slots__ = ("closed", "endpoint", "keepalive", "pings", "started", "xmpp")
+    __slots__ = ("closed", "endpoint", "keepalive", "pings", "pubsub_jid", "started", "xmpp")
 
     def __init__(self, xmpp: _Client, endpoint: XmppEndpoint) -> None:
         loop = asyncio.get_running_loop()
         self.xmpp = xmpp
         self.endpoint = endpoint
+        self.pubsub_jid = endpoint.pubsub_jid  # computed once: compared with every message
         self.started: asyncio.Future[None] = loop.create_future()  # session_start or why not
         self.closed: asyncio.Future[None] = loop.create_future()
         self.keepalive: asyncio.Task[None] | None = None  # from session_start on
@@ -322,6 +329,16 @@ def _short(text: object) -> str:
     return text[: _MAX_LOGGED_CHARS - 3] + "..."
 
 
+def _is_user(jid: str | None, local: str, domain: str) -> bool:
+    """`jid` is `local@domain` (any resource) as a server stamps it: the local part exactly,
+    the domain in any case (domains are case-insensitive; the server writes local parts in
+    their canonical form)."""
+    if not jid:
+        return False
+    user, at, rest = jid.partition("@")
+    return bool(at) and user == local and rest.partition("/")[0].lower() == domain.lower()
+
+
 def _iq_condition(exc: IqError) -> str:
     try:
         return str(exc.iq["error"]["condition"])
@@ -348,6 +365,8 @@ class NotificationSession:
       `stop()` reports nothing.
     * `on_finesse_presence(available)`: the presence of `finesse@<domain>` when it
       changes; after a reconnect the first one seen is always reported.
+    * `on_dropped()`: a pubsub event message not from the pubsub service was dropped
+      (also counted in `dropped`).
     """
 
     def __init__(
@@ -360,6 +379,7 @@ class NotificationSession:
         on_update: Callable[[str, Update], None],
         on_connection: Callable[[bool], None] | None = None,
         on_finesse_presence: Callable[[bool], None] | None = None,
+        on_dropped: Callable[[], None] | None = None,
         resource: str = "mobileagent",
         keepalive: float = 20.0,
         reconnect_min: float = 0.5,
@@ -388,6 +408,7 @@ class NotificationSession:
         self._on_update = on_update
         self._on_connection = on_connection
         self._on_finesse_presence = on_finesse_presence
+        self._on_dropped = on_dropped
         self._resource = resource
         self._keepalive = keepalive
         self._ping_timeout = min(10.0, keepalive / 2)
@@ -398,6 +419,7 @@ class NotificationSession:
         self._give_up_after = give_up_after
 
         self.reconnects = 0
+        self.dropped = 0  # notifications refused: not from the pubsub service
         self.failure: XmppError | None = None
         self._state = SessionState.IDLE
         self._conn: _Connection | None = None
@@ -773,12 +795,16 @@ class NotificationSession:
             elif tag == _MESSAGE:
                 event = xml.find(_EVENT)
                 if event is not None and xml.get("type") != "error":
+                    # Only the pubsub service publishes: one comparison on the hot path,
+                    # the case-insensitive one only for what fails it.
+                    sender = xml.get("from")
+                    if sender != conn.pubsub_jid and not self._from_pubsub(conn, sender):
+                        return True
                     if conn is self._conn:
                         self._deliver(event)
                     return True
             elif tag == _PRESENCE:
-                sender = xml.get("from", "").partition("/")[0]
-                if sender.lower() == conn.endpoint.finesse_jid.lower():
+                if _is_user(xml.get("from"), _FINESSE_USER, conn.endpoint.domain):
                     ptype = xml.get("type")
                     if ptype in (None, "available", "unavailable") and conn is self._conn:
                         self._finesse_presence(ptype != "unavailable")
@@ -796,6 +822,32 @@ class NotificationSession:
         except Exception:
             log.exception("%s: error handling an incoming stanza", self.agent_id)
             return True
+        return False
+
+    def _from_pubsub(self, conn: _Connection, sender: str | None) -> bool:
+        """True if `sender` is the pubsub service after all (its domain in another case);
+        otherwise the notification is dropped: counted, reported, its sender logged once."""
+        if sender is not None and sender.lower() == conn.pubsub_jid.lower():
+            return True
+        self.dropped += 1
+        bare = (sender or "").partition("/")[0].lower()
+        if bare not in _logged_senders and len(_logged_senders) <= _MAX_LOGGED_SENDERS:
+            _logged_senders.add(bare)
+            if len(_logged_senders) > _MAX_LOGGED_SENDERS:
+                log.warning("dropping notifications from more senders; no longer logging them")
+            else:
+                log.warning(
+                    "%s: dropped a notification from %s, not the pubsub service %s "
+                    "(further ones from that sender are dropped without a log line)",
+                    self.agent_id,
+                    _short(sender or "(no sender)"),
+                    conn.pubsub_jid,
+                )
+        if self._on_dropped is not None:
+            try:
+                self._on_dropped()
+            except Exception:
+                log.exception("%s: on_dropped failed", self.agent_id)
         return False
 
     def _deliver(self, event: ET.Element) -> None:

@@ -10,6 +10,7 @@ every open session to the new node on failover.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -95,11 +96,15 @@ class XmppTransport:
         hosts: Hosts,
         monitor: FinesseMonitor,
         ssl_context: ssl.SSLContext,
+        *,
+        on_dropped: Callable[[], None] | None = None,
     ) -> None:
         self.options = options
         self._hosts = hosts
         self._monitor = monitor
         self._ssl_context = ssl_context
+        # A notification not from the pubsub service was dropped (any agent's session).
+        self._on_dropped = on_dropped
         self._endpoints: dict[str, XmppEndpoint] = {}
         self._open: dict[str, XmppSession] = {}
         self._base = hosts.active  # the node the sessions are on (or go to next)
@@ -115,6 +120,7 @@ class XmppTransport:
             on_update=opened.on_update,
             on_connection=opened.on_connection,
             on_finesse_presence=opened.on_finesse_presence,
+            on_dropped=self._on_dropped,
             resource=self.options.resource,
             keepalive=self.options.keepalive,
             auth_retry_for=self.options.auth_retry_for,

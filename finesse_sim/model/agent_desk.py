@@ -55,8 +55,9 @@ class AgentDesk:
     publisher: Publisher
     phones: Phones
 
-    def authenticate(self, user: str, password: str, *, count_failure: bool = True) -> Agent:
-        """Basic-auth check with Finesse's lockout: 5 bad passwords lock for 5 minutes."""
+    def authenticate(self, user: str, password: str) -> Agent:
+        """Basic-auth (or XMPP SASL) check with Finesse's lockout: 5 bad passwords in a row,
+        over REST and XMPP alike (one user store behind both), lock for 5 minutes."""
         agent = self.records.agent(user)
         if agent is None:
             raise finesse_error(401, "Authorization Failure", "UNAUTHORIZED", user)
@@ -64,14 +65,12 @@ class AgentDesk:
         if now < agent.locked_until:
             raise finesse_error(401, "Authorization Failure", "UNAUTHORIZED", user)
         if password != agent.cfg.password:
-            if count_failure:
-                agent.failed_logins += 1
-                if agent.failed_logins >= self.records.config.lockout_attempts:
-                    agent.failed_logins = 0
-                    agent.locked_until = now + self.records.config.timers.lockout
+            agent.failed_logins += 1
+            if agent.failed_logins >= self.records.config.lockout_attempts:
+                agent.failed_logins = 0
+                agent.locked_until = now + self.records.config.timers.lockout
             raise finesse_error(401, "Authorization Failure", "UNAUTHORIZED", user)
-        if count_failure:
-            agent.failed_logins = 0
+        agent.failed_logins = 0
         return agent
 
     def set_state(self, agent: Agent, state: str, reason: ReasonCode | None = None) -> None:

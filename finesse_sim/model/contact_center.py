@@ -122,9 +122,10 @@ class ContactCenter:
 
     # -- inputs: each handled by its owner ---------------------------------------------------
 
-    def authenticate(self, user: str, password: str, *, count_failure: bool = True) -> Agent:
-        """Basic-auth check with Finesse's lockout: 5 bad passwords lock for 5 minutes."""
-        return self.desk.authenticate(user, password, count_failure=count_failure)
+    def authenticate(self, user: str, password: str) -> Agent:
+        """Basic-auth or SASL check with Finesse's lockout: 5 bad passwords lock for 5
+        minutes."""
+        return self.desk.authenticate(user, password)
 
     def put_user(self, agent: Agent, req: User, request_id: str = "") -> None:
         """PUT /User/{id}: LOGIN, READY, NOT_READY, LOGOUT. Raises ApiErrorException."""

@@ -47,6 +47,7 @@ class XmppServer:
         auto_nodes: Callable[[str], Iterable[str]],
         may_subscribe: Callable[[str, str], bool],
         tls_context: ssl.SSLContext | None = None,
+        allow_plaintext_auth: bool = False,
         max_stanza_bytes: int = 64 * 1024,
         full_jid_to: bool = False,
         auth_timeout: float = 30.0,
@@ -58,6 +59,9 @@ class XmppServer:
         self.authenticate = authenticate
         self.may_subscribe = may_subscribe
         self.tls_context = tls_context
+        # With TLS configured, STARTTLS is required before authentication (Finesse 12.5+
+        # refuses plaintext by default) unless the old behaviour is asked for.
+        self.starttls_required = tls_context is not None and not allow_plaintext_auth
         self.max_stanza_bytes = max_stanza_bytes
         self.full_jid_to = full_jid_to
         self.auth_timeout = auth_timeout

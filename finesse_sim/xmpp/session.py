@@ -3,7 +3,8 @@
 The life of a session (RFC 6120/6121, reduced to what Finesse's notification service offers,
 FINESSE.md 5.2):
 
-    stream header -> features (starttls?, PLAIN) -> [STARTTLS -> restart] -> SASL PLAIN
+    stream header -> features (starttls, required when TLS is configured; PLAIN)
+    -> [STARTTLS -> restart] -> SASL PLAIN
     -> restart -> features (bind, optional session) -> bind -> presence -> notifications
 
 Anything a client does wrong ends *this* session with a stream error; nothing here may raise
@@ -202,8 +203,10 @@ class C2SSession(asyncio.Protocol):
         if self.authenticated:
             self.send(S.features_post_auth())
         else:
-            offer = self._server.tls_context is not None and not self.tls
-            self.send(S.features_pre_auth(offer_starttls=offer))
+            server = self._server
+            offer = server.tls_context is not None and not self.tls
+            required = offer and server.starttls_required
+            self.send(S.features_pre_auth(offer_starttls=offer, starttls_required=required))
 
     def stream_closed(self) -> None:
         log.debug("%r: client closed the stream", self)
@@ -239,6 +242,12 @@ class C2SSession(asyncio.Protocol):
         tag = element.tag
         if tag == _STARTTLS:
             self._starttls()
+        elif not self.tls and self._server.starttls_required:
+            # Openfire with TLS required (its closeNeverEncryptedConnection): anything but
+            # STARTTLS, SASL included, ends the stream (not-authorized) before a password
+            # is looked at, so it counts nothing toward the lock-out. UNCONFIRMED that
+            # Finesse 12.5+ keeps Openfire's answer (Cisco documents only the refusal).
+            raise StreamError("not-authorized", "TLS is required: STARTTLS first")
         elif tag == _AUTH and not self._awaiting_sasl_response:
             self._auth(element)
         elif tag == _RESPONSE and self._awaiting_sasl_response:
@@ -566,16 +575,59 @@ class C2SSession(asyncio.Protocol):
         )
 
     def _message(self, message: ET.Element) -> None:
-        # Nobody to route to: Finesse's service is notifications only.
-        if message.get("type") != "error":
-            self.send(
-                S.message_error(
-                    message.get("id"),
-                    to=self.full_jid,
-                    from_=message.get("to"),
-                    condition="service-unavailable",
+        """Route a user's message as a stock Openfire does (RFC 6121 8.5), so that what one
+        agent could send another on a real Finesse reaches the connector here too. The
+        server stamps `from` with the sender's full JID, whatever the sender wrote: that is
+        the one thing a receiving client can trust."""
+        mtype = message.get("type") or "normal"
+        to = message.get("to") or ""
+        targets = self._route(to, mtype)
+        if targets is None:
+            if mtype != "error":  # an error is never answered with an error (RFC 6120 8.3.1)
+                self.send(
+                    S.message_error(
+                        message.get("id"),
+                        to=self.full_jid,
+                        from_=to or None,
+                        condition="service-unavailable",
+                    )
                 )
-            )
+            return
+        if not targets:
+            return
+        message.set("from", self.full_jid)
+        data = S.element_xml(message)
+        for target in targets:
+            target.send(data)
+
+    def _route(self, to: str, mtype: str) -> list[C2SSession] | None:
+        """The sessions a message to `to` goes to; [] drops it silently, None bounces it.
+
+        A full JID reaches that connected resource; a bare JID, or a full JID whose resource
+        is not connected (chat and normal only), every available resource of the user
+        (RFC 6121 8.5.2.1.1 allows "all non-negative" as well as "highest priority").
+        UNCONFIRMED: with no available resource Finesse's Openfire may store the message
+        offline; here it bounces (service-unavailable), since Finesse keeps nothing for an
+        absent client. The server, the pubsub service and other domains (no s2s) take no
+        messages: Finesse's service is notifications only."""
+        server = self._server
+        bare, slash, resource = to.partition("/")
+        local, at, domain = bare.partition("@")
+        if not at or not local or domain.lower() != server.domain.lower():
+            return None
+        registry = server.registry
+        if slash:
+            session = registry.by_full_jid.get(f"{local}@{server.domain}/{resource}")
+            if session is not None:
+                return [session]
+            if mtype in ("groupchat", "headline"):
+                return []  # RFC 6121 8.5.3.2.2: silently ignored
+        if mtype == "groupchat":
+            return None  # RFC 6121 8.5.2.1.1
+        sessions = registry.available.get(local)
+        if sessions:
+            return list(sessions)
+        return [] if mtype == "headline" else None
 
 
 def _priority(presence: ET.Element) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 NS_CLIENT = "jabber:client"
@@ -26,6 +27,7 @@ NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
 NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+NS_XML = "http://www.w3.org/XML/1998/namespace"
 
 
 def q(name: str, ns: str) -> str:
@@ -71,9 +73,16 @@ def stream_header(domain: str, stream_id: str) -> str:
     )
 
 
-def features_pre_auth(*, offer_starttls: bool) -> str:
-    # Finesse's 5222 offers PLAIN even without TLS (FINESSE.md 5.1): starttls is never required.
-    tls = f"<starttls xmlns='{NS_TLS}'/>" if offer_starttls else ""
+def features_pre_auth(*, offer_starttls: bool, starttls_required: bool = False) -> str:
+    # Finesse 12.5+ requires STARTTLS by default; without TLS configured, or with plaintext
+    # authentication allowed, PLAIN is taken in the clear (FINESSE.md 5.1). The mechanisms
+    # are listed either way, as Openfire lists them next to a required STARTTLS.
+    if not offer_starttls:
+        tls = ""
+    elif starttls_required:
+        tls = f"<starttls xmlns='{NS_TLS}'><required/></starttls>"
+    else:
+        tls = f"<starttls xmlns='{NS_TLS}'/>"
     return (
         f"<stream:features>{tls}"
         f"<mechanisms xmlns='{NS_SASL}'><mechanism>PLAIN</mechanism></mechanisms>"
@@ -195,6 +204,50 @@ def message_error(msg_id: str | None, *, to: str, from_: str | None, condition: 
         f"<message type='error'{id_attr}{_addr(to, from_)}>"
         f"<error type='cancel'><{condition} xmlns='{NS_STANZA_ERRORS}'/></error></message>"
     )
+
+
+def element_xml(element: ET.Element, parent_ns: str = NS_CLIENT) -> str:
+    """A parsed stanza (Clark-notation names, as the parser gives them) written back for a
+    stream whose default namespace is `parent_ns`: what the server relays from one client to
+    another. Namespaces are declared where they change; attribute namespaces get prefixes."""
+    out: list[str] = []
+    _write_element(element, parent_ns, out)
+    return "".join(out)
+
+
+def _split(name: str) -> tuple[str, str]:
+    if name.startswith("{"):
+        ns, _, local = name[1:].partition("}")
+        return ns, local
+    return "", name
+
+
+def _write_element(element: ET.Element, parent_ns: str, out: list[str]) -> None:
+    ns, name = _split(element.tag)
+    out.append(f"<{name}")
+    if ns != parent_ns:
+        out.append(f" xmlns='{attr(ns)}'")
+    prefixes = 0
+    for key, value in element.attrib.items():
+        key_ns, key_name = _split(key)
+        if key_ns == NS_XML:
+            key_name = f"xml:{key_name}"
+        elif key_ns:
+            prefixes += 1
+            out.append(f" xmlns:a{prefixes}='{attr(key_ns)}'")
+            key_name = f"a{prefixes}:{key_name}"
+        out.append(f" {key_name}='{attr(value)}'")
+    if element.text is None and not len(element):
+        out.append("/>")
+        return
+    out.append(">")
+    if element.text:
+        out.append(text(element.text))
+    for child in element:
+        _write_element(child, ns, out)
+        if child.tail:
+            out.append(text(child.tail))
+    out.append(f"</{name}>")
 
 
 # --- the pubsub notification (hot path) ------------------------------------------------------

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import pytest
 
+from connector.finesse import codec, xmpp
+from connector.finesse.models import Update, user_uri
+from finesse_sim.xmpp.stanzas import Notification, recipient_parts
 from mobile_sim.api import AppError, Mobile, login_body, send
 from scenarios.stack.connector_lab import ConnectorLab
 
@@ -165,3 +169,38 @@ async def test_signing_in_an_agent_the_desktop_already_signed_in_completes():
         )
         _, body = await asyncio.wait_for(lab.sign_in("1001"), 5)
         assert body["agent"]["state"] == "NOT_READY"
+
+
+async def test_another_agents_forged_notification_never_reaches_the_app(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    """Agent 1007, signed in to the notification service with its own credentials, sends
+    agent 1001's JID a User LOGOUT shaped exactly like the service's own notifications. The
+    server stamps 1007's JID on it, and the connector believes only the pubsub service."""
+    monkeypatch.setattr(xmpp, "_logged_senders", set())  # other tests' senders: forgotten
+    async with ConnectorLab() as lab:
+        app, _ = await lab.sign_in("1001", MOBILE_1001)
+        side = lab.finesse.sim.sides[0]
+        intruder = await lab.finesse.agent("1007").connect_xmpp()
+        node = user_uri("1001")
+        real = await lab.finesse.agent("1001").get_user()
+        fake = codec.update_to_xml(Update("PUT", node, dataclasses.replace(real, state="LOGOUT")))
+        bare = f"1001@{side.domain}"
+        forged = Notification.build(side.xmpp.pubsub_jid, node, fake).render(
+            *recipient_parts(bare, bare)
+        )
+        with caplog.at_level(logging.WARNING, logger="connector"):
+            intruder.xmpp.send_raw(forged.decode())
+            # The server handles one connection's stanzas in order: once it answers this
+            # ping, the forgery is on its way to the connector, ahead of what follows.
+            await intruder.xmpp.plugin["xep_0199"].ping(timeout=5)
+            await app.ready()
+            await app.wait_for_state("READY")
+        states = [e["data"].get("state") for e in app.history if e.get("type") == "agent.state"]
+        assert "LOGOUT" not in states and states[-1] == "READY"
+        assert not app.ended and app.stream_open
+        assert "session.ended" not in {e.get("type") for e in app.history}
+        metrics = (await lab.api("GET", "/metrics")).body
+        assert "connector_notifications_dropped_total 1" in metrics
+        dropped = [r.getMessage() for r in caplog.records if "dropped a notification" in r.msg]
+        assert len(dropped) == 1 and f"1007@{side.domain}/mobileagent" in dropped[0]

@@ -815,6 +815,34 @@ async def test_starttls_is_required_when_configured(
     assert calls == []  # never fell back to plaintext
 
 
+async def test_a_plaintext_session_is_refused_by_a_simulator_with_tls_on(
+    tls_lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+):
+    """Finesse 12.5+ requires STARTTLS: SASL in the clear ends the stream before the
+    password is checked (so it counts nothing toward the lock-out either)."""
+    calls, _ = count_authentications(monkeypatch, tls_lab)
+    session, probe = sessions.new("1001", endpoint(tls_lab, tls=TlsMode.PLAIN))
+    with pytest.raises(XmppConnectError) as refused:
+        await session.start()
+    assert not isinstance(refused.value, XmppAuthError)
+    assert calls == [] and probe.connection == []
+    assert tls_lab.sim.model.agents["1001"].failed_logins == 0
+
+
+async def test_a_simulator_allowing_plaintext_auth_takes_a_plaintext_session(
+    sessions: Sessions,
+):
+    config = dataclasses.replace(default_config(), allow_plaintext_auth=True)
+    async with FinesseLab(config, tls=True) as lab:
+        session, probe = await sessions.up("1001", endpoint(lab, tls=TlsMode.PLAIN))
+        assert session.xmpp is not None
+        assert session.xmpp.transport.get_extra_info("ssl_object") is None
+        await lab.sim.wait_until(available(lab, "1001"))
+        await lab.agent("1001").put_user(state="LOGIN", extension="5001")
+        await probe.user_state("1001", "NOT_READY")
+        await session.stop()
+
+
 async def test_fifty_sessions_share_one_ssl_context_and_each_gets_its_own_notifications(
     tls_lab: FinesseLab, sessions: Sessions
 ):

@@ -10,7 +10,7 @@ import pytest
 
 from connector.finesse import codec
 from connector.finesse.models import DialogRequest, MediaProperties, User
-from scenarios.stack.finesse_lab import FinesseLab, basic
+from scenarios.stack.finesse_lab import FinesseLab, Notifications, basic
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +81,48 @@ async def test_five_bad_passwords_lock_the_user_out(lab: FinesseLab):
     assert res.status == 401
     res = await lab.agent("1004").request("GET", "/finesse/api/User/1004")
     assert res.status == 200
+
+
+async def sasl_accepts(lab: FinesseLab, agent_id: str, password: str) -> bool:
+    """One SASL PLAIN attempt by a stock client (it gives up after one refusal)."""
+    side = lab.sim.sides[0]
+    notes = Notifications(f"{agent_id}@{side.domain}/probe", password)
+    lab.clients.append(notes)
+    try:
+        return await notes.connect("127.0.0.1", side.xmpp_port)
+    finally:
+        notes.close()
+
+
+async def rest_status(lab: FinesseLab, agent_id: str, password: str) -> int:
+    auth = {"Authorization": basic(agent_id, password)}
+    return (await lab.rest("GET", f"/finesse/api/User/{agent_id}", headers=auth)).status
+
+
+async def test_five_bad_xmpp_passwords_lock_the_user_out_of_xmpp_and_rest(lab: FinesseLab):
+    for _ in range(5):
+        assert not await sasl_accepts(lab, "1006", "wrong")
+    # Locked: the right password is refused on both doors.
+    assert not await sasl_accepts(lab, "1006", "password")
+    assert await rest_status(lab, "1006", "password") == 401
+    assert await sasl_accepts(lab, "1005", "password")  # nobody else is affected
+
+
+async def test_xmpp_and_rest_failures_share_one_counter_and_a_success_resets_it(
+    lab: FinesseLab,
+):
+    for _ in range(4):
+        assert not await sasl_accepts(lab, "1007", "wrong")
+    assert await sasl_accepts(lab, "1007", "password")  # resets the count
+    for _ in range(2):
+        assert await rest_status(lab, "1007", "wrong") == 401
+        assert not await sasl_accepts(lab, "1007", "wrong")
+    assert await rest_status(lab, "1007", "password") == 200  # 4 in a row: not locked; resets
+    for _ in range(4):
+        assert await rest_status(lab, "1007", "wrong") == 401
+    assert not await sasl_accepts(lab, "1007", "wrong")  # the fifth in a row, over XMPP
+    assert await rest_status(lab, "1007", "password") == 401
+    assert not await sasl_accepts(lab, "1007", "password")
 
 
 # -- login and state ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@ NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 def user_node(user: str) -> str:
@@ -58,6 +59,11 @@ def update(source: str, state: str = "READY") -> str:
 
 def password(user: str) -> str:
     return f"pw-{user}"
+
+
+def plain_token(user: str) -> str:
+    """The SASL PLAIN initial response for `user` with the right password."""
+    return base64.b64encode(f"\0{user}\0{password(user)}".encode()).decode()
 
 
 @functools.cache
@@ -545,6 +551,88 @@ async def test_every_available_resource_receives(lab: Lab) -> None:
     await b.expect("</message>")
 
 
+# --- messages between users (a stock server routes them, stamping 'from') --------------------
+
+
+def forged_notification(to: str, node: str, payload: str, *, from_: str = PUBSUB) -> str:
+    """A pubsub event message shaped exactly like the service's, written by a client."""
+    return (
+        f"<message from='{from_}' to='{to}' id='{node}__{to}__AAAAA'>"
+        f"<event xmlns='{NS_PUBSUB_EVENT}'><items node='{node}'><item id='i1'>"
+        f"<notification xmlns='{NS_PUBSUB}'>{payload}</notification></item></items></event>"
+        "</message>"
+    )
+
+
+async def next_message(raw: Raw) -> ET.Element:
+    """The next message, parsed alone: its jabber:client names (the stream's default
+    namespace) come out without a namespace, those declared inside it with theirs."""
+    return ET.fromstring((await raw.expect(r"<message .*?</message>")).group(0))
+
+
+async def two_resources_and_a_sender(lab: Lab) -> tuple[Raw, Raw, Raw, str]:
+    """1001 available on 'desk' and 'phone', and 1007 logged in: (desk, phone, 1007, its JID)."""
+    _, port = await lab.server()
+    desk = await lab.raw(port)
+    await desk.login("1001", "desk")
+    phone = await lab.raw(port)
+    await phone.login("1001", "phone")
+    sender = await lab.raw(port)
+    return desk, phone, sender, await sender.login("1007", "evil")
+
+
+async def test_a_users_message_reaches_the_other_user_from_the_senders_full_jid(lab: Lab) -> None:
+    desk, phone, sender, sender_jid = await two_resources_and_a_sender(lab)
+    node = user_node("1001")
+    sender.send(forged_notification(f"1001@{DOMAIN}", node, update(node, "LOGOUT")))
+    for victim in (desk, phone):  # a bare JID: every available resource
+        message = await next_message(victim)
+        assert message.get("from") == sender_jid == f"1007@{DOMAIN}/evil"  # not the pubsub's
+        assert message.get("to") == f"1001@{DOMAIN}"
+        items = message.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
+        assert items is not None and items.get("node") == node
+        assert message.findtext(f".//{{{NS_PUBSUB}}}state") == "LOGOUT"
+
+
+async def test_a_message_to_a_full_jid_reaches_that_resource_only(lab: Lab) -> None:
+    desk, phone, sender, _ = await two_resources_and_a_sender(lab)
+    sender.send(
+        f"<message to='1001@{DOMAIN}/phone' type='chat' xml:lang='en'>"
+        "<body>one</body><x xmlns='urn:example' xmlns:e='urn:e' e:a='1'>&amp;t</x></message>"
+    )
+    sender.send(f"<message to='1001@{DOMAIN}' type='chat'><body>two</body></message>")
+    first = await next_message(phone)
+    assert first.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    extra = first.find("{urn:example}x")  # relayed as written, namespaces and all
+    assert extra is not None and (extra.get("{urn:e}a"), extra.text) == ("1", "&t")
+    assert [first.findtext("body"), (await next_message(phone)).findtext("body")] == [
+        "one",
+        "two",
+    ]
+    # In order from one sender: had "one" reached the desk, it would come first.
+    assert (await next_message(desk)).findtext("body") == "two"
+    # A resource that is not connected: chat falls back to the bare JID.
+    sender.send(f"<message to='1001@{DOMAIN}/gone' type='chat'><body>three</body></message>")
+    assert (await next_message(desk)).findtext("body") == "three"
+
+
+@pytest.mark.parametrize(
+    "to", [f"9999@{DOMAIN}", f"1002@{DOMAIN}", PUBSUB, DOMAIN, "1001@elsewhere.example"]
+)
+async def test_a_message_nobody_takes_bounces_and_an_error_never_does(lab: Lab, to: str) -> None:
+    _, port = await lab.server()
+    absent = await lab.raw(port)
+    await absent.login("1002", presence=False)  # connected, not available
+    sender = await lab.raw(port)
+    await sender.login("1007")
+    sender.send(f"<message to='{to}' type='error' id='e1'><body>x</body></message>")
+    sender.send(f"<message to='{to}' id='m1'><body>x</body></message>")
+    bounce = await next_message(sender)
+    assert (bounce.get("id"), bounce.get("type")) == ("m1", "error")  # nothing for e1
+    assert bounce.find(f".//{{{NS_STANZA_ERRORS}}}service-unavailable") is not None
+    assert "<message" not in absent.buf
+
+
 # --- explicit subscriptions -------------------------------------------------------------------
 
 
@@ -762,8 +850,8 @@ async def test_starttls_raw_features_before_and_after(lab: Lab) -> None:
     raw = await lab.raw(port)
     raw.open_stream()
     features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
-    assert f"<starttls xmlns='{NS_TLS}'/>" in features
-    assert "<mechanism>PLAIN</mechanism>" in features  # plaintext PLAIN is still offered
+    assert f"<starttls xmlns='{NS_TLS}'><required/></starttls>" in features
+    assert "<mechanism>PLAIN</mechanism>" in features  # listed, as Openfire does
     raw.send(f"<starttls xmlns='{NS_TLS}'/>")
     await raw.expect(f"<proceed xmlns='{NS_TLS}'/>")
     await raw.writer.start_tls(client_ctx, server_hostname=DOMAIN)
@@ -771,11 +859,96 @@ async def test_starttls_raw_features_before_and_after(lab: Lab) -> None:
     features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
     assert "starttls" not in features
     assert "<mechanism>PLAIN</mechanism>" in features
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
+
+
+class CountingSim(Sim):
+    """Records every password check the server asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked: list[str] = []
+
+    def authenticate(self, user: str, pw: str) -> bool:
+        self.checked.append(user)
+        return super().authenticate(user, pw)
+
+
+@pytest.mark.parametrize("step", ["auth", "auth-empty", "iq"])
+async def test_with_tls_nothing_but_starttls_is_taken_in_the_clear(lab: Lab, step: str) -> None:
+    lab.sim = CountingSim()
+    server_ctx, _ = client_tls()
+    server, port = await lab.server(tls_context=server_ctx)
+    raw = await lab.raw(port)
+    raw.open_stream()
+    await raw.expect("</stream:features>")
+    raw.send(
+        {
+            "auth": f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>",
+            "auth-empty": f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'/>",
+            "iq": "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
+        }[step]
+    )
+    received = await raw.until_closed()
+    # Openfire's answer when TLS is required and was never negotiated (a stream error, no
+    # SASL <failure/>): the right password is refused and never even checked.
+    assert "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in received
+    assert "<success" not in received and "<challenge" not in received
+    assert lab.sim.checked == []
+    assert server.session_count == 0
+
+
+async def test_a_stock_client_without_starttls_is_refused_when_tls_is_on(lab: Lab) -> None:
+    server_ctx, _ = client_tls()
+    server, port = await lab.server(tls_context=server_ctx)
+    _, client_ctx = client_tls()
+    xmpp = ClientXMPP(
+        f"1001@{DOMAIN}/desk",
+        password("1001"),
+        ssl_context=client_ctx,
+        plugin_config={"feature_mechanisms": {"unencrypted_plain": True}},
+    )
+    xmpp.enable_starttls = False
+    xmpp.enable_direct_tls = False
+    xmpp.enable_plaintext = True
+    lab.xmpps.append(xmpp)
+    started = asyncio.get_running_loop().create_future()
+    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
+    xmpp.add_event_handler(
+        "disconnected", lambda _: started.done() or started.set_exception(ConnectionError())
+    )
+    xmpp.connect("127.0.0.1", port)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(started, TIMEOUT)
+    assert server.session_count == 0
+
+
+async def test_allow_plaintext_auth_takes_sasl_before_starttls(lab: Lab) -> None:
+    server_ctx, _ = client_tls()
+    _, port = await lab.server(tls_context=server_ctx, allow_plaintext_auth=True)
+    raw = await lab.raw(port)
+    raw.open_stream()
+    features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
+    assert f"<starttls xmlns='{NS_TLS}'/>" in features  # offered, not required
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
+
+
+async def test_without_tls_there_is_no_starttls_and_sasl_is_in_the_clear(lab: Lab) -> None:
+    _, port = await lab.server()
+    raw = await lab.raw(port)
+    raw.open_stream()
+    features = (await raw.expect("<stream:features>.*?</stream:features>")).group(0)
+    assert "starttls" not in features
+    raw.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain_token('1001')}</auth>")
+    await raw.expect(f"<success xmlns='{NS_SASL}'/>")
 
 
 async def test_failed_tls_handshake_costs_only_that_connection(lab: Lab) -> None:
     server_ctx, _ = client_tls()
-    server, port = await lab.server(tls_context=server_ctx)
+    # The bystander logs in in the clear: allowed here, the subject is the handshake.
+    server, port = await lab.server(tls_context=server_ctx, allow_plaintext_auth=True)
     good = await lab.raw(port)
     await good.login("1001")
     (good_session,) = server.registry.alive
@@ -836,7 +1009,7 @@ async def test_drop_all_sessions(lab: Lab) -> None:
 
 async def test_set_refusing_drops_and_refuses_then_accepts(lab: Lab) -> None:
     server_ctx, client_ctx = client_tls()
-    server, port = await lab.server(tls_context=server_ctx, tls_port=0)
+    server, port = await lab.server(tls_context=server_ctx, tls_port=0, allow_plaintext_auth=True)
     tls_port = lab.tls_port
     assert tls_port
     raw = await lab.raw(port)

@@ -45,6 +45,16 @@ def test_example_roster_loads():
     assert config.devices == {"6001", "6002", "6003", "6099"}
     assert config.timers.wrap_up == 30 and config.timers.ring_no_answer == 12
     assert config.xmpp_domain == "finesse-a.example.local"
+    assert config.allow_plaintext_auth is False
+
+
+def test_plaintext_auth_is_off_unless_the_roster_or_the_flag_allows_it():
+    from finesse_sim.cli import parser
+
+    assert default_config().allow_plaintext_auth is False  # Finesse 12.5+ requires STARTTLS
+    assert config_from_dict({"settings": {"allow_plaintext_auth": True}}).allow_plaintext_auth
+    assert parser().parse_args(["--tls", "--allow-plaintext-auth"]).allow_plaintext_auth
+    assert not parser().parse_args(["--tls"]).allow_plaintext_auth
 
 
 @pytest.mark.parametrize(
@@ -52,6 +62,7 @@ def test_example_roster_loads():
     [
         ({"settings": {"deployment": "PCCE"}}, "deployment"),
         ({"settings": {"wrap_up_on_incoming": "SOMETIMES"}}, "wrap_up_on_incoming"),
+        ({"settings": {"allow_plaintext_auth": "yes"}}, "allow_plaintext_auth"),
         ({"timers": {"coffee": 3}}, "unknown"),
         ({"timers": {"wrap_up": "soon"}}, "timers"),
         ({"agents": [{"id": "1"}]}, "extension"),
