@@ -15,6 +15,7 @@ class Refusal(StrEnum):
     """Why a request was refused. The value is the `type` the app sees."""
 
     INVALID_JSON = "invalid_json"
+    MALFORMED_REQUEST = "malformed_request"  # not valid HTTP (a bad header, say)
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"

@@ -28,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATUS: dict[Refusal, int] = {
     Refusal.INVALID_JSON: 400,
+    Refusal.MALFORMED_REQUEST: 400,
     Refusal.UNKNOWN_FIELD: 400,
     Refusal.MISSING_FIELD: 400,
     Refusal.INVALID_FIELD: 400,
