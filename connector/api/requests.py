@@ -62,14 +62,18 @@ def since(request: web.Request) -> int | None:
     return int(value)
 
 
-def token(request: web.Request) -> str:
+def token(request: web.Request, *, websocket: bool = False) -> str:
+    """The session token: `Authorization: Bearer TOKEN`. Browsers cannot set headers on a
+    WebSocket, so the event WebSocket also takes `?token=` or `Sec-WebSocket-Protocol:
+    bearer, TOKEN`; nothing else does, so that tokens stay out of proxies' logs of URLs."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return value.strip()
+    if not websocket:
+        return ""
     if "token" in request.query:
         return request.query["token"]
-    # Browsers cannot set headers on a WebSocket: `Sec-WebSocket-Protocol: bearer, TOKEN`.
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1]
