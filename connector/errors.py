@@ -22,6 +22,7 @@ class Refusal(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    UPGRADE_REQUIRED = "upgrade_required"  # the event stream is a WebSocket
     UNAUTHORIZED = "unauthorized"  # no valid session token
     WRONG_CREDENTIALS = "wrong_credentials"  # Finesse refused the agent id or password
     CALL_CONTROL_UNAVAILABLE = "call_control_unavailable"

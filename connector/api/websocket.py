@@ -18,6 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from connector.api import requests
 from connector.api.handlers import CONNECTOR, caller
 from connector.api.server import ApiProtocol, reset
+from connector.errors import AgentError, Refusal
 from connector.metrics import Histogram, Metrics
 from connector.stream import Reader
 
@@ -42,6 +43,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=WS_MAX_MESSAGE,
         protocols=protocols,
     )
+    if not ws.can_prepare(request):  # else aiohttp answers in plain text
+        raise AgentError(Refusal.UPGRADE_REQUIRED, "the event stream takes a WebSocket handshake")
     await ws.prepare(request)
     _guard_writes(request, config.ws_send_timeout, metrics)
     connector.websockets += 1
