@@ -93,7 +93,8 @@ async def _close(
         await ws.close()
     transport = request.protocol.transport  # None once the connection is gone
     if ws.close_code == WSCloseCode.ABNORMAL_CLOSURE and transport is not None:
-        metrics.websockets_aborted["unresponsive"] += 1
+        if transport.get_write_buffer_size():  # not a peer that left: one that stopped reading
+            metrics.websockets_aborted["unresponsive"] += 1
         reset(transport)
 
 
