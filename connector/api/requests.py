@@ -52,7 +52,7 @@ async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
         data = await request.json(loads=_loads)
     # ValueError: JSON, Unicode; LookupError: an unknown charset; RecursionError: nesting.
     except (ValueError, LookupError, RecursionError) as exc:
-        raise AgentError(Refusal.INVALID_JSON, "body is not valid JSON") from exc
+        raise AgentError(Refusal.INVALID_JSON, f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise AgentError(Refusal.INVALID_JSON, "body must be a JSON object")
     unknown = sorted(set(data) - allowed)
@@ -66,15 +66,14 @@ def check_values(data: dict[str, Any]) -> None:
     """Every string and number in the body, and in its objects (`mobile`, `callVariables`),
     is one the connector can pass on; the refusal names the field."""
     for name, value in data.items():
-        field = name
-        if isinstance(value, dict):
-            for key, item in value.items():
-                # `mobile`'s fields have names of their own; call variables are free text.
-                field = name if name in FREE_TEXT else key
-                _check_value(field, key, free=False)
-                _check_value(field, item, free=name in FREE_TEXT)
-        else:
-            _check_value(field, value, free=name in FREE_TEXT)
+        free = name in FREE_TEXT
+        if not isinstance(value, dict):
+            _check_value(name, value, free=free)
+            continue
+        for key, item in value.items():
+            field = name if free else key  # `mobile`'s fields have names of their own
+            _check_value(name, key, free=False)
+            _check_value(field, item, free=free)
 
 
 def _check_value(field: str, value: Any, *, free: bool) -> None:

@@ -99,7 +99,6 @@ class ApiProtocol(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         transport = self.transport
         self._cancel_stall_timer()
-        self._on_stalled = _nothing
         super().connection_lost(exc)
         # The two self-references (see the module's docstring): dropped now, the connection
         # is freed by reference counting.
@@ -124,10 +123,6 @@ class ApiProtocol(RequestHandler):
             response = refused(Refusal.MALFORMED_REQUEST, "the request is not valid HTTP")
         response.force_close()
         return response
-
-
-def _nothing() -> None:
-    pass
 
 
 class _Server(web.Server):
