@@ -56,9 +56,10 @@ def parser() -> argparse.ArgumentParser:
 
 async def serve(config: ConnectorConfig, as_json: bool) -> int:
     from connector.api.app import make_app
+    from connector.api.server import ApiRunner
 
     app = make_app(config_connector(config))
-    runner = web.AppRunner(app, access_log=None)
+    runner = ApiRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
     try:

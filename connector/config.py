@@ -39,6 +39,12 @@ class ConnectorConfig:
     token_ttl: float = 12 * 3600.0
     event_buffer: int = 1000  # replay buffer per agent
     max_body: int = 64 * 1024
+    # One client cannot exhaust the connector (security.md): event WebSockets per agent (a
+    # new one past the cap replaces the oldest), seconds a WebSocket's peer may leave what
+    # we send untaken before it is aborted, seconds between heartbeat pings.
+    max_websockets_per_agent: int = 4
+    ws_send_timeout: float = 10.0
+    ws_heartbeat: float = 30.0
     # Sign-in limits (security.md): failed sign-ins per agent id before the connector
     # refuses more (below Finesse's lock-out threshold, 5), within a window of seconds;
     # sign-ins per second and burst per client address (0: no limit); the proxies whose
@@ -74,7 +80,15 @@ class ConnectorConfig:
         port = self.listen.rpartition(":")[2]
         if not port.isdigit() or int(port) > 65535:
             raise ConfigError("listen must be HOST:PORT")
-        for name in ("max_sessions", "event_buffer", "max_body", "login_failure_limit"):
+        for name in (
+            "max_sessions",
+            "event_buffer",
+            "max_body",
+            "login_failure_limit",
+            "max_websockets_per_agent",
+            "ws_send_timeout",
+            "ws_heartbeat",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
         if self.login_failure_window <= 0 or self.signin_burst <= 0:

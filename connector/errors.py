@@ -15,12 +15,14 @@ class Refusal(StrEnum):
     """Why a request was refused. The value is the `type` the app sees."""
 
     INVALID_JSON = "invalid_json"
+    MALFORMED_REQUEST = "malformed_request"  # not valid HTTP (a bad header, say)
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"
     BODY_TOO_LARGE = "body_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    UPGRADE_REQUIRED = "upgrade_required"  # the event stream is a WebSocket
     UNAUTHORIZED = "unauthorized"  # no valid session token
     WRONG_CREDENTIALS = "wrong_credentials"  # Finesse refused the agent id or password
     CALL_CONTROL_UNAVAILABLE = "call_control_unavailable"

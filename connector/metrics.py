@@ -56,6 +56,8 @@ class Metrics:
     login_throttled: Counter[str] = field(default_factory=Counter)  # by scope: agent, client
     sessions_ended: Counter[str] = field(default_factory=Counter)  # by session.ended reason
     reconcile_repairs: int = 0  # events found missing by the periodic re-read
+    websockets_replaced: int = 0  # closed (4002) for a newer one of the same agent
+    websockets_aborted: Counter[str] = field(default_factory=Counter)  # reset, by reason
     finesse_errors: Counter[str] = field(default_factory=Counter)  # by ErrorType
     latency: Histogram = field(default_factory=Histogram)  # notification in -> event out
 
@@ -103,6 +105,12 @@ class Metrics:
             "# HELP connector_reconcile_repairs_total Events found missing by reconciling.",
             "# TYPE connector_reconcile_repairs_total counter",
             f"connector_reconcile_repairs_total {self.reconcile_repairs}",
+            "# HELP connector_websockets_replaced_total WebSockets closed for a newer one (4002).",
+            "# TYPE connector_websockets_replaced_total counter",
+            f"connector_websockets_replaced_total {self.websockets_replaced}",
+            "# HELP connector_websockets_aborted_total WebSockets reset (not reading), by reason.",
+            "# TYPE connector_websockets_aborted_total counter",
+            *_labelled("connector_websockets_aborted_total", "reason", self.websockets_aborted),
             "# HELP connector_finesse_errors_total Finesse errors by ErrorType.",
             "# TYPE connector_finesse_errors_total counter",
         ]

@@ -85,6 +85,7 @@ class Connector:
                 login_timeout=config.login_timeout,
                 max_sessions=config.max_sessions,
                 event_buffer=config.event_buffer,
+                max_websockets_per_agent=config.max_websockets_per_agent,
                 login_failure_limit=config.login_failure_limit,
                 login_failure_window=config.login_failure_window,
                 signin_rate=config.signin_rate,

@@ -14,6 +14,9 @@ from typing import Any
 import aiohttp
 
 API_PREFIX = "/api/v1"
+# The event WebSocket's close code when a newer WebSocket of the same agent took its place
+# (the connector keeps a few per agent): the app does not resume, or two would take turns.
+CLOSE_REPLACED = 4002
 Event = dict[str, Any]  # one event frame: {"seq", "type", "data"}
 
 

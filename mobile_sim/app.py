@@ -20,6 +20,7 @@ import aiohttp
 from mobile_sim import view
 from mobile_sim.api import (
     API_PREFIX,
+    CLOSE_REPLACED,
     AppError,
     Event,
     Mobile,
@@ -270,7 +271,7 @@ class AppClient:
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     break
             self.close_code = self._ws.close_code
-            if not self.token:
+            if not self.token or self.close_code == CLOSE_REPLACED:
                 return
 
     def _receive(self, event: Event) -> None:

@@ -28,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATUS: dict[Refusal, int] = {
     Refusal.INVALID_JSON: 400,
+    Refusal.MALFORMED_REQUEST: 400,
     Refusal.UNKNOWN_FIELD: 400,
     Refusal.MISSING_FIELD: 400,
     Refusal.INVALID_FIELD: 400,
@@ -39,6 +40,7 @@ STATUS: dict[Refusal, int] = {
     Refusal.ACTION_NOT_ALLOWED: 409,
     Refusal.LOGIN_INCOMPLETE: 409,
     Refusal.BODY_TOO_LARGE: 413,
+    Refusal.UPGRADE_REQUIRED: 426,
     Refusal.TOO_MANY_ATTEMPTS: 429,
     Refusal.INTERNAL_ERROR: 500,
     Refusal.FINESSE_UNREACHABLE: 502,

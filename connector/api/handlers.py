@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from connector.api import requests
+from connector.errors import AgentError, Refusal
 from connector.runtime import Connector
 from connector.service.agents import AgentService
 from connector.service.link import AgentLink
@@ -20,9 +21,16 @@ def agents(request: web.Request) -> AgentService:
     return request.app[CONNECTOR].agents
 
 
-def caller(request: web.Request) -> AgentLink:
+def caller(request: web.Request, *, websocket: bool = False) -> AgentLink:
     """The agent whose token the request carries (or 401)."""
-    return agents(request).authenticate(requests.token(request))
+    token = requests.token(request, websocket=websocket)
+    if not token and "token" in request.query:
+        raise AgentError(
+            Refusal.UNAUTHORIZED,
+            "send the token as 'Authorization: Bearer TOKEN': ?token= is taken only by the "
+            "event WebSocket",
+        )
+    return agents(request).authenticate(token)
 
 
 def accepted(request_id: str) -> web.Response:

@@ -1,8 +1,18 @@
-"""Reading what the app sent: the JSON body, its fields, the session token."""
+"""Reading what the app sent: the JSON body, its fields, the session token.
+
+Every value is checked before any use case sees it, so nothing from the app can fail in
+an encoder, a conversion or a URL further on (a lone surrogate cannot be UTF-8 encoded, an
+integer of 5,000 digits cannot be converted to text): ids and codes (agent id, extension,
+dial number, reason code id, address, DTMF digits, ...) are printable and at most
+`MAX_ID` characters; free text (a password, a wrap-up reason, call variables) has no
+control characters and at most `MAX_TEXT`. A refusal names the field.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import unicodedata
 from typing import Any
 
 from aiohttp import web
@@ -11,21 +21,78 @@ from connector.errors import AgentError, Refusal
 from connector.finesse.models import MobileAgent, MobileAgentMode
 
 MOBILE_MODES = tuple(m.value for m in MobileAgentMode)
+MAX_ID = 64
+MAX_TEXT = 1024
+FREE_TEXT = frozenset({"password", "wrapUpReason", "callVariables"})
+MAX_SINCE_DIGITS = 18  # a seq fits in 64 bits
+
+
+class LongNumber:
+    """A JSON number of more than `MAX_ID` digits, not converted (Python refuses to convert
+    more than 4,300): refused by `check_values` in whichever field holds it, and by every
+    check of a field's type (it is neither a number nor a string)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _number(digits: str) -> int | LongNumber:
+    return LongNumber(digits) if len(digits.lstrip("-")) > MAX_ID else int(digits)
+
+
+_loads = functools.partial(json.loads, parse_int=_number)
 
 
 async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = await request.json(loads=_loads)
+    # ValueError: JSON, Unicode; LookupError: an unknown charset; RecursionError: nesting.
+    except (ValueError, LookupError, RecursionError) as exc:
         raise AgentError(Refusal.INVALID_JSON, f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise AgentError(Refusal.INVALID_JSON, "body must be a JSON object")
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise AgentError(Refusal.UNKNOWN_FIELD, f"unknown field {unknown[0]!r}", unknown[0])
+    check_values(data)
     return data
+
+
+def check_values(data: dict[str, Any]) -> None:
+    """Every string and number in the body, and in its objects (`mobile`, `callVariables`),
+    is one the connector can pass on; the refusal names the field."""
+    for name, value in data.items():
+        free = name in FREE_TEXT
+        if not isinstance(value, dict):
+            _check_value(name, value, free=free)
+            continue
+        for key, item in value.items():
+            field = name if free else key  # `mobile`'s fields have names of their own
+            _check_value(name, key, free=False)
+            _check_value(field, item, free=free)
+
+
+def _check_value(field: str, value: Any, *, free: bool) -> None:
+    if isinstance(value, LongNumber):
+        raise AgentError(Refusal.INVALID_FIELD, f"{field} is too long", field)
+    if not isinstance(value, str):
+        return  # the wrong type is refused where the field is read
+    limit = MAX_TEXT if free else MAX_ID
+    if len(value) > limit:
+        raise AgentError(
+            Refusal.INVALID_FIELD, f"{field} is too long (at most {limit} characters)", field
+        )
+    if not (_free_text(value) if free else value.isprintable() and _free_text(value)):
+        raise AgentError(Refusal.INVALID_FIELD, f"{field} has characters not allowed", field)
+
+
+def _free_text(value: str) -> bool:
+    """No control characters, no lone surrogates (which no encoder takes)."""
+    return not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
 
 
 def text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
@@ -57,19 +124,23 @@ def since(request: web.Request) -> int | None:
     value = request.query.get("since")
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_SINCE_DIGITS):
         raise AgentError(Refusal.INVALID_FIELD, "since must be a sequence number", "since")
     return int(value)
 
 
-def token(request: web.Request) -> str:
+def token(request: web.Request, *, websocket: bool = False) -> str:
+    """The session token: `Authorization: Bearer TOKEN`. Browsers cannot set headers on a
+    WebSocket, so the event WebSocket also takes `?token=` or `Sec-WebSocket-Protocol:
+    bearer, TOKEN`; nothing else does, so that tokens stay out of proxies' logs of URLs."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return value.strip()
+    if not websocket:
+        return ""
     if "token" in request.query:
         return request.query["token"]
-    # Browsers cannot set headers on a WebSocket: `Sec-WebSocket-Protocol: bearer, TOKEN`.
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1]

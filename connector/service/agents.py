@@ -79,6 +79,7 @@ class ServiceSettings:
     login_timeout: float = 30.0  # LOGIN to its outcome (a nailed connection rings first)
     max_sessions: int = 5000
     event_buffer: int = 1000  # replay buffer per agent
+    max_websockets_per_agent: int = 4  # readers of an agent's stream; a new one replaces the oldest
     login_failure_limit: int = 3  # failed sign-ins per agent id (Finesse locks out at 5)
     login_failure_window: float = 300.0
     signin_rate: float = 2.0  # sign-ins per second per client address (0: no limit)
@@ -225,6 +226,7 @@ class AgentService:
             clock=self._clock,
             agent_id=creds.agent_id,
             sinks=self.sinks,
+            max_readers=self.settings.max_websockets_per_agent,
         )
         return AgentLink(
             creds,

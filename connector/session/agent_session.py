@@ -165,7 +165,8 @@ class AgentSession:
         if state not in STATES_THE_APP_SETS:
             raise AgentError(Refusal.INVALID_FIELD, "state must be READY or NOT_READY", "state")
         reason = "" if reason_code_id is None else str(reason_code_id)
-        if reason_code_id is not None and not reason.lstrip("-").isdigit():
+        digits = reason.removeprefix("-")
+        if reason_code_id is not None and not (digits.isascii() and digits.isdigit()):
             raise AgentError(Refusal.INVALID_FIELD, "reasonCodeId must be a number", "reasonCodeId")
         return state, reason
 

@@ -5,6 +5,10 @@ just a cursor into them (an open WebSocket), so a slow reader costs no memory of
 when it falls behind the buffer (or asks to resume from a `since` that is gone), it is sent
 one `session.resync` event with a full snapshot, then carries on from there.
 
+An agent has at most `max_readers` readers: a new one past the cap replaces the oldest,
+which is told so (`Reader.replaced`) and stops, so a phone that reconnects always gets in
+while one token cannot hold thousands of WebSockets.
+
 Sinks are told of every event as it is published (`EventSink`): a shared store, a push
 notifier. A sink that is only for an agent nobody is watching (`unattended_only`, e.g.
 push) is skipped while a reader is attached: that decision is made here and nowhere else.
@@ -17,6 +21,7 @@ plain `(seq, ts, text)` tuples: the collector untracks those (not tuple subclass
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -61,11 +66,13 @@ class EventStream:
         clock: Callable[[], float] = time.time,
         agent_id: str = "",
         sinks: Sequence[EventSink] = (),
+        max_readers: int = 0,
     ) -> None:
         self.agent_id = agent_id
         self._snapshot = snapshot
         self._sinks = tuple(sinks)
-        self.readers = 0  # readers attached now (open WebSockets)
+        self.max_readers = max_readers  # 0: no cap
+        self._readers: list[Reader] = []  # attached now (open WebSockets), oldest first
         self.end_reason = ""
         self._buffer: deque[tuple[int, float, str]] = deque(maxlen=buffer_size)
         self._clock = clock
@@ -74,9 +81,14 @@ class EventStream:
         self.closed = False
 
     @property
+    def readers(self) -> int:
+        """How many readers are attached now."""
+        return len(self._readers)
+
+    @property
     def attended(self) -> bool:
         """Whether a live reader is attached: the app is watching."""
-        return self.readers > 0
+        return bool(self._readers)
 
     def publish(self, event: MobileEvent) -> None:
         self.seq += 1
@@ -84,7 +96,7 @@ class EventStream:
         self._buffer.append(frame)
         self._wake()
         if self._sinks:
-            attended = self.readers > 0
+            attended = bool(self._readers)
             for sink in self._sinks:
                 if not (attended and sink.unattended_only):
                     sink.deliver(self.agent_id, Frame._make(frame))
@@ -107,9 +119,16 @@ class EventStream:
         return Frame(*_frame(self.seq, SESSION_RESYNC, self._snapshot(), self._clock()))
 
     def reader(self, since: int | None = None) -> Reader:
-        """A reader attached until its `close()`."""
-        self.readers += 1
-        return Reader(self, since)
+        """A reader attached until its `close()`; past `max_readers`, the oldest one is
+        replaced (detached, `replaced` set, woken so its sender stops)."""
+        if self.max_readers and len(self._readers) >= self.max_readers:
+            oldest = self._readers[0]
+            oldest.replaced = True
+            oldest.close()
+            self._wake()
+        reader = Reader(self, since)
+        self._readers.append(reader)
+        return reader
 
 
 class Reader:
@@ -125,12 +144,25 @@ class Reader:
         self._cursor = since if since is not None else -1  # -1: snapshot first
         self.resyncs = 0
         self.closed = False
+        self.replaced = False  # a newer reader of the agent took this one's place
+        self._waiter: asyncio.Future[None] | None = None  # of the wait in progress
 
     def close(self) -> None:
         """Detach from the stream (the WebSocket went away); idempotent."""
         if not self.closed:
             self.closed = True
-            self._stream.readers -= 1
+            self._stream._readers.remove(self)
+            self._forget_waiter()
+
+    def _forget_waiter(self) -> None:
+        """Take back a wait in progress: else the stream would keep a future per closed
+        reader until its next event (WebSocket churn on an agent with no events)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is None:
+            return
+        waiter.cancel()  # done already when the sender was cancelled while waiting
+        with contextlib.suppress(ValueError):  # gone: woken since
+            self._stream._waiters.remove(waiter)
 
     @property
     def ended(self) -> bool:
@@ -142,14 +174,15 @@ class Reader:
         own business."""
         waiter = asyncio.get_running_loop().create_future()
         self._stream._waiters.append(waiter)
+        self._waiter = waiter
         return waiter
 
     async def next_batch(self, timeout: float | None = None) -> list[Frame]:
         """The messages after the cursor, waiting for at least one; [] once the stream is
-        closed and drained (or on timeout)."""
+        closed and drained, once replaced (or on timeout)."""
         while True:
             batch = self.take()
-            if batch or self.ended:
+            if batch or self.ended or self.replaced:
                 return list(batch)
             try:
                 async with asyncio.timeout(timeout):
@@ -158,9 +191,9 @@ class Reader:
                 return []
 
     def take(self) -> Sequence[Frame]:
-        """The messages after the cursor, now; empty if there are none."""
+        """The messages after the cursor, now; empty if there are none (or once replaced)."""
         stream = self._stream
-        if self._cursor == stream.seq:
+        if self._cursor == stream.seq or self.replaced:
             return ()
         buffer = stream._buffer
         if self._cursor == -1 or self._cursor > stream.seq or self._cursor < buffer[0][0] - 1:

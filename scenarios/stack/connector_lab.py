@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from connector.api.server import ApiRunner
 from connector.config import ConnectorConfig
 from mobile_sim.api import Mobile, Reply, send
 from mobile_sim.app import AppClient
@@ -67,7 +68,7 @@ class ConnectorLab:
             )
         settings.update(self._config)
         self.connector, application = build_connector(ConnectorConfig(**settings).validate())
-        self.runner = web.AppRunner(application, access_log=None)
+        self.runner = ApiRunner(application, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()

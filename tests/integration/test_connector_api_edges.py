@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
@@ -35,6 +36,56 @@ async def test_the_event_stream_takes_the_token_as_a_query_parameter_or_subproto
         assert (await ws.receive_json(timeout=5))["type"] == "session.resync"
     reply = await lab.api("GET", "/api/v1/events?token=forged")
     assert reply.status == 401
+
+
+async def test_a_token_in_the_query_string_is_refused_but_on_the_event_stream(lab):
+    app, _ = await lab.sign_in("1001", MOBILE, listen=False)
+    for method, path in (("GET", "/api/v1/agent"), ("PUT", "/api/v1/agent/state")):
+        reply = await lab.api(method, f"{path}?token={app.token}", {"state": "READY"})
+        assert (reply.status, reply.error_type) == (401, "unauthorized")
+        assert "Authorization" in reply.body["error"]["message"]
+    assert lab.http is not None
+    async with lab.http.get(
+        lab.url("/api/v1/agent"), headers={"Sec-WebSocket-Protocol": f"bearer, {app.token}"}
+    ) as reply:
+        assert reply.status == 401  # a WebSocket's subprotocol, not a request's header
+
+
+async def raw_request(lab: ConnectorLab, header: bytes) -> tuple[bytes, bytes]:
+    """GET /api/v1/agent with one header line as given: the status line and the body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", lab.port)
+    request = b"GET /api/v1/agent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    writer.write(request + header + b"\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    return head.split(b"\r\n")[0], body
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "type_"),
+    [
+        (b"Authorization: Bearer \x01SECRET-1", 401, "unauthorized"),  # refused by the parser
+        (b"Authorization: Bearer SECRET-2\x7f", 401, "unauthorized"),
+        (b"Authorization: Bearer \x00SECRET-3", 401, "unauthorized"),
+        (b"Authorization: Bearer " + b"SECRET-4" * 1100, 400, "malformed_request"),  # too long
+        ("Authorization: Bearer é-SECRET-5".encode(), 401, "unauthorized"),  # parsed, unknown
+        (b"Authorization: Bearer \xffSECRET-6", 401, "unauthorized"),
+        (b"X-Note: \x01SECRET-7", 400, "malformed_request"),
+    ],
+)
+async def test_a_malformed_header_answers_json_and_is_never_logged(
+    lab, caplog, header, status, type_
+):
+    caplog.set_level(logging.DEBUG)
+    status_line, body = await raw_request(lab, header)
+    assert status_line.split(b" ")[1] == str(status).encode()
+    error = json.loads(body)["error"]
+    assert error["type"] == type_ and set(error) <= {"type", "message", "field"}
+    assert b"SECRET" not in body  # not echoed either
+    logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
+    assert "SECRET" not in logged
 
 
 async def test_since_must_be_a_number(lab):

@@ -214,6 +214,8 @@ def test_consult_dtmf_and_call_data_requests():
         ("LOGOUT", None, False),
         ("TALKING", None, False),
         ("NOT_READY", "x", False),
+        ("NOT_READY", "\u0661\u0662", False),  # digits, but not ASCII ones: not Finesse's
+        ("NOT_READY", 1.5, False),
     ],
 )
 def test_state_commands(state, reason, ok):

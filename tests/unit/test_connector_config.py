@@ -35,6 +35,9 @@ def test_file_then_environment_then_flags(tmp_path):
         ({"MOBAGENT_CONNECTOR_MAX_SESSIONS": "many"}, "max_sessions"),
         ({"MOBAGENT_CONNECTOR_VERIFY_TLS": "perhaps"}, "verify_tls"),
         ({"MOBAGENT_CONNECTOR_EVENT_BUFFER": "0"}, "event_buffer"),
+        ({"MOBAGENT_CONNECTOR_MAX_WEBSOCKETS_PER_AGENT": "0"}, "max_websockets_per_agent"),
+        ({"MOBAGENT_CONNECTOR_WS_SEND_TIMEOUT": "0"}, "ws_send_timeout"),
+        ({"MOBAGENT_CONNECTOR_WS_HEARTBEAT": "-1"}, "ws_heartbeat"),
     ],
 )
 def test_bad_settings_are_named(env, message):

@@ -131,3 +131,26 @@ async def test_a_sender_loop_takes_then_waits_until_the_stream_ends():
     assert [m.seq for m in reader.take()] == [1, 2]
     s.close()
     assert reader.ended
+
+
+async def test_past_the_cap_a_new_reader_replaces_the_oldest():
+    s = EventStream(lambda: {}, buffer_size=5, max_readers=2)
+    first, second = s.reader(), s.reader()
+    waiting = first.wait()
+    third = s.reader()
+    assert first.replaced and first.closed and waiting.done()  # woken, so its sender stops
+    assert not second.replaced and s.readers == 2
+    publish(s, 1)
+    assert first.take() == () and await first.next_batch() == []
+    assert [f.seq for f in third.take()] == [1]  # a snapshot as of seq 1
+    first.close()  # idempotent
+    assert s.readers == 2
+
+
+async def test_a_closed_reader_leaves_no_waiter_behind():
+    s = stream()
+    for _ in range(3):
+        reader = s.reader()
+        reader.wait()
+        reader.close()
+    assert s._waiters == [] and s.readers == 0
