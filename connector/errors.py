@@ -24,10 +24,12 @@ class Refusal(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UPGRADE_REQUIRED = "upgrade_required"  # the event stream is a WebSocket
     UNAUTHORIZED = "unauthorized"  # no valid session token
+    TOKEN_EXPIRED = "token_expired"  # a session token past its lifetime: sign in again
     WRONG_CREDENTIALS = "wrong_credentials"  # Finesse refused the agent id or password
     CALL_CONTROL_UNAVAILABLE = "call_control_unavailable"
     ACTION_NOT_ALLOWED = "action_not_allowed"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    ALREADY_SIGNED_IN = "already_signed_in"  # a second sign-in that does not match the live one
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # sign-ins throttled: see `retry_after`
     LOGIN_TIMEOUT = "login_timeout"
     LOGIN_INCOMPLETE = "login_incomplete"

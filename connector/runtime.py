@@ -10,10 +10,12 @@ changes.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 
 from connector.config import ConnectorConfig
+from connector.finesse.errors import FinesseError
 from connector.finesse.failover import Hosts
 from connector.finesse.monitor import FinesseMonitor
 from connector.finesse.rest import FinesseRest
@@ -26,6 +28,8 @@ from connector.service.agents import AgentService, ServiceSettings
 from connector.service.tokens import Tokens
 from connector.stream import EventSink
 
+log = logging.getLogger("connector")
+
 
 class Connector:
     """Every collaborator of one connector process; `start()` builds the ones that need
@@ -35,6 +39,7 @@ class Connector:
     monitor: FinesseMonitor
     transport: XmppTransport
     agents: AgentService
+    _first_contact: asyncio.Task[None]
 
     def __init__(self, config: ConnectorConfig) -> None:
         self.config = config
@@ -96,11 +101,38 @@ class Connector:
             on_sessions_changed=self.gc_policy.changed,
         )
         self.hosts.add_switch_listener(self._on_switch)
+        self._first_contact = asyncio.ensure_future(self._reach_finesse())
         self.agents.start()
         self.gc_policy.start()
 
     def _notification_dropped(self) -> None:
         self.metrics.notifications_dropped += 1
+
+    async def _reach_finesse(self, every: float = 5.0) -> None:
+        """Say at start-up whether Finesse answers, and keep trying until it does: a wrong
+        `--finesse` is found now, not at the first agent's sign-in. (/readyz tells too.)"""
+        warned = False
+        while True:
+            base = self.hosts.active
+            try:
+                info = await self.monitor.probe(base, timeout=self.config.request_timeout)
+            except FinesseError as exc:
+                if not warned:
+                    log.warning("Finesse at %s does not answer (%s); still trying", base, exc)
+                    warned = True
+                await asyncio.sleep(every)
+                continue
+            if warned:
+                log.warning("Finesse at %s answers now (%s)", base, info.status)
+            return
+
+    def finesse_status(self) -> tuple[str, str | None]:
+        """The active node's state as /healthz and /readyz tell it: IN_SERVICE,
+        OUT_OF_SERVICE, unreachable or unknown; and why it is not available (None if it is)."""
+        node = self.hosts.node(self.hosts.active)
+        assert node is not None
+        status = "unreachable" if node.rest_down else (node.status or "unknown")
+        return status, self.hosts.unavailable_reason(node.base_url)
 
     def _on_switch(self, old: str, new: str) -> None:
         """Failover: every notification session follows to the new node (7.2)."""
@@ -109,6 +141,7 @@ class Connector:
     async def stop(self) -> None:
         self.gc_policy.stop()
         self.monitor.stop()
+        self._first_contact.cancel()
         if self._moving is not None:
             self._moving.cancel()
         await self.agents.close_all()

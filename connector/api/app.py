@@ -6,19 +6,38 @@ from __future__ import annotations
 from aiohttp import web
 
 from connector.api import handlers, websocket
-from connector.api.errors import METRICS, errors
+from connector.api.errors import MAX_BODY, METRICS, errors, refused
 from connector.errors import AgentError, Refusal
 from connector.runtime import Connector
 
 
 async def not_found(request: web.Request) -> web.Response:
+    """No route took the request: 405 with `Allow` if the path exists for other methods."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource:  # not this catch-all
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+    if allowed:
+        return refused_method(request, sorted(allowed))
     raise AgentError(Refusal.NOT_FOUND, f"no such resource: {request.path}")
+
+
+def refused_method(request: web.Request, allowed: list[str]) -> web.Response:
+    response = refused(
+        Refusal.METHOD_NOT_ALLOWED,
+        f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allowed)}",
+    )
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 def make_app(connector: Connector) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=connector.config.max_body)
     app[handlers.CONNECTOR] = connector
     app[METRICS] = connector.metrics
+    app[MAX_BODY] = connector.config.max_body
 
     async def on_startup(_app: web.Application) -> None:
         await connector.start()
@@ -40,6 +59,7 @@ def make_app(connector: Connector) -> web.Application:
     r.add_post("/api/v1/dialogs/{dialog_id}/actions", handlers.dialog_action)
     r.add_get("/api/v1/events", websocket.events)
     r.add_get("/healthz", handlers.healthz)
+    r.add_get("/readyz", handlers.readyz)
     r.add_get("/metrics", handlers.metrics)
     r.add_route("*", "/api/{tail:.*}", not_found)
     return app

@@ -24,6 +24,7 @@ from connector.service.throttle import retry_seconds
 
 log = logging.getLogger("connector.api")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+MAX_BODY: web.AppKey[int] = web.AppKey("max_body")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATUS: dict[Refusal, int] = {
@@ -33,12 +34,14 @@ STATUS: dict[Refusal, int] = {
     Refusal.MISSING_FIELD: 400,
     Refusal.INVALID_FIELD: 400,
     Refusal.UNAUTHORIZED: 401,
+    Refusal.TOKEN_EXPIRED: 401,
     Refusal.WRONG_CREDENTIALS: 401,
     Refusal.CALL_CONTROL_UNAVAILABLE: 403,
     Refusal.NOT_FOUND: 404,
     Refusal.METHOD_NOT_ALLOWED: 405,
     Refusal.ACTION_NOT_ALLOWED: 409,
     Refusal.LOGIN_INCOMPLETE: 409,
+    Refusal.ALREADY_SIGNED_IN: 409,
     Refusal.BODY_TOO_LARGE: 413,
     Refusal.UPGRADE_REQUIRED: 426,
     Refusal.TOO_MANY_ATTEMPTS: 429,
@@ -62,6 +65,43 @@ def refused(kind: Refusal, message: str, field: str | None = None) -> web.Respon
     return error_response(STATUS[kind], kind.value, message, field)
 
 
+# Finesse's ErrorTypes in plain words: (message, the request field it is about). `{data}` is
+# Finesse's ErrorData (e.g. the extension); Finesse's own code stays in `finesse`.
+FINESSE_WORDS: dict[str, tuple[str, str | None]] = {
+    "Invalid Device": ("extension {data} is not a device Finesse knows", "extension"),
+    "Device Busy": ("extension {data} is in use by another agent", "extension"),
+    "Invalid State": ("Finesse does not allow that in the agent's current state", None),
+    "Invalid Destination": ("Finesse cannot call that number", "toAddress"),
+    "Authorization Failure": ("wrong agent id or password", None),
+    "Not Found": ("Finesse has no such object", None),
+    "Service Unavailable": ("Finesse is out of service for now; try again shortly", None),
+}
+
+
+def finesse_refused(exc: FinesseApiError) -> web.Response:
+    """A refusal by Finesse: its HTTP status and ErrorType pass through; the message is
+    said in plain words, `field` names the request field when one is meant (never a
+    value), and Finesse's own ErrorType/ErrorMessage/ErrorData are kept under `finesse`."""
+    data = exc.error_data or ""
+    words, field = FINESSE_WORDS.get(exc.error_type, ("", None))
+    if not words:
+        words = exc.error_message or exc.error_type
+        # ErrorData names the parameter for Parameter Missing / Invalid Input, and is a
+        # value elsewhere (an extension, a code): only a name is a field.
+        field = data if data.isidentifier() else None
+    elif exc.error_type == "Invalid State" and data.isidentifier():
+        field = data
+    error: dict[str, object] = {"type": exc.error_type, "message": words.format(data=data)}
+    if field:
+        error["field"] = field
+    error["finesse"] = {
+        "errorType": exc.error_type,
+        "errorMessage": exc.error_message,
+        "errorData": data,
+    }
+    return web.json_response({"error": error}, status=exc.status)
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
@@ -74,9 +114,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except FinesseApiError as exc:
         metrics.finesse_errors[exc.error_type] += 1
-        return error_response(
-            exc.status, exc.error_type, exc.error_message or exc.error_type, exc.error_data or None
-        )
+        return finesse_refused(exc)
     except FinesseTimeout:
         metrics.finesse_errors["timeout"] += 1
         return refused(
@@ -90,7 +128,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics.finesse_errors[type(exc).__name__] += 1
         return refused(Refusal.FINESSE_ERROR, str(exc))
     except web.HTTPRequestEntityTooLarge:
-        return refused(Refusal.BODY_TOO_LARGE, "the request body is too large")
+        limit = request.app[MAX_BODY]
+        return refused(
+            Refusal.BODY_TOO_LARGE, f"the request body is too large (at most {limit} bytes)"
+        )
     except web.HTTPNotFound:
         return refused(Refusal.NOT_FOUND, f"no such resource: {request.path}")
     except web.HTTPMethodNotAllowed:

@@ -63,7 +63,8 @@ async def create_session(request: web.Request) -> web.Response:
 async def delete_session(request: web.Request) -> web.Response:
     link = caller(request)
     data = await requests.body(request, {"reasonCodeId"})
-    await agents(request).sign_out(link, requests.text(data, "reasonCodeId", required=False))
+    reason = requests.text(data, "reasonCodeId", required=False, number_ok=True)
+    await agents(request).sign_out(link, reason)
     return web.json_response({"loggedOut": True})
 
 
@@ -124,14 +125,28 @@ async def dialog_action(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers (200 whatever Finesse does), with what it knows."""
     connector = request.app[CONNECTOR]
+    status, _ = connector.finesse_status()
     return web.json_response(
         {
             "status": "ok",
             "sessions": len(connector.agents.links),
             "finesse": connector.hosts.active,
+            "finesseStatus": status,
         }
     )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: 200 while the active Finesse node can serve sign-ins, else 503 and why
+    (for a load balancer or an orchestrator)."""
+    connector = request.app[CONNECTOR]
+    status, reason = connector.finesse_status()
+    body: dict[str, object] = {"ready": reason is None, "finesseStatus": status}
+    if reason is not None:
+        body["reason"] = reason
+    return web.json_response(body, status=200 if reason is None else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -95,15 +95,17 @@ def _free_text(value: str) -> bool:
     return not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
 
 
-def text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
+def text(data: dict[str, Any], name: str, *, required: bool = True, number_ok: bool = False) -> str:
+    """A string field (`number_ok`: a JSON integer is taken too, as for reason code ids).
+    Every type is checked alike: `"agentId": 1002` is refused like `"password": 123`."""
     value = data.get(name)
     if value is None or value == "":
         if required:
             raise AgentError(Refusal.MISSING_FIELD, f"{name} is required", name)
         return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise AgentError(Refusal.INVALID_FIELD, f"{name} must be a string", name)
-    return str(value)
+    if isinstance(value, str) or (number_ok and type(value) is int):
+        return str(value)
+    raise AgentError(Refusal.INVALID_FIELD, f"{name} must be a string", name)
 
 
 def mobile(data: dict[str, Any]) -> MobileAgent | None:

@@ -47,6 +47,31 @@ def _failure_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _check_joins(link: AgentLink, extension: str, mobile: MobileAgent | None) -> None:
+    """A second sign-in joins the live session only if it asks for the same thing: the
+    extension, and the mobile mode and dial number (or none). Otherwise it is refused with
+    what is live: one agent, one session in Finesse."""
+    session = link.session
+    live_mobile = link.session.user.mobile_agent if link.session.user else None
+    live = (session.extension, session.call_control, session.dial_number)
+    asked = (extension, mobile is not None, mobile.dial_number if mobile else "")
+    same_mode = mobile is None or live_mobile is None or live_mobile.mode == mobile.mode
+    if live == asked and same_mode:
+        return
+    how = (
+        f"{live_mobile.mode} to {session.dial_number}"
+        if live_mobile is not None
+        else ("a mobile phone" if session.call_control else "the desk phone, state only")
+    )
+    field = "extension" if extension != session.extension else "mobile"
+    raise AgentError(
+        Refusal.ALREADY_SIGNED_IN,
+        f"agent {link.agent_id} is signed in on extension {session.extension} ({how}); "
+        "sign out first to sign in differently",
+        field,
+    )
+
+
 class KeyedLocks:
     """One asyncio lock per key while anyone holds or waits for it: kept only in use, so
     made-up agent ids cannot grow it."""
@@ -119,7 +144,9 @@ class AgentService:
     # -- who is asking ------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> AgentLink:
-        agent_id = self.tokens.agent_of(token) if token else None
+        agent_id, expired = self.tokens.lookup(token) if token else (None, False)
+        if expired:
+            raise AgentError(Refusal.TOKEN_EXPIRED, "the session token has expired: sign in again")
         link = self.links.get(agent_id) if agent_id else None
         if link is None:
             raise AgentError(Refusal.UNAUTHORIZED, "a valid session token is required")
@@ -177,10 +204,7 @@ class AgentService:
                 link = self._new_link(creds, extension, mobile)
                 link.session.user = user
             else:
-                session = link.session
-                session.call_control = mobile is not None
-                session.extension = extension
-                session.dial_number = mobile.dial_number if mobile else ""
+                _check_joins(link, extension, mobile)
             try:
                 await link.log_in(self.transport, extension, mobile, self.settings.login_timeout)
             except BaseException as exc:

@@ -88,9 +88,10 @@ def answered_well(status: int, answer: tuple[str, str]) -> None:
         return
     assert content_type == "application/json", (status, text)
     error = json.loads(text)["error"]
-    assert set(error) <= {"type", "message", "field"}
+    assert set(error) <= {"type", "message", "field", "finesse"}
     assert isinstance(error["type"], str) and isinstance(error["message"], str)
     assert isinstance(error.get("field", ""), str)
+    assert set(error.get("finesse", {})) <= {"errorType", "errorMessage", "errorData"}
 
 
 # -- what an app could send ---------------------------------------------------------------
