@@ -2,12 +2,12 @@
 
 Why: an agent's session (its XMPP client, stream, parser, REST credentials, event stream)
 is a few hundred objects that live for a whole shift, and CPython's full collection walks
-every one of them with the event loop standing still: 0.3-0.6 s at 2,000 agents on the
-2-core benchmark machine, a pause that lands on every event in flight. And at each event an
-agent's session replaces a few objects (the User it mirrors, a waiter, the parser's last
-elements); the replacements are young until collected, so each young collection walks
-about one generation of them per agent: 15-30 ms at 2,000 agents and 2,000 events/s, every
-second or two (`mobagent bench --gc-stats`).
+every one of them with the event loop standing still, a pause that lands on every event in
+flight and grows with the number of agents. And at each event an agent's session replaces a
+few objects (the User it mirrors, a waiter, the parser's last elements); the replacements
+are young until collected, so each young collection walks about one generation of them per
+agent. The measurements are in docs/benchmarks.md ("Measurements behind the design";
+`mobagent bench --gc-stats` logs every collection).
 
 The policy, driven by `changed()` at each sign-in and sign-out:
 
@@ -16,18 +16,17 @@ The policy, driven by `changed()` at each sign-in and sign-out:
   moves every surviving object to the permanent generation, which no automatic collection
   walks. Freezing is O(1); no full collection runs.
 * While settled, every `freeze_interval` seconds another `gc.freeze()`, so a young
-  collection only ever walks the objects of the last interval (a few thousand at 2,000
-  events/s: about a millisecond). Frozen objects are still freed by reference counting when
-  they die; what freezing defers is the reclaiming of garbage *cycles*, and the connector's
-  steady state makes none (the hot path builds no slixmpp stanza, the keepalive writes its
-  pings as text: the bench's GC log shows 0 collected, and
-  tests/unit/test_steady_state_garbage.py checks it). Sign-ins and sign-outs do make
+  collection only ever walks the objects of the last interval. Frozen objects are still
+  freed by reference counting when they die; what freezing defers is the reclaiming of
+  garbage *cycles*, and the connector's steady state makes none (the hot path builds no
+  slixmpp stanza, the keepalive writes its pings as text: the bench's GC log shows 0
+  collected, and tests/unit/test_steady_state_garbage.py checks it). Sign-ins and sign-outs do make
   cycles, which is why the periodic freezing stops at each of them until things settle.
 * Every `full_interval` seconds (0: never) one full collection over everything,
   `gc.unfreeze(); gc.collect(); gc.freeze()`. It reclaims the cycles that died frozen (the
   sessions of agents who signed out, any cycle a freeze caught) and so bounds that memory.
   It is the one pause that grows with the number of sessions, once per interval (default 10
-  minutes: ~0.4 s in 1.2 million events at 2,000 events/s, outside the 99.9th percentile).
+  minutes), rare enough to stay outside the latency percentiles that matter.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class Timers:
 
     wrap_up: float = 60.0
     ring_no_answer: float = 15.0
-    forced_logout: float = 60.0  # presence lost -> forced logout (FINESSE.md 7.4)
+    forced_logout: float = 60.0  # presence lost -> forced logout (docs/finesse.md, Forced logout)
     lockout: float = 300.0  # 5 bad passwords -> locked for 5 minutes
     external_answer: float = 1.0  # an outside number answers after this; < 0: only by hand
     network: float = 0.02  # one CTI hop (INITIATED -> ALERTING, ...)
@@ -59,7 +59,7 @@ class Timers:
 
 @dataclass(slots=True)
 class SystemCodes:
-    """System reason codes (FINESSE.md 3.4): used by the system, never listed."""
+    """System reason codes (docs/finesse.md, Agent states): used by the system, never listed."""
 
     forced_logout: str = "255"
     made_call_from_ready: str = "50006"
@@ -92,7 +92,8 @@ class SimConfig:
     # up so) allows. Off by default, as Finesse 12.5+ requires STARTTLS.
     allow_plaintext_auth: bool = False
     # Extra participant actions real servers show on an ACTIVE agent participant beyond the
-    # documented table (FINESSE.md 2.2: TRANSFER_SST and SEND_DTMF are seen in the wild).
+    # documented table (docs/finesse.md, Dialogs and their actions: TRANSFER_SST and SEND_DTMF are
+    # seen in the wild).
     active_extra_actions: list[str] = field(default_factory=lambda: ["TRANSFER_SST", "SEND_DTMF"])
 
     @property

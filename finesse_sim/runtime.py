@@ -1,6 +1,6 @@
 """The running simulator: one model, one clock, one or two Finesse sides, the control API.
 
-A Finesse deployment is a primary/secondary pair (FINESSE.md 7.1). Each side here has its
+A Finesse deployment is a primary/secondary pair (docs/finesse.md, Failover). Each side here has its
 own REST listener and XMPP notification service over the same model, and each reports the
 other in SystemInfo. Faults (out of service, side down, lost notifications, latency,
 dropped XMPP sessions) are switched here, with their durations on the model clock.
@@ -309,7 +309,7 @@ class Simulator:
 
     def out_of_service(self, seconds: float) -> None:
         """CTI failover: OUT_OF_SERVICE notification, 503s and no events; then IN_SERVICE and
-        the latest state re-published (FINESSE.md 7.3)."""
+        the latest state re-published (docs/finesse.md, Out of service)."""
         with self.model_input():
             if self._service_timer:
                 self._service_timer.cancel()
@@ -371,7 +371,7 @@ class Simulator:
     def finesse_down(self, side: Side, seconds: float) -> None:
         """The Finesse webapp (Tomcat) of one side is down: its 'finesse' XMPP user goes
         UNAVAILABLE and its REST API answers nothing; then AVAILABLE again, followed by an
-        IN_SERVICE SystemInfo notification (the recovery FINESSE.md 7.2 expects)."""
+        IN_SERVICE SystemInfo notification (the recovery docs/finesse.md, Failover expects)."""
         with self.model_input():
             if side.webapp_timer:
                 side.webapp_timer.cancel()

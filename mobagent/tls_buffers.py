@@ -14,12 +14,12 @@ __all__ = ["SSL_READ_BUFFER", "small_tls_read_buffers"]
 # asyncio's TLS transport (the pure-Python one of CPython 3.11+, which every connection of
 # the default event loop uses, STARTTLS and direct TLS alike) allocates and zero-fills a
 # read buffer of `SSLProtocol.max_size` bytes per connection when it is created: 256 KiB,
-# resident for the connection's lifetime. With one notification session per agent that was
-# about 240 KiB of the ~420 KiB per agent measured at 1,000 STARTTLS agents. The buffer
-# takes the encrypted bytes of one socket read; 4 KiB holds a typical notification (2-4 KiB)
-# in one read, and a bigger one (a TLS record carries up to 16 KiB) takes a few more cheap
-# reads, OpenSSL keeping the partial record meanwhile. 16 KiB -> 4 KiB saved another ~12 KiB
-# per STARTTLS agent (scenarios.bench.connector_memory). The class attribute is read when each
+# resident for the connection's lifetime, which with one notification session per agent was
+# most of the connector's memory per agent (figures in docs/benchmarks.md, "Measurements
+# behind the design"). The buffer takes the encrypted bytes of one socket read; 4 KiB holds a
+# typical notification in one read, and a bigger one (a TLS record carries up to 16 KiB)
+# takes a few more cheap reads, OpenSSL keeping the partial record meanwhile. The class
+# attribute is read when each
 # connection is made, so this applies to every asyncio TLS connection in the process made
 # after the import (aiohttp's included). Only ever shrunk, never grown. A Python whose
 # asyncio has no such attribute (or an event loop with its own TLS implementation, such as

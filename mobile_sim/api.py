@@ -1,5 +1,5 @@
 """The connector's mobile API as a phone app sees it on the wire: URLs, the bearer token, the
-login body, replies and their errors, event frames (DESIGN.md, "Mobile API").
+login body, replies and their errors, event frames (docs/connector.md).
 
 The pieces are small and separate so that a client with a leaner hot path (the connector
 benchmark's generator) is built from them rather than from a copy of them.

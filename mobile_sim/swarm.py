@@ -7,7 +7,8 @@ and at the end of `duration` (or when `stop` is set) stops the traffic, hangs up
 still queued, has every agent finish its call, go NOT_READY and log out, and closes every
 session. It returns a summary dict; `progress_line()` says how it is going meanwhile.
 
-Only public contracts are used: the mobile API and the simulator's `/sim/v1` (DESIGN.md).
+Only public contracts are used: the mobile API and the simulator's `/sim/v1` (docs/connector.md,
+docs/simulator.md).
 """
 
 from __future__ import annotations

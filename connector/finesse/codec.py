@@ -1,13 +1,14 @@
 """Finesse XML <-> the dataclasses of `connector.finesse.models`.
 
-Writing: Finesse's own shapes (FINESSE.md 2 and 5.5), children in the alphabetical order
+Writing: Finesse's own shapes (docs/finesse.md: User, Dialogs, Payloads and casing), children in
+the alphabetical order
 real servers use, PascalCase for REST bodies and the lower-case wrappers (`<user>`,
 `<dialogs>`, `<dialog>`, `<apiErrors>`) for XMPP notifications. Output is built as strings
 with careful escaping rather than through ElementTree: the simulator writes thousands of
 notifications and REST answers a second and string building is several times faster.
 
-Reading: tolerant, as FINESSE.md asks of a client. Child order does not matter, unknown
-elements are ignored, both casings seen in the field are accepted (`ReasonCode` and
+Reading: tolerant, as Finesse asks of a client (docs/finesse.md). Child order does not matter,
+unknown elements are ignored, both casings seen in the field are accepted (`ReasonCode` and
 `reasonCode`, `ApiError` and `apiError`, ...), and namespaces left by an XMPP stanza are
 ignored. Every parse accepts a string, bytes or an already parsed Element; strings go
 through `safexml.parse_xml`, so all input errors surface as `FinesseXmlError`.
@@ -587,8 +588,8 @@ def _parse_dialog_el(el: ET.Element) -> Dialog:
     if inner is not None:
         return _parse_dialog_el(inner)
     kw: dict = _texts(k, _DIALOG_TEXT)
-    # A DTMF update may come without <id> (FINESSE.md 5.5): id stays "" so the caller can
-    # tell; it is not guessed from the uri.
+    # A DTMF update may come without <id> (docs/finesse.md, Payloads and casing): id stays "" so
+    # the caller can tell; it is not guessed from the uri.
     kw.setdefault("id", "")
     if "mediaProperties" in k:
         kw["media_properties"] = _parse_media_properties(k["mediaProperties"], strict=False)
@@ -784,8 +785,8 @@ def system_info_to_xml(info: SystemInfo, *, notification: bool = False) -> str:
     """`<SystemInfo>`, children alphabetical; a node that is None is left out.
 
     `notification` is accepted for symmetry but changes nothing: the casing of the
-    SystemInfo notification wrapper is UNCONFIRMED (FINESSE.md 5.5 and 9, item 1), so the
-    REST casing is used for both.
+    SystemInfo notification wrapper is UNCONFIRMED (docs/finesse.md, Choices where Cisco is
+    silent), so the REST casing is used for both.
     """
     del notification
     return "".join(
@@ -905,8 +906,8 @@ def _update_data_xml(data: UpdateData) -> str:
     if isinstance(data, User):
         return user_to_xml(data, notification=True)
     if isinstance(data, Dialog):
-        # FINESSE.md 5.5: the `<dialog>` wrapper holds the Dialog's fields directly, as
-        # client parsers read `Update.data.dialog.<field>`.
+        # docs/finesse.md, Payloads and casing: the `<dialog>` wrapper holds the Dialog's fields
+        # directly, as client parsers read `Update.data.dialog.<field>`.
         return f"<dialog>{_dialog_body(data)}</dialog>"
     if isinstance(data, SystemInfo):
         return system_info_to_xml(data, notification=True)
@@ -933,7 +934,7 @@ def _find_update(root: ET.Element, depth: int = 0) -> tuple[ET.Element, str]:
     """The `<Update>` at or under `root`, and the pubsub `items` node name if present.
 
     When the Update is not there as elements, the first text that looks like XML is
-    parsed (FINESSE.md 5.4: payloads may arrive XML-encoded as text).
+    parsed (docs/finesse.md, Notification envelope: payloads may arrive XML-encoded as text).
     """
     node = ""
     for el in root.iter():

@@ -1,25 +1,25 @@
 """Typed Finesse errors: what the REST client raises and what async `apiErrors` become.
 
 A refusal by Finesse is a `FinesseApiError` carrying the HTTP status and the parsed
-`ApiErrors` body (FINESSE.md 4.2); its subclass tells the caller what to do about it:
+`ApiErrors` body (docs/finesse.md, Errors); its subclass tells the caller what to do about it:
 
 - `FinesseUnauthorized`: 401 (Authorization Failure, Authentication Failure, Invalid
   Authorization User Specified, Invalid Supervisor, ...): wrong credentials, a locked-out
   user, or another agent's object. Not retried.
 - `FinesseBadRequest`: 400 with any ErrorType (Invalid State, Invalid Input, Parameter
   Missing, Invalid Destination, ...), and a 401 whose ErrorType is `Invalid State`
-  (FINESSE.md 4.1: some dialog actions on a HELD participant): not allowed now, which is
+  (docs/finesse.md, Errors: some dialog actions on a HELD participant): not allowed now, which is
   not a credentials problem. The ErrorType passes on to the app.
 - `FinesseNotFound`: 404: the object is gone.
-- `FinesseUnavailable`: 503, SERVER_OUT_OF_SERVICE (Finesse lost CTI, FINESSE.md 7.3):
-  wait for IN_SERVICE; an idempotent request may be retried.
+- `FinesseUnavailable`: 503, SERVER_OUT_OF_SERVICE (Finesse lost CTI, docs/finesse.md, Out
+  of service): wait for IN_SERVICE; an idempotent request may be retried.
 - `FinesseServerError`: another 5xx, except 501.
 - `FinesseApiError` itself: everything else (3xx, 403, 405, 415, 416, 501, ...).
 
 `FinesseConnectionError` is a failure to get any answer (refused, reset, timed out:
 `FinesseTimeout`).
 `FinesseAsyncError` is an `apiErrors` notification: the 202 came first, CTI refused later
-(FINESSE.md 4.4).
+(docs/finesse.md, Errors).
 
 No message built here ever holds a password or an Authorization header: errors are built
 from status, ErrorType/ErrorMessage/ErrorData and a host name only, and the body of a
@@ -149,7 +149,7 @@ class FinesseTimeout(FinesseConnectionError):
 
 
 class FinesseAsyncError(_FirstError, FinesseError):
-    """An asynchronous `apiErrors` notification (FINESSE.md 4.4): accepted with 202, then
+    """An asynchronous `apiErrors` notification (docs/finesse.md, Errors): accepted with 202, then
     refused by CTI (e.g. `Invalid Device` at login, `Call Operation Failure`)."""
 
     def __init__(self, errors: list[ApiError], *, request_id: str = "", source: str = "") -> None:
@@ -177,7 +177,7 @@ def api_error_type(status: int, error_type: str) -> type[FinesseApiError]:
     if status == 400:
         return FinesseBadRequest
     if status == 401:
-        # FINESSE.md 4.1: Finesse also answers 401 "Invalid State" for some dialog actions
+        # docs/finesse.md, Errors: Finesse also answers 401 "Invalid State" for some dialog actions
         # (e.g. SEND_DTMF on a HELD participant). That is a request not allowed now, not a
         # credentials problem: a caller must not treat it as a failed login.
         if error_type.strip().lower() == "invalid state":

@@ -1,7 +1,7 @@
-"""Which Finesse node to talk to: availability and failover (FINESSE.md 7.2).
+"""Which Finesse node to talk to: availability and failover (docs/finesse.md, Failover).
 
-Finesse runs as a primary/secondary pair (FINESSE.md 7.1). A node counts as available when
-all three hold, checked in this order:
+Finesse runs as a primary/secondary pair (docs/finesse.md, Failover). A node counts as available
+when all three hold, checked in this order:
 
 1. SystemInfo `status` is IN_SERVICE (and its REST API answers);
 2. the XMPP connection to it is up;
@@ -13,7 +13,7 @@ connection, the 'finesse' user's presence, SystemInfo from a poll or a notificat
 reaches it through the one `FinesseMonitor` (monitor.py), which also runs the polls that
 `needs_choice()` asks for. Nothing here does I/O or awaits.
 
-The recovery rules of the FINESSE.md 7.2 table, and where each lives:
+The recovery rules of the table in docs/finesse.md, Failover, and where each lives:
 
 - Notification service down or network loss, noticed as the XMPP connection dropping (or
   REST failing to connect): poll SystemInfo of this node and the alternate until one is
@@ -75,7 +75,7 @@ def normalize_base(url: str) -> str:
 
 
 class FinessePresence(StrEnum):
-    """What is known of the 'finesse' XMPP user on a node (FINESSE.md 5.6)."""
+    """What is known of the 'finesse' XMPP user on a node (docs/finesse.md, The 'finesse' user)."""
 
     UNKNOWN = "UNKNOWN"  # not reported (yet): counts as available until reported otherwise
     AVAILABLE = "AVAILABLE"
@@ -93,7 +93,8 @@ class Node:
     finesse: FinessePresence = FinessePresence.UNKNOWN
     finesse_down_since: float | None = None  # clock() when 'finesse' went UNAVAILABLE
     rest_down: bool = False  # the last REST request could not connect or timed out
-    # From SystemInfo (the node entry naming this node, FINESSE.md 2.5 and 5.2):
+    # From SystemInfo (the node entry naming this node; docs/finesse.md: SystemInfo, Sign-in and
+    # presence):
     xmpp_domain: str = ""
     xmpp_pubsub_domain: str = ""
     xmpp_host: str = ""
@@ -179,8 +180,8 @@ class Hosts:
         return found
 
     def unavailable_reason(self, base: str) -> str | None:
-        """Why a node is not available, checking FINESSE.md 7.2's three conditions in
-        order; None when it is available. Unknown XMPP or presence (not reported yet)
+        """Why a node is not available, checking the three conditions of docs/finesse.md, Failover
+        in order; None when it is available. Unknown XMPP or presence (not reported yet)
         does not make a node unavailable; an unknown SystemInfo status does."""
         node = self._known(base)
         # 1. SystemInfo IN_SERVICE (a node whose REST API cannot be reached cannot be).

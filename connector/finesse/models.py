@@ -18,7 +18,8 @@ API = "/finesse/api"
 
 
 class AgentState(StrEnum):
-    """User `state` values (FINESSE.md 2.1). LOGIN is a request only, never a state."""
+    """User `state` values (docs/finesse.md, User: sign-in and state changes). LOGIN is a request
+    only, never a state."""
 
     LOGIN = "LOGIN"
     LOGOUT = "LOGOUT"

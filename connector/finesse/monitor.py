@@ -6,7 +6,7 @@ presence and SystemInfo notifications; endpoint look-ups read SystemInfo through
 The REST client reports its own answers and failures to `Hosts` (they are pure) and, when
 the active node does not answer, asks `rest_unreachable()` whether to retry elsewhere.
 
-`choose()` is the poll of FINESSE.md 7.2 (SystemInfo of the active node, then of the
+`choose()` is the poll of docs/finesse.md, Failover (SystemInfo of the active node, then of the
 alternate, by `Hosts.poll_order()`); concurrent callers share one poll, so a thousand
 sessions whose connections dropped together cost two SystemInfo requests, not two thousand.
 A switch is announced by `Hosts` to its listeners (the runtime moves every notification

@@ -1,4 +1,4 @@
-"""The Finesse REST client (FINESSE.md 1, 2 and 4), on aiohttp.
+"""The Finesse REST client (docs/finesse.md: REST basics, User, Dialogs, Errors), on aiohttp.
 
 What it does on every request:
 
@@ -7,13 +7,13 @@ What it does on every request:
 - GET sends `Accept: application/xml` and expects 200 with an XML body, parsed by
   `connector.finesse.codec` after `safexml` (no DTDs, size-capped);
 - PUT/POST sends `Content-Type: application/xml` and a fresh `requestId` header
-  (FINESSE.md 1: Finesse copies it into the notification the change causes, so the caller
-  can recognise the outcome) and expects 202 (200 and 204 are accepted too); the method
+  (docs/finesse.md, REST basics: Finesse copies it into the notification the change causes, so the
+  caller can recognise the outcome) and expects 202 (200 and 204 are accepted too); the method
   returns the requestId it sent;
 - a refusal raises the typed error of `connector.finesse.errors`, built from the ApiErrors
   body; no answer at all (refused, reset, timeout) raises `FinesseConnectionError`;
-- redirects are not followed: Finesse's 301 from plain HTTP to 8445 (FINESSE.md 1) is a
-  configuration error to report, and following it could turn a POST into a GET;
+- redirects are not followed: Finesse's 301 from plain HTTP to 8445 (docs/finesse.md, REST
+  basics) is a configuration error to report, and following it could turn a POST into a GET;
 - retries, with exponential backoff and full jitter, only for GET (idempotent), only on a
   503 or a connection failure, at most `retries` attempts in all. A PUT or POST is sent
   once: Finesse may have acted on it even when the answer was lost, and a state change or a
@@ -21,8 +21,8 @@ What it does on every request:
 
 Hosts: requests go to `hosts.active`. A connection failure is reported to
 `hosts.report_rest_failure()`; for a GET with attempts left the client then asks
-`on_unreachable` (the FinesseMonitor's poll of this node and the alternate, FINESSE.md 7.2
-row 1), so the next attempt goes wherever `hosts.active` is then.
+`on_unreachable` (the FinesseMonitor's poll of this node and the alternate, docs/finesse.md,
+Failover row 1), so the next attempt goes wherever `hosts.active` is then.
 
 Logging (`connector.finesse.rest`, DEBUG): method, node, path, status and milliseconds.
 Never a header, never a body, never a password.
@@ -226,7 +226,8 @@ class FinesseRest:
         call_variables: dict[str, str] | None = None,
         request_id: str | None = None,
     ) -> str:
-        """`POST /User/{id}/Dialogs` MAKE_CALL from the agent's extension (FINESSE.md 2.2).
+        """`POST /User/{id}/Dialogs` MAKE_CALL from the agent's extension (docs/finesse.md, Dialogs
+        and their actions).
         Call variables are CCE only (UCCX refuses any mediaProperties)."""
         request = DialogRequest(
             requested_action=Action.MAKE_CALL,
@@ -247,7 +248,8 @@ class FinesseRest:
         request: DialogRequest,
         request_id: str | None = None,
     ) -> str:
-        """`PUT /Dialog/{id}` with `requestedAction` and its elements (FINESSE.md 2.2)."""
+        """`PUT /Dialog/{id}` with `requestedAction` and its elements (docs/finesse.md, Dialogs and
+        their actions)."""
         path = f"/Dialog/{_segment(dialog_id, 'dialog id')}"
         body = codec.dialog_request_to_xml(request)
         return await self._change("PUT", path, body, creds, request_id)
@@ -393,7 +395,8 @@ class FinesseRest:
                 return base, answer
             error = api_error_from_response(status, answer, reason)
             if isinstance(error, FinesseUnavailable) and attempt < tries:
-                # OUT_OF_SERVICE (CTI failover): the same node comes back, FINESSE.md 7.2 row 3.
+                # OUT_OF_SERVICE (CTI failover): the same node comes back, docs/finesse.md,
+                # Failover, third row.
                 await self._pause(attempt)
                 continue
             raise error

@@ -1,12 +1,13 @@
 """The TLS client context every Finesse connection shares.
 
 One `ssl.SSLContext` per configuration for the whole process, never one per agent:
-a context loads the CA store when it is created, which costs about 900 KiB and 50 ms of
-CPU each time. slixmpp builds such a context for every client object unless it
-is handed one, so every notification session takes it from here.
+a context loads the CA store when it is created, which costs memory and CPU each time
+(figures in docs/benchmarks.md, "Measurements behind the design"). slixmpp builds such a
+context for every client object unless it is handed one, so every notification session
+takes it from here.
 
-Finesse serves HTTPS and XMPP over TLS with TLS 1.2 as the minimum (FINESSE.md 1), and its
-certificate is issued to the host's FQDN, so verification, including the host name, is
+Finesse serves HTTPS and XMPP over TLS with TLS 1.2 as the minimum (docs/finesse.md, REST basics),
+and its certificate is issued to the host's FQDN, so verification, including the host name, is
 on by default. A private CA (the simulator's, a customer's internal one) is given as a CA
 file; it replaces the system store rather than adding to it, so only that CA is trusted.
 

@@ -1,6 +1,6 @@
 """One agent's notification session with the Finesse notification service (XMPP).
 
-What FINESSE.md asks of a client, and how this module does it:
+What Finesse asks of a client (docs/finesse.md), and how this module does it:
 
 * SASL PLAIN as `<agentId>@<xmppDomain>` with the REST password (5.2), over plaintext,
   STARTTLS or direct TLS as configured. STARTTLS is required once chosen: a server that
@@ -33,12 +33,11 @@ What FINESSE.md asks of a client, and how this module does it:
 Each session has its own slixmpp client (a fresh one per connection attempt, so no state or
 late event of an old connection leaks into a new one); only the SSL context is shared. No
 slixmpp plugin beyond ClientXMPP's built-in stream features is registered: xep_0060 and
-xep_0199 (with xep_0030 and the others they pull in) cost about 28 KiB per client and add
-handlers that every stanza is matched against, for two requests and a ping this module
-sends itself. The
-password is kept in memory for reconnects and never logged: importing this module also
-installs a filter on slixmpp's stream logger that blanks the SASL payload out of its DEBUG
-dump of sent data.
+xep_0199 (with xep_0030 and the others they pull in) cost memory per client (see
+docs/benchmarks.md) and add handlers that every stanza is matched against, for two requests
+and a ping this module sends itself. The password is kept in memory for reconnects and
+never logged: importing this module also installs a filter on slixmpp's stream logger that
+blanks the SASL payload out of its DEBUG dump of sent data.
 
 slixmpp 1.17 specifics relied on (pinned in pyproject): `XMLStream._spawn_event(xml)`,
 which `data_received` calls with each top-level element (overridden by `_Client`); the
@@ -97,12 +96,12 @@ __all__ = [
 log = logging.getLogger("connector.finesse.xmpp")
 
 DESKTOP_RESOURCE = "desktop"  # the Finesse desktop's resource: never ours
-# Finesse logs an agent out 60 s after its presence goes (FINESSE.md 7.4); the longest
-# pause between reconnect attempts stays at half of that.
+# Finesse logs an agent out 60 s after its presence goes (docs/finesse.md, Forced logout); the
+# longest pause between reconnect attempts stays at half of that.
 MAX_RECONNECT_DELAY = 30.0
 # Credentials refused while reconnecting are retried this long (a Finesse lock-out lasts
-# 5 minutes, FINESSE.md 1), at the slowest backoff; an unreachable notification service,
-# this long before the session gives up (Finesse has logged the agent out long before).
+# 5 minutes, docs/finesse.md, REST basics), at the slowest backoff; an unreachable notification
+# service, this long before the session gives up (Finesse has logged the agent out long before).
 AUTH_RETRY_FOR = 360.0
 GIVE_UP_AFTER = 600.0
 _MAX_LOGGED_CHARS = 200
@@ -195,7 +194,7 @@ class XmppEndpoint:
     """Where a side's notification service is: the host to connect to, its port, and the
     XMPP domain (SystemInfo `xmppDomain`, the Finesse FQDN, also the name the TLS
     certificate is checked against). `pubsub_domain` is SystemInfo `xmppPubSubDomain`;
-    empty means `pubsub.<domain>` (FINESSE.md 5.2)."""
+    empty means `pubsub.<domain>` (docs/finesse.md, Sign-in and presence)."""
 
     host: str
     port: int
@@ -596,7 +595,8 @@ class NotificationSession:
 
     def _pubsub_request(self, conn: _Connection, op: str, node: str) -> Awaitable[Any]:
         """Send `<iq type='set' to='<pubsub service>'><pubsub xmlns=...><{op} node=...
-        jid='<our full JID>'/></pubsub></iq>` (XEP-0060 6.1 and 6.2, FINESSE.md 5.3);
+        jid='<our full JID>'/></pubsub></iq>` (XEP-0060 6.1 and 6.2; docs/finesse.md,
+        Subscriptions);
         the future of its answer."""
         xmpp = conn.xmpp
         pubsub = ET.Element(_PUBSUB)

@@ -1,8 +1,8 @@
 """Finesse notifications over XMPP: the `NotificationTransport` the connector uses today.
 
 It knows where each node's notification service is (the configured XMPP options for the
-primary node; SystemInfo's xmppDomain and the node's ports otherwise, FINESSE.md 5.2), opens
-one `NotificationSession` per agent there, reports each session's connection, the
+primary node; SystemInfo's xmppDomain and the node's ports otherwise, docs/finesse.md, Sign-in and
+presence), opens one `NotificationSession` per agent there, reports each session's connection, the
 'finesse' user's presence and SystemInfo notifications to the `FinesseMonitor`, and moves
 every open session to the new node on failover.
 """

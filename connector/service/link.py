@@ -71,7 +71,7 @@ class AgentLink:
             self._check_logged_out()
         elif isinstance(data, SystemInfo) and data.status == "IN_SERVICE":
             # Back from OUT_OF_SERVICE: Finesse re-publishes, but a resync is the safe way to
-            # be sure nothing from the outage is missing (FINESSE.md 7.3).
+            # be sure nothing from the outage is missing (docs/finesse.md, Out of service).
             self.schedule_resync()
 
     def on_connection(self, up: bool) -> None:
@@ -161,7 +161,7 @@ class AgentLink:
     ) -> User:
         """Open notifications (if not yet), LOGIN, then wait for Finesse's verdict: a User
         notification, or an apiErrors notification such as Invalid Device or Device Busy
-        (FINESSE.md 2.1); then resync."""
+        (docs/finesse.md, User: sign-in and state changes); then resync."""
         if self.notifications is None:
             self.notifications = await transport.open(self.creds, self)
             self.connected = True

@@ -109,7 +109,8 @@ class AgentSession:
             return out
         if isinstance(data, Dialog):
             if not data.id:
-                # A DTMF action may produce a partial update without <id> (FINESSE.md 5.5);
+                # A DTMF action may produce a partial update without <id> (docs/finesse.md,
+                # Payloads and casing);
                 # it changes nothing the app shows, and must not replace the full dialog.
                 return []
             return self._dialog(data, rid)
@@ -208,7 +209,8 @@ class AgentSession:
             req.action_params = {"dtmfString": digits}
         if action == Action.UPDATE_CALL_DATA:
             req.media_properties = self._call_data(command)
-            req.target_media_address = ""  # the samples leave it out (FINESSE.md 2.2)
+            # The samples leave it out (docs/finesse.md, Dialogs and their actions).
+            req.target_media_address = ""
         return req
 
     def _call_data(self, command: dict[str, Any]) -> MediaProperties:

@@ -45,7 +45,7 @@ def system_code(category: str, code: str, label: str) -> ReasonCode:
 
 
 def personal(config: SimConfig, call: Call) -> bool:
-    """A non-ICD call on CCX: it never touches the agent's state (FINESSE.md 3.2)."""
+    """A non-ICD call on CCX: it never touches the agent's state (docs/finesse.md, Agent states)."""
     return config.deployment == "UCCX" and call.queue is None
 
 
@@ -126,7 +126,7 @@ class AgentDesk:
             and state == S.READY
             and any(leg.call.queue is None for leg in agent.live_legs())
         ):
-            # CCX refuses READY during a non-ICD call (FINESSE.md 3.2).
+            # CCX refuses READY during a non-ICD call (docs/finesse.md, Agent states).
             error = ApiError("Invalid State", "CF_RESOURCE_BUSY", "33")
             self.publisher.async_error(user_uri(agent.id), user_uri(agent.id), error)
             return
@@ -185,7 +185,8 @@ class AgentDesk:
             agent.login_request_id = self.publisher.request_id
             return
         if agent.logged_in:
-            # A forced login keeps the current state (FINESSE.md 2.1).
+            # A forced login keeps the current state (docs/finesse.md, User: sign-in and state
+            # changes).
             self.publisher.touch(agent, force=True)
             return
         if ext not in self.records.config.devices:
@@ -325,7 +326,7 @@ class AgentDesk:
 
     def update_agent(self, agent: Agent) -> None:
         """Derive TALKING / HOLD from the agent's legs; when the last call ends, apply
-        wrap-up and pending state (FINESSE.md 3.1, 3.3)."""
+        wrap-up and pending state (docs/finesse.md, Agent states)."""
         every = agent.live_legs()
         live = every
         if self.records.config.deployment == "UCCX":

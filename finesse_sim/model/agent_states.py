@@ -1,4 +1,4 @@
-"""Finesse's agent-state rules (FINESSE.md section 3) as pure functions.
+"""Finesse's agent-state rules (docs/finesse.md, Agent states) as pure functions.
 
 `decide` answers what happens to a state the agent asks for (PUT User); `after_call` answers
 where the system puts an agent when its last call ends. No clock, no I/O: the contact-centre
@@ -24,7 +24,8 @@ class Apply:
 
 @dataclass(frozen=True, slots=True)
 class Pend:
-    """Accept, show it as pendingState, apply when the call ends (CCE, FINESSE.md 3.3)."""
+    """Accept, show it as pendingState, apply when the call ends (CCE, docs/finesse.md, Agent
+    states)."""
 
 
 @dataclass(frozen=True, slots=True)

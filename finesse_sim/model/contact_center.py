@@ -114,7 +114,7 @@ class ContactCenter:
 
     def set_in_service(self, in_service: bool) -> None:
         """OUT_OF_SERVICE stops every event; back IN_SERVICE, the latest state of every
-        logged-in agent and dialog is re-published (FINESSE.md 7.3)."""
+        logged-in agent and dialog is re-published (docs/finesse.md, Out of service)."""
         self.publisher.set_in_service(in_service)
 
     def timestamp(self) -> str:

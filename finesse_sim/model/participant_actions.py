@@ -1,4 +1,4 @@
-"""Which actions a participant offers in each state (FINESSE.md 2.2, participant table).
+"""Which actions a participant offers in each state (docs/finesse.md, Dialogs and their actions).
 
 The dialog a client receives lists these per participant, and the simulator accepts a
 requested action only when the acting agent's participant offers it: one table serves both,

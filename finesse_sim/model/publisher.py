@@ -5,7 +5,7 @@ the agents and calls they touch, and when the input is fully applied `flush` com
 each agent's client was last told with what is true now and publishes a POST, PUT or
 DELETE for the difference. A transition can therefore never forget its notification, and
 a recovery from OUT_OF_SERVICE is the same diff against what clients knew before the
-outage (FINESSE.md 7.3).
+outage (docs/finesse.md, Out of service).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ class Publisher:
 
     def flush(self) -> None:
         if not self.in_service:
-            # OUT_OF_SERVICE: no events (FINESSE.md 7.3); the recovery diff catches up.
+            # OUT_OF_SERVICE: no events (docs/finesse.md, Out of service); the recovery diff
+            # catches up.
             self._dirty_agents.clear()
             self._dirty_calls.clear()
             return
@@ -151,7 +152,7 @@ class Publisher:
 
     def set_in_service(self, in_service: bool) -> None:
         """OUT_OF_SERVICE stops every event; back IN_SERVICE, the latest state of every
-        logged-in agent and dialog is re-published (FINESSE.md 7.3)."""
+        logged-in agent and dialog is re-published (docs/finesse.md, Out of service)."""
         if in_service == self.in_service:
             return
         self.in_service = in_service

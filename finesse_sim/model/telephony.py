@@ -337,8 +337,8 @@ class Telephony:
             self.set_call_state(call)
             return
         if leg.agent is None:
-            # The caller hung up: its DROPPED is seen before END_CALL (FINESSE.md 2.2). When
-            # the agent drops, the one PUT shows every participant DROPPED.
+            # The caller hung up: its DROPPED is seen before END_CALL (docs/finesse.md, Dialogs and
+            # their actions). When the agent drops, the one PUT shows every participant DROPPED.
             self.publisher.flush()
         self.end_call(call)
 
@@ -373,7 +373,7 @@ class Telephony:
 
     def end_call(self, call: Call) -> None:
         """END_CALL: every leg DROPPED (PUT), then DELETE, or WRAP_UP for an agent whose
-        wrap-up applies (FINESSE.md 2.2, CTI event mapping)."""
+        wrap-up applies (docs/finesse.md, Dialogs and their actions)."""
         if call.ended:
             return
         self.records.acd.withdraw(call)

@@ -1,4 +1,4 @@
-"""`/finesse/api`: Finesse's REST API over the contact-centre model (FINESSE.md 1, 2, 4).
+"""`/finesse/api`: Finesse's REST API over the contact-centre model (docs/finesse.md).
 
 Handlers parse XML, call the model and answer in Finesse's shapes: 200 with the object on
 GET, 202 with an empty body on state changes, an `ApiErrors` body on every refusal.
@@ -69,7 +69,7 @@ async def finesse_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException:
         raise
     except Exception:
-        # A simulator bug must still answer in Finesse's shape (FINESSE.md 4.1: 500).
+        # A simulator bug must still answer in Finesse's shape (docs/finesse.md, Errors: 500).
         log.exception("internal error on %s %s", request.method, request.path)
         return error_response(
             500, ApiError("Internal Server Error", "RUNTIME_EXCEPTION", request.path)

@@ -1,6 +1,6 @@
 """XEP-0060 subscription registry: which users hear which node.
 
-Finesse has two kinds of subscription (FINESSE.md 5.3):
+Finesse has two kinds of subscription (docs/finesse.md, Subscriptions):
 
 * automatic ones (User/{id}, User/{id}/Dialogs, SystemInfo, ...) that exist while the user
   has a session, without any iq; they are not listed by a subscriptions query and cannot be

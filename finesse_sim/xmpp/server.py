@@ -3,8 +3,8 @@
 `XmppServer` is what the rest of the simulator sees. It owns the listeners (plain 5222-style
 with optional STARTTLS, and optionally a direct-TLS 5223-style one), the subscription
 registry and the session registry, and it publishes Finesse ``<Update>`` documents with the
-exact envelope of FINESSE.md 5.4. Everything runs on the event loop that called `start`;
-call every method from that loop.
+exact envelope of docs/finesse.md, Notification envelope. Everything runs on the event loop that
+called `start`; call every method from that loop.
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ class XmppServer:
         """Send a complete ``<Update>…</Update>`` to every available subscriber of the node.
 
         Returns how many sessions it was written to. Only sessions with an available
-        presence of priority >= 0 receive it (FINESSE.md 5.2); nothing is queued for the
-        others (Finesse has no offline storage for events).
+        presence of priority >= 0 receive it (docs/finesse.md, Sign-in and presence); nothing is
+        queued for the others (Finesse has no offline storage for events).
         """
         available = self.registry.available
         note: Notification | None = None
@@ -232,8 +232,8 @@ class XmppServer:
             self.spawn(self._serve(listener, self._generation))
 
     def set_finesse_presence(self, available: bool) -> None:
-        """Presence of the 'finesse' user (FINESSE.md 5.6/7.2), pushed to every session
-        that has sent its presence, when it changes."""
+        """Presence of the 'finesse' user (docs/finesse.md, The 'finesse' user), pushed to every
+        session that has sent its presence, when it changes."""
         if available == self.finesse_up:
             return
         self.finesse_up = available

@@ -1,7 +1,7 @@
 """One client-to-server connection: stream negotiation, then stanza handling.
 
 The life of a session (RFC 6120/6121, reduced to what Finesse's notification service offers,
-FINESSE.md 5.2):
+docs/finesse.md, Sign-in and presence):
 
     stream header -> features (starttls, required when TLS is configured; PLAIN)
     -> [STARTTLS -> restart] -> SASL PLAIN
@@ -445,7 +445,8 @@ class C2SSession(asyncio.Protocol):
         self._iq_error(iq_id, to, "cancel", "not-allowed")
 
     def _iq_roster(self, iq_id: str, to: str | None, _payload: ET.Element) -> None:
-        # No roster: the 'finesse' user's presence is pushed without one (FINESSE.md 5.6).
+        # No roster: the 'finesse' user's presence is pushed without one (docs/finesse.md, The
+        # 'finesse' user).
         self._iq_result(iq_id, to, S.empty_roster())
 
     def _iq_server_disco(self, iq_id: str, to: str | None, payload: ET.Element) -> None:

@@ -75,8 +75,8 @@ def stream_header(domain: str, stream_id: str) -> str:
 
 def features_pre_auth(*, offer_starttls: bool, starttls_required: bool = False) -> str:
     # Finesse 12.5+ requires STARTTLS by default; without TLS configured, or with plaintext
-    # authentication allowed, PLAIN is taken in the clear (FINESSE.md 5.1). The mechanisms
-    # are listed either way, as Openfire lists them next to a required STARTTLS.
+    # authentication allowed, PLAIN is taken in the clear (docs/finesse.md, Sign-in and presence).
+    # The mechanisms are listed either way, as Openfire lists them next to a required STARTTLS.
     if not offer_starttls:
         tls = ""
     elif starttls_required:
@@ -257,12 +257,14 @@ _choices = random.choices  # not secrets: ids only need to look like Finesse's, 
 
 
 def random_suffix() -> bytes:
-    """The 5 random alphanumerics closing a notification id (FINESSE.md 5.4)."""
+    """The 5 random alphanumerics closing a notification id (docs/finesse.md, Notification
+    envelope)."""
     return bytes(_choices(_ALNUM, k=5))
 
 
 def item_id() -> str:
-    """A UUID followed by digits, like Openfire's pubsub item ids (FINESSE.md 5.4)."""
+    """A UUID followed by digits, like Openfire's pubsub item ids (docs/finesse.md, Notification
+    envelope)."""
     return f"{uuid.uuid4()}{random.randrange(1_000_000, 10_000_000)}"
 
 
@@ -270,8 +272,8 @@ def item_id() -> str:
 class Notification:
     """One published item, pre-rendered for fan-out.
 
-    The envelope of FINESSE.md 5.4 differs between recipients only in ``to`` and in the
-    ``<bareJid>__<random>`` end of the id, so a delivery is
+    The envelope of docs/finesse.md, Notification envelope differs between recipients only in
+    ``to`` and in the ``<bareJid>__<random>`` end of the id, so a delivery is
     ``head + recipient.to_and_id + node_id + recipient.bare_id + random_suffix() + tail``
     where the recipient parts come from `recipient_parts` (computed once per session).
     """

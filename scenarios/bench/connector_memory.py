@@ -5,7 +5,7 @@
 
 Target (from the connector issue): connector memory per connected agent <= 128 KiB,
 measured at 1,000 agents. It is what sharing one `ssl.SSLContext` across every agent's
-notification session buys (STACK.md: about 900 KiB per agent with a context each), so the
+notification session buys (about 900 KiB per agent with a context each: docs/benchmarks.md), so the
 case that matters is XMPP over TLS: `--tls` measures STARTTLS too, after plaintext XMPP (the
 default transport), and reports both.
 

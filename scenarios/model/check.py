@@ -1,4 +1,5 @@
-"""The offline model against queueing theory: Erlang C and Erlang A, the examples of STACK.md.
+"""The offline model against queueing theory: Erlang C and Erlang A, the reference cases of
+docs/traffic.md.
 
     python -m scenarios.model.check --full     # the documented full check (~1.5 min, 2 cores)
     python -m scenarios.model.check            # the smaller one CI runs (a few seconds)
@@ -49,7 +50,7 @@ class Case:
         )
 
 
-# STACK.md "simpy and queueing checks"
+# docs/traffic.md, "Reference values"
 CASES = (
     *(Case(f"C A=10 N={n}", 100, 180, n) for n in range(11, 16)),
     Case("C A=48 N=54", 360, 240, 54),

@@ -3,7 +3,7 @@
 A smoke test, not the measurement: the simulator, the connector and the load generator
 start, 20 apps and the direct slixmpp subscribers sign in, every flip's event arrives and
 the latencies are there and positive. The targets (p99 <= 25 ms at 2,000 events/s, ...)
-belong to the README, not to CI.
+belong to docs/benchmarks.md, not to CI.
 """
 
 from __future__ import annotations

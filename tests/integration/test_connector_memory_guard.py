@@ -3,7 +3,7 @@
 200 apps sign in through the connector (each with a live Finesse XMPP session over STARTTLS
 and an event WebSocket), measured by scenarios.bench.connector_memory. An unshared
 ssl.SSLContext costs ~900 KiB per agent, so this catches one; the 128 KiB target itself is
-measured at 1,000 agents and belongs to the README.
+measured at 1,000 agents and belongs to docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A smoke test, not the measurement: 20 agents log in through the connector and every one
 holds an XMPP session and an event WebSocket; the RSS figures must be there and positive.
-The <= 128 KiB per agent target is measured at 1,000 agents and belongs to the README.
+The <= 128 KiB per agent target is measured at 1,000 agents and belongs to docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -334,7 +334,7 @@ async def test_out_of_service_get_retried_then_unavailable_put_sent_once(lab: Fi
     with pytest.raises(FinesseUnavailable):
         await conn.rest.put_user(CREDS, state="LOGIN", extension=EXT)
     assert conn.wire.count("PUT") == 1
-    # OUT_OF_SERVICE (CTI loss) is not a reason to fail over (FINESSE.md 7.2 row 3).
+    # OUT_OF_SERVICE (CTI loss) is not a reason to fail over (docs/finesse.md, Failover, third row).
     await conn.monitor.probe(conn.hosts.active)
     assert conn.hosts.node(conn.hosts.active).status == "OUT_OF_SERVICE"
     assert conn.hosts.needs_choice() is None

@@ -1,7 +1,7 @@
 """`python -m scenarios.bench.model_bench --quick --json` runs end to end.
 
 A smoke test, not a timed one: both simulators ran and simulated the same model (their
-P(wait) near Erlang's); the throughput targets belong to the README.
+P(wait) near Erlang's); the throughput targets belong to docs/benchmarks.md.
 """
 
 from __future__ import annotations

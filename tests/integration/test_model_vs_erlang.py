@@ -1,10 +1,11 @@
 """The offline model against Erlang C / Erlang A: the smaller check CI runs.
 
-Every STACK.md case (A = 10 with 11..15 agents; A = 48 with 54 and 55; Erlang A, patience
-120 s, 11 and 14 agents): the model's 95 % confidence intervals must contain the analytic
-P(wait), service level, ASA (and P(abandon)); the means must be within looser tolerances than
-the full check's (`scenarios.model.check.QUICK`). The full check is one command:
-`python -m scenarios.model.check --full` (0.01 on P(wait) and service level, 5 % on ASA).
+Every reference case of docs/traffic.md (A = 10 with 11..15 agents; A = 48 with 54 and 55;
+Erlang A, patience 120 s, 11 and 14 agents): the model's 95 % confidence intervals must
+contain the analytic P(wait), service level, ASA (and P(abandon)); the means must be within
+looser tolerances than the full check's (`scenarios.model.check.QUICK`). The full check is one
+command: `python -m scenarios.model.check --full` (0.01 on P(wait) and service level, 5 % on
+ASA).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`python -m scenarios.bench.sim_bench --quick --json` runs end to end.
 
 A smoke test, not a timed one: it checks that every phase measured something and that no
-request or notification went missing; the throughput targets belong to the README.
+request or notification went missing; the throughput targets belong to docs/benchmarks.md.
 """
 
 from __future__ import annotations

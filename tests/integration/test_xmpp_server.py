@@ -299,7 +299,8 @@ async def next_event(queue: asyncio.Queue[Any]) -> Any:
 
 
 def envelope_regex(to: str, node: str, payload: str) -> str:
-    """The exact wire form of FINESSE.md 5.4 (attribute order as the server writes it)."""
+    """The exact wire form of docs/finesse.md, Notification envelope (attribute order as the server
+    writes it)."""
     bare = to.partition("/")[0]
     return (
         rf"<message from='{re.escape(PUBSUB)}' to='{re.escape(to)}'"
@@ -479,7 +480,8 @@ async def test_notification_reaches_slixmpp_with_the_finesse_envelope(lab: Lab) 
     assert re.fullmatch(r"[0-9a-f-]{36}\d+", item["id"])
     notification = item["payload"]
     assert notification.tag == f"{{{NS_PUBSUB}}}notification"
-    # Update is a child element, in the notification's default namespace (FINESSE.md 5.4).
+    # Update is a child element, in the notification's default namespace (docs/finesse.md,
+    # Notification envelope).
     upd = notification.find(f"{{{NS_PUBSUB}}}Update")
     assert upd is not None
     assert upd.findtext(f"{{{NS_PUBSUB}}}source") == node

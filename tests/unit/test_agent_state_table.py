@@ -1,4 +1,4 @@
-"""FINESSE.md 3.1-3.3, the agent state machine, one row per transition.
+"""docs/finesse.md, Agent states, the agent state machine, one row per transition.
 
 Every row drives the real ContactCenter (through the `World` harness) into the table's
 From state, checks it got there, then causes the transition the way the table's "Who" column
@@ -173,8 +173,8 @@ def wrap_up_timer(world: World, _: str | None) -> None:
 @dataclass(frozen=True)
 class Row:
     id: str
-    start: str  # FINESSE.md 3.1 "From"
-    end: str  # FINESSE.md 3.1 "To"
+    start: str  # docs/finesse.md, Agent states: "from"
+    end: str  # docs/finesse.md, Agent states: "to"
     setup: Callable[[World], str | None]
     cause: Callable[[World, str | None], None]
     request_id: str  # echoed by the User PUT: the agent's request, or "" when unsolicited
@@ -355,7 +355,7 @@ ROWS = [
         "rq-agent",
         reason=BREAK,
     ),
-    # UCCX (FINESSE.md 3.2)
+    # UCCX (docs/finesse.md, Agent states)
     Row(
         "UCCX:NOT_READY->LOGOUT:agent",
         "NOT_READY",
@@ -430,7 +430,7 @@ def test_transition(row: Row) -> None:
 
 
 def test_every_transition_of_finesse_md_3_1_has_a_row() -> None:
-    """The CCE rows of FINESSE.md 3.1 that the model simulates (Outbound Option's
+    """The CCE rows of docs/finesse.md, Agent states that the model simulates (Outbound Option's
     RESERVED_OUTBOUND* and the failover-only UNKNOWN are not simulated)."""
     table = {
         ("LOGOUT", "NOT_READY"),
@@ -469,7 +469,8 @@ def test_wrap_up_timer_does_not_end_wrap_up_early() -> None:
 
 
 def test_pending_state_is_published_while_talking() -> None:
-    """CCE (FINESSE.md 3.3): 202, then a User PUT still TALKING with pendingState set."""
+    """CCE (docs/finesse.md, Agent states): 202, then a User PUT still TALKING with pendingState
+    set."""
     world = make_world()
     talking(world)
     world.clear()

@@ -1,4 +1,5 @@
-"""The Finesse XML codec against golden samples reconstructed from FINESSE.md.
+"""The Finesse XML codec against golden samples reconstructed from Finesse's documentation
+(docs/finesse.md).
 
 Each golden in tests/golden must parse to the dataclass values written out here, survive a
 serialize/parse round trip, and keep parsing to the same values when its children are

@@ -1,4 +1,5 @@
-"""Erlang B / C / A closed forms against STACK.md's reference values and known identities."""
+"""Erlang B / C / A closed forms against the reference values of docs/traffic.md and known
+identities."""
 
 from __future__ import annotations
 

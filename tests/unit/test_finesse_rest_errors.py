@@ -1,4 +1,4 @@
-"""Typed Finesse errors, Credentials and the failover state machine of FINESSE.md 7.2,
+"""Typed Finesse errors, Credentials and the failover state machine of docs/finesse.md, Failover,
 without a network (the monitor's `choose()` polls a scripted SystemInfo poller)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def body(error_type: str, message: str = "", data: str = "") -> str:
         (401, "Authentication Failure", FinesseUnauthorized),
         (401, "Invalid Authorization User Specified", FinesseUnauthorized),
         (401, "Invalid Supervisor", FinesseUnauthorized),
-        (401, "Invalid State", FinesseBadRequest),  # FINESSE.md 4.1: a HELD participant
+        (401, "Invalid State", FinesseBadRequest),  # docs/finesse.md, Errors: a HELD participant
         (404, "Not Found", FinesseNotFound),
         (404, "User Not Found", FinesseNotFound),
         (400, "Invalid State", FinesseBadRequest),

@@ -1,5 +1,5 @@
-"""FINESSE.md 2.2: participant states, the actions offered in each, and the CTI event ->
-dialog mapping, checked on real dialogs the ContactCenter reaches.
+"""docs/finesse.md, Dialogs and their actions: participant states, the actions offered in each, and
+the CTI event -> dialog mapping, checked on real dialogs the ContactCenter reaches.
 
 Each participant-table row drives a call until agent A's participant is in the row's state,
 then compares the `actions` it shows with the table (plus the configured extras on ACTIVE).
@@ -40,7 +40,7 @@ ANSWER_SECONDS = default_config().timers.external_answer
 DIAL_SECONDS = 0.05
 EXTRAS = tuple(default_config().active_extra_actions)  # TRANSFER_SST, SEND_DTMF
 
-# FINESSE.md 2.2, "Participant states and the actions offered in each".
+# docs/finesse.md, Dialogs and their actions: actions offered per participant state.
 INITIATING = ("DROP", "UPDATE_CALL_DATA")
 INITIATED = ("DROP", "UPDATE_CALL_DATA")
 ALERTING = ("ANSWER",)
@@ -77,8 +77,8 @@ def only_dialog(world: World) -> str:
 
 
 def initiating_call_by_call(world: World) -> str:
-    """A CALL_BY_CALL mobile agent places a call: its own phone rings first (FINESSE.md 6),
-    and until it answers, A's participant is INITIATING."""
+    """A CALL_BY_CALL mobile agent places a call: its own phone rings first (docs/finesse.md,
+    Mobile agents), and until it answers, A's participant is INITIATING."""
     world.login(A, mobile=("CALL_BY_CALL", MOBILE))
     place_call(world, OUTSIDE)
     world.advance(ANSWER_SECONDS + 0.5)  # nothing moves until the mobile phone answers
@@ -338,7 +338,8 @@ def states(dialog: Dialog) -> tuple[str, str, str]:
 
 
 def test_incoming_call_dialog_notifications_without_wrap_up() -> None:
-    """FINESSE.md 2.2, incoming call to agent A from caller C who hangs up."""
+    """docs/finesse.md, Dialogs and their actions, incoming call to agent A from caller C who hangs
+    up."""
     world = make_world(config(wrap_up_on_incoming="NOT_ALLOWED"))
     world.login(A)
     world.ready(A)
@@ -404,7 +405,8 @@ def test_incoming_call_with_wrap_up_keeps_the_dialog_until_wrap_up_ends() -> Non
 
 
 def test_outgoing_call_dialog_notifications() -> None:
-    """FINESSE.md 2.2, outgoing call from agent A to an outside number R."""
+    """docs/finesse.md, Dialogs and their actions, outgoing call from agent A to an outside number
+    R."""
     world = make_world()
     world.login(A)
     world.clear()

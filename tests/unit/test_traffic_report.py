@@ -8,7 +8,7 @@ from mobagent.cli import SUBCOMMANDS
 from scenarios.traffic import report
 from scenarios.traffic.profiles import PROFILES_DIR
 
-# STACK.md's reference values: (arrivals per second, AHT, agents, patience) -> figures
+# the reference values of docs/traffic.md: (arrivals per second, AHT, agents, patience) -> figures
 ERLANG = [
     ((100 / 1800, 180, 11, None), {"p_wait": 0.6821, "asa": 122.8}),
     ((100 / 1800, 180, 14, None), {"p_wait": 0.1741, "service_level": 0.8884, "asa": 7.84}),
