@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.finesse.models import AgentState as S
-from connector.finesse.models import ApiError, WrapUpMode
+from connector.finesse.models import AgentState, ApiError, WrapUpMode
 
-SETTABLE = frozenset({S.READY, S.NOT_READY, S.LOGOUT})
-ON_CALL = frozenset({S.TALKING, S.HOLD})
-WRAP_UP = frozenset({S.WORK, S.WORK_READY})
+SETTABLE = frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.LOGOUT})
+ON_CALL = frozenset({AgentState.TALKING, AgentState.HOLD})
+WRAP_UP = frozenset({AgentState.WORK, AgentState.WORK_READY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +63,19 @@ def decide(deployment: str, current: str, requested: str) -> Decision:
         # WORK, WORK_READY are system-driven. Finesse validates the value itself, so these
         # get the same answer as an unknown state (UNCONFIRMED: Invalid State is possible).
         return Refuse(400, ApiError("Invalid Input", "Invalid State specified for user", "state"))
-    if current == S.LOGOUT:
+    if current == AgentState.LOGOUT:
         return _invalid_state(current, requested)
-    if requested == S.LOGOUT:
-        allowed = {S.NOT_READY} if deployment == "UCCE" else {S.NOT_READY, S.READY}
+    if requested == AgentState.LOGOUT:
+        allowed = (
+            {AgentState.NOT_READY}
+            if deployment == "UCCE"
+            else {AgentState.NOT_READY, AgentState.READY}
+        )
         return Apply() if current in allowed else _invalid_state(current, requested)
-    if current in (S.READY, S.NOT_READY) or current in WRAP_UP:
+    if current in (AgentState.READY, AgentState.NOT_READY) or current in WRAP_UP:
         return Apply()
     if current in ON_CALL:
-        if deployment == "UCCX" and requested == S.READY:
+        if deployment == "UCCX" and requested == AgentState.READY:
             return RefuseLater(ApiError("Invalid State", "CF_INVALID_AGENT_WORKMODE", "265"))
         return Pend()
     # RESERVED (and the outbound reservations): the router owns the agent for now.
@@ -98,15 +101,19 @@ def after_call(deployment: str, target: str, *, wrap_up: bool) -> AfterCall:
     `target` is the pending state if one was asked for, else the state held before the call
     (READY or NOT_READY), or LOGOUT for a pending/forced logout.
     """
-    if target == S.LOGOUT or not wrap_up:
+    if target == AgentState.LOGOUT or not wrap_up:
         return AfterCall(target, False, target)
-    if deployment == "UCCE" and target == S.READY:
-        return AfterCall(S.WORK_READY, True, S.READY)
-    return AfterCall(S.WORK, True, target)
+    if deployment == "UCCE" and target == AgentState.READY:
+        return AfterCall(AgentState.WORK_READY, True, AgentState.READY)
+    return AfterCall(AgentState.WORK, True, target)
 
 
 def wrap_up_timer_target(state: str, then: str) -> str:
     """The wrap-up timer ends WORK_READY in READY and WORK in NOT_READY (or the pending)."""
-    if state == S.WORK_READY:
-        return S.READY
-    return then if then in (S.NOT_READY, S.READY, S.LOGOUT) else S.NOT_READY
+    if state == AgentState.WORK_READY:
+        return AgentState.READY
+    return (
+        then
+        if then in (AgentState.NOT_READY, AgentState.READY, AgentState.LOGOUT)
+        else AgentState.NOT_READY
+    )

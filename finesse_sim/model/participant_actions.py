@@ -7,24 +7,28 @@ so what is shown and what is allowed can never drift apart.
 
 from __future__ import annotations
 
-from connector.finesse.models import Action as A
-from connector.finesse.models import ParticipantState as P
+from connector.finesse.models import Action, ParticipantState
 
 TABLE: dict[str, tuple[str, ...]] = {
     # CAP-UCCE lists UPDATE_CALL_DATA before DROP for a dialing participant.
-    P.INITIATING: (A.UPDATE_CALL_DATA, A.DROP),
-    P.INITIATED: (A.UPDATE_CALL_DATA, A.DROP),
-    P.ALERTING: (A.ANSWER,),
-    P.ACTIVE: (A.HOLD, A.DROP, A.UPDATE_CALL_DATA, A.CONSULT_CALL),
-    P.FAILED: (A.DROP,),
-    P.HELD: (A.RETRIEVE, A.DROP, A.UPDATE_CALL_DATA),
-    P.DROPPED: (),
-    P.WRAP_UP: (A.UPDATE_CALL_DATA,),
-    P.ACCEPTED: (),
+    ParticipantState.INITIATING: (Action.UPDATE_CALL_DATA, Action.DROP),
+    ParticipantState.INITIATED: (Action.UPDATE_CALL_DATA, Action.DROP),
+    ParticipantState.ALERTING: (Action.ANSWER,),
+    ParticipantState.ACTIVE: (
+        Action.HOLD,
+        Action.DROP,
+        Action.UPDATE_CALL_DATA,
+        Action.CONSULT_CALL,
+    ),
+    ParticipantState.FAILED: (Action.DROP,),
+    ParticipantState.HELD: (Action.RETRIEVE, Action.DROP, Action.UPDATE_CALL_DATA),
+    ParticipantState.DROPPED: (),
+    ParticipantState.WRAP_UP: (Action.UPDATE_CALL_DATA,),
+    ParticipantState.ACCEPTED: (),
 }
 
 # Offered on HELD only while the same agent has another call it is ACTIVE on (a consult).
-HELD_WITH_OTHER_ACTIVE: tuple[str, ...] = (A.TRANSFER, A.CONFERENCE)
+HELD_WITH_OTHER_ACTIVE: tuple[str, ...] = (Action.TRANSFER, Action.CONFERENCE)
 
 
 def participant_actions(
@@ -37,8 +41,8 @@ def participant_actions(
     actions = list(TABLE.get(state, ()))
     if not is_agent:
         return actions
-    if state == P.HELD and other_call_active:
+    if state == ParticipantState.HELD and other_call_active:
         actions += HELD_WITH_OTHER_ACTIVE
-    if state == P.ACTIVE:
+    if state == ParticipantState.ACTIVE:
         actions += [a for a in active_extras if a not in actions]
     return actions

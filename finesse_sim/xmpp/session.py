@@ -23,7 +23,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import stanzas as S
+from finesse_sim.xmpp import stanzas
+
 from .parser import StreamError, StreamParser
 from .stanzas import q
 
@@ -32,23 +33,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("finesse_sim.xmpp")
 
-_STREAM = q("stream", S.NS_STREAM)
-_STARTTLS = q("starttls", S.NS_TLS)
-_AUTH = q("auth", S.NS_SASL)
-_RESPONSE = q("response", S.NS_SASL)
-_ABORT = q("abort", S.NS_SASL)
-_BIND = q("bind", S.NS_BIND)
-_BIND_RESOURCE = q("resource", S.NS_BIND)
-_SESSION = q("session", S.NS_SESSION)
-_ROSTER = q("query", S.NS_ROSTER)
-_PING = q("ping", S.NS_PING)
-_DISCO_INFO = q("query", S.NS_DISCO_INFO)
-_PUBSUB = q("pubsub", S.NS_PUBSUB)
-_SUBSCRIBE = q("subscribe", S.NS_PUBSUB)
-_UNSUBSCRIBE = q("unsubscribe", S.NS_PUBSUB)
-_SUBSCRIPTIONS = q("subscriptions", S.NS_PUBSUB)
+_STREAM = q("stream", stanzas.NS_STREAM)
+_STARTTLS = q("starttls", stanzas.NS_TLS)
+_AUTH = q("auth", stanzas.NS_SASL)
+_RESPONSE = q("response", stanzas.NS_SASL)
+_ABORT = q("abort", stanzas.NS_SASL)
+_BIND = q("bind", stanzas.NS_BIND)
+_BIND_RESOURCE = q("resource", stanzas.NS_BIND)
+_SESSION = q("session", stanzas.NS_SESSION)
+_ROSTER = q("query", stanzas.NS_ROSTER)
+_PING = q("ping", stanzas.NS_PING)
+_DISCO_INFO = q("query", stanzas.NS_DISCO_INFO)
+_PUBSUB = q("pubsub", stanzas.NS_PUBSUB)
+_SUBSCRIBE = q("subscribe", stanzas.NS_PUBSUB)
+_UNSUBSCRIBE = q("unsubscribe", stanzas.NS_PUBSUB)
+_SUBSCRIPTIONS = q("subscriptions", stanzas.NS_PUBSUB)
 # Client publishing is refused: only Finesse publishes (DEV:subscription-management).
-_PUBLISHER_OPS = {q(n, S.NS_PUBSUB) for n in ("publish", "retract", "create", "delete", "purge")}
+_PUBLISHER_OPS = {
+    q(n, stanzas.NS_PUBSUB) for n in ("publish", "retract", "create", "delete", "purge")
+}
 
 _MAX_AUTH_ATTEMPTS = 3  # RFC 6120 6.4.5: allow a few retries, then give up
 _TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -62,7 +65,7 @@ def _stanza_name(tag: str) -> str | None:
     """'iq'/'presence'/'message' for stanzas in jabber:client (or no namespace)."""
     if tag.startswith("{"):
         ns, _, name = tag[1:].partition("}")
-        return name if ns == S.NS_CLIENT else None
+        return name if ns == stanzas.NS_CLIENT else None
     return tag
 
 
@@ -159,7 +162,7 @@ class C2SSession(asyncio.Protocol):
             return
         if not self._header_sent:
             self._send_header()
-        self.send(S.stream_error(condition, description))
+        self.send(stanzas.stream_error(condition, description))
         self.close()
 
     def close(self) -> None:
@@ -193,7 +196,7 @@ class C2SSession(asyncio.Protocol):
 
     def _send_header(self) -> None:
         self._header_sent = True
-        self.send(S.stream_header(self._server.domain, secrets.token_hex(8)))
+        self.send(stanzas.stream_header(self._server.domain, secrets.token_hex(8)))
 
     def stream_opened(self, tag: str, attrs: dict[str, str]) -> None:
         if tag != _STREAM:
@@ -201,16 +204,16 @@ class C2SSession(asyncio.Protocol):
         # A wrong 'to' is accepted: the connector may address the server by IP.
         self._send_header()
         if self.authenticated:
-            self.send(S.features_post_auth())
+            self.send(stanzas.features_post_auth())
         else:
             server = self._server
             offer = server.tls_context is not None and not self.tls
             required = offer and server.starttls_required
-            self.send(S.features_pre_auth(offer_starttls=offer, starttls_required=required))
+            self.send(stanzas.features_pre_auth(offer_starttls=offer, starttls_required=required))
 
     def stream_closed(self) -> None:
         log.debug("%r: client closed the stream", self)
-        self.send(S.STREAM_END)
+        self.send(stanzas.STREAM_END)
         self.close()
 
     def stanza(self, element: ET.Element) -> None:
@@ -263,10 +266,10 @@ class C2SSession(asyncio.Protocol):
         ctx = self._server.tls_context
         if ctx is None or self.tls:
             # RFC 6120 5.4.2.2: <failure/> and close.
-            self.send(f"<failure xmlns='{S.NS_TLS}'/>{S.STREAM_END}")
+            self.send(f"<failure xmlns='{stanzas.NS_TLS}'/>{stanzas.STREAM_END}")
             self.close()
             return
-        self.send(S.TLS_PROCEED)
+        self.send(stanzas.TLS_PROCEED)
         self._parser.restart()
         self._header_sent = False
         self._upgrading = True
@@ -306,7 +309,7 @@ class C2SSession(asyncio.Protocol):
         if not payload:
             # No initial response: RFC 6120 6.4.2, an empty challenge asks for it.
             self._awaiting_sasl_response = True
-            self.send(S.SASL_EMPTY_CHALLENGE)
+            self.send(stanzas.SASL_EMPTY_CHALLENGE)
             return
         self._sasl_plain(payload)
 
@@ -349,16 +352,16 @@ class C2SSession(asyncio.Protocol):
         self.bare_jid = f"{user}@{self._server.domain}"
         if self._auth_timer is not None:
             self._auth_timer.cancel()
-        self.send(S.SASL_SUCCESS)
+        self.send(stanzas.SASL_SUCCESS)
         self._parser.restart()
         self._header_sent = False
 
     def _auth_failed(self, condition: str) -> None:
-        self.send(S.sasl_failure(condition))
+        self.send(stanzas.sasl_failure(condition))
         self._auth_failures += 1
         if self._auth_failures >= _MAX_AUTH_ATTEMPTS:
             log.info("%s: too many failed authentications", self.peer)
-            self.send(S.STREAM_END)
+            self.send(stanzas.STREAM_END)
             self.close()
 
     # --- iq --------------------------------------------------------------------------------
@@ -384,13 +387,13 @@ class C2SSession(asyncio.Protocol):
             handler(self, iq_id, to, payload)
 
     def _iq_result(self, iq_id: str, to: str | None, payload: str = "") -> None:
-        self.send(S.iq_result(iq_id, to=self.full_jid or None, from_=to, payload=payload))
+        self.send(stanzas.iq_result(iq_id, to=self.full_jid or None, from_=to, payload=payload))
 
     def _iq_error(
         self, iq_id: str, to: str | None, error_type: str, condition: str, app: str = ""
     ) -> None:
         self.send(
-            S.iq_error(
+            stanzas.iq_error(
                 iq_id,
                 to=self.full_jid or None,
                 from_=to,
@@ -411,13 +414,17 @@ class C2SSession(asyncio.Protocol):
         server = self._server
         self.resource = resource
         self.full_jid = f"{self.bare_jid}/{resource}"
-        self.to_and_id, self.bare_id = S.recipient_parts(
+        self.to_and_id, self.bare_id = stanzas.recipient_parts(
             self.full_jid if server.full_jid_to else self.bare_jid, self.bare_jid
         )
         self.bound = True
         server.registry.bind(self)
         log.debug("%s: bound %s", self.peer, self.full_jid)
-        self.send(S.iq_result(iq_id, to=None, from_=None, payload=S.bind_payload(self.full_jid)))
+        self.send(
+            stanzas.iq_result(
+                iq_id, to=None, from_=None, payload=stanzas.bind_payload(self.full_jid)
+            )
+        )
 
     def _is_server(self, to: str | None) -> bool:
         """Addressed to the server itself or to the user's own account (handled for it)."""
@@ -447,16 +454,21 @@ class C2SSession(asyncio.Protocol):
     def _iq_roster(self, iq_id: str, to: str | None, _payload: ET.Element) -> None:
         # No roster: the 'finesse' user's presence is pushed without one (docs/finesse.md, The
         # 'finesse' user).
-        self._iq_result(iq_id, to, S.empty_roster())
+        self._iq_result(iq_id, to, stanzas.empty_roster())
 
     def _iq_server_disco(self, iq_id: str, to: str | None, payload: ET.Element) -> None:
-        features = [S.NS_DISCO_INFO, S.NS_PING, S.NS_SESSION]
-        info = S.disco_info("server", "im", "Finesse notification service (sim)", features)
+        features = [stanzas.NS_DISCO_INFO, stanzas.NS_PING, stanzas.NS_SESSION]
+        info = stanzas.disco_info("server", "im", "Finesse notification service (sim)", features)
         self._iq_result(iq_id, to, info)
 
     def _iq_pubsub_disco(self, iq_id: str, to: str | None, payload: ET.Element) -> None:
-        features = [S.NS_DISCO_INFO, S.NS_PING, S.NS_PUBSUB, f"{S.NS_PUBSUB}#subscribe"]
-        info = S.disco_info("pubsub", "service", "Publish-Subscribe service", features)
+        features = [
+            stanzas.NS_DISCO_INFO,
+            stanzas.NS_PING,
+            stanzas.NS_PUBSUB,
+            f"{stanzas.NS_PUBSUB}#subscribe",
+        ]
+        info = stanzas.disco_info("pubsub", "service", "Publish-Subscribe service", features)
         self._iq_result(iq_id, to, info)
 
     def _iq_pubsub_set(self, iq_id: str, to: str | None, pubsub: ET.Element) -> None:
@@ -479,27 +491,29 @@ class C2SSession(asyncio.Protocol):
         elif op.tag == _SUBSCRIPTIONS:
             node = op.get("node") or None
             subs = [
-                S.Subscription(n, self.bare_jid, subid)
+                stanzas.Subscription(n, self.bare_jid, subid)
                 for n, subid in self._server.pubsub.explicit_subscriptions(self.user)
                 if node is None or n == node
             ]
-            self._iq_result(iq_id, to, S.subscriptions_payload(subs, node))
+            self._iq_result(iq_id, to, stanzas.subscriptions_payload(subs, node))
         else:
             self._unsupported(iq_id, to, op)
 
     def _unsupported(self, iq_id: str, to: str | None, op: ET.Element) -> None:
         feature = op.tag.rpartition("}")[2]
-        app = S.pubsub_error("unsupported", feature=feature)
+        app = stanzas.pubsub_error("unsupported", feature=feature)
         self._iq_error(iq_id, to, "cancel", "feature-not-implemented", app)
 
     def _check_target(self, iq_id: str, to: str | None, op: ET.Element) -> str | None:
         """The node of a (un)subscribe request, or None after answering with an error."""
         node = op.get("node")
         if not node:
-            self._iq_error(iq_id, to, "modify", "bad-request", S.pubsub_error("nodeid-required"))
+            self._iq_error(
+                iq_id, to, "modify", "bad-request", stanzas.pubsub_error("nodeid-required")
+            )
             return None
         if not self._is_own_jid(op.get("jid")):
-            self._iq_error(iq_id, to, "modify", "bad-request", S.pubsub_error("invalid-jid"))
+            self._iq_error(iq_id, to, "modify", "bad-request", stanzas.pubsub_error("invalid-jid"))
             return None
         return node
 
@@ -518,8 +532,8 @@ class C2SSession(asyncio.Protocol):
             self._iq_error(iq_id, to, "auth", "forbidden")
             return
         subid = self._server.pubsub.subscribe(self.user, node)
-        sub = S.Subscription(node, op.get("jid", self.bare_jid), subid)
-        self._iq_result(iq_id, to, S.subscription_payload(sub))
+        sub = stanzas.Subscription(node, op.get("jid", self.bare_jid), subid)
+        self._iq_result(iq_id, to, stanzas.subscription_payload(sub))
 
     def _unsubscribe(self, iq_id: str, to: str | None, op: ET.Element) -> None:
         node = self._check_target(iq_id, to, op)
@@ -528,12 +542,14 @@ class C2SSession(asyncio.Protocol):
         pubsub = self._server.pubsub
         current = pubsub.subid(self.user, node)
         if current is None:
-            app = S.pubsub_error("not-subscribed")
+            app = stanzas.pubsub_error("not-subscribed")
             self._iq_error(iq_id, to, "cancel", "unexpected-request", app)
             return
         subid = op.get("subid")
         if subid and subid != current:
-            self._iq_error(iq_id, to, "modify", "not-acceptable", S.pubsub_error("invalid-subid"))
+            self._iq_error(
+                iq_id, to, "modify", "not-acceptable", stanzas.pubsub_error("invalid-subid")
+            )
             return
         pubsub.unsubscribe(self.user, node)
         self._iq_result(iq_id, to)
@@ -548,7 +564,9 @@ class C2SSession(asyncio.Protocol):
             # Directed presence: only the 'finesse' user answers (subscribe/probe).
             if to.partition("/")[0].lower() == server.finesse_jid.lower():
                 if ptype == "subscribe":
-                    self.send(S.presence_subscribed(from_=server.finesse_jid, to=self.bare_jid))
+                    self.send(
+                        stanzas.presence_subscribed(from_=server.finesse_jid, to=self.bare_jid)
+                    )
                     self.send_finesse_presence()
                 elif ptype == "probe":
                     self.send_finesse_presence()
@@ -572,7 +590,9 @@ class C2SSession(asyncio.Protocol):
     def send_finesse_presence(self) -> None:
         server = self._server
         self.send(
-            S.presence(from_=server.finesse_jid, to=self.full_jid, available=server.finesse_up)
+            stanzas.presence(
+                from_=server.finesse_jid, to=self.full_jid, available=server.finesse_up
+            )
         )
 
     def _message(self, message: ET.Element) -> None:
@@ -586,7 +606,7 @@ class C2SSession(asyncio.Protocol):
         if targets is None:
             if mtype != "error":  # an error is never answered with an error (RFC 6120 8.3.1)
                 self.send(
-                    S.message_error(
+                    stanzas.message_error(
                         message.get("id"),
                         to=self.full_jid,
                         from_=to or None,
@@ -597,7 +617,7 @@ class C2SSession(asyncio.Protocol):
         if not targets:
             return
         message.set("from", self.full_jid)
-        data = S.element_xml(message)
+        data = stanzas.element_xml(message)
         for target in targets:
             target.send(data)
 
@@ -632,7 +652,7 @@ class C2SSession(asyncio.Protocol):
 
 
 def _priority(presence: ET.Element) -> int:
-    el = presence.find(q("priority", S.NS_CLIENT))
+    el = presence.find(q("priority", stanzas.NS_CLIENT))
     if el is None:
         el = presence.find("priority")
     try:
