@@ -10,8 +10,8 @@ import tomllib
 import pytest
 
 from finesse_sim import cli as sim_cli
-from scenarios.traffic.profiles import (
-    PROFILES_DIR,
+from finesse_sim.traffic import (
+    SHIPPED_PROFILES,
     CallData,
     ProfileError,
     TrafficProfile,
@@ -40,7 +40,7 @@ def test_the_three_profiles_ship():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_profiles_load_by_name_and_by_path(name):
     by_name = load_profile(name)
-    by_path = load_profile(PROFILES_DIR / f"{name}.toml")
+    by_path = load_profile(SHIPPED_PROFILES / f"{name}.toml")
     assert by_name == by_path
     assert by_name.name == name and by_name.description
     sales = by_name.queue("8000")
@@ -283,7 +283,7 @@ def test_files_errors_name_the_file(tmp_path):
 
 def test_a_profile_file_may_leave_out_its_name(tmp_path):
     path = tmp_path / "evening.toml"
-    text = (PROFILES_DIR / "quiet_hour.toml").read_text().replace('name = "quiet_hour"\n', "")
+    text = (SHIPPED_PROFILES / "quiet_hour.toml").read_text().replace('name = "quiet_hour"\n', "")
     assert "name =" not in text.split("[queues", 1)[0]
     path.write_text(text)
     loaded = load_profile(path)

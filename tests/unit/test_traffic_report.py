@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from finesse_sim.traffic import SHIPPED_PROFILES
 from mobagent.cli import SUBCOMMANDS
 from scenarios.traffic import report
-from scenarios.traffic.profiles import PROFILES_DIR
 
 # STACK.md's reference values: (arrivals per second, AHT, agents, patience) -> figures
 ERLANG = [
@@ -101,7 +101,7 @@ def test_no_agents_is_an_error():
 
 @pytest.mark.skipif("model" not in SUBCOMMANDS, reason="the offline model is not installed")
 def test_the_offline_model_replays_the_profile_over_the_window():
-    source = str(PROFILES_DIR / "quiet_hour.toml")
+    source = str(SHIPPED_PROFILES / "quiet_hour.toml")
     queue = {**snapshot()["queues"][0], "expectedOffered": 15.0, "meanCallsPerHour": 30.0}
     result = report.build_report(snapshot(source=source, queues=[queue]), 2)
     p = result["prediction"]
