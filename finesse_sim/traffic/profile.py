@@ -19,7 +19,6 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,15 +40,23 @@ class ProfileError(ValueError):
 
 def _exponential(rng: Any, rate: float) -> Draw:
     """Draws of Exp(rate) from `rng`: a `random.Random` or a numpy Generator."""
-    if hasattr(rng, "expovariate"):
-        return partial(rng.expovariate, rate)
-    return lambda: float(rng.exponential(1.0 / rate))
+    if not hasattr(rng, "expovariate"):
+        return lambda: float(rng.exponential(1.0 / rate))
+    uniform, log = rng.random, math.log
+
+    def draw() -> float:
+        # random.expovariate's own formula (the same numbers) in one frame: the offline
+        # model calls this per call, and a functools.partial of it costs a C-level re-entry
+        return -log(1.0 - uniform()) / rate
+
+    return draw
 
 
 def _lognormal(rng: Any, mu: float, sigma: float) -> Draw:
-    if hasattr(rng, "lognormvariate"):
-        return partial(rng.lognormvariate, mu, sigma)
-    return lambda: float(rng.lognormal(mu, sigma))
+    if not hasattr(rng, "lognormvariate"):
+        return lambda: float(rng.lognormal(mu, sigma))
+    lognormvariate = rng.lognormvariate
+    return lambda: lognormvariate(mu, sigma)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,11 @@ import math
 import random
 import statistics
 import tomllib
+from pathlib import Path
 
 import pytest
 
+import finesse_sim.traffic
 from finesse_sim import cli as sim_cli
 from finesse_sim.traffic import (
     SHIPPED_PROFILES,
@@ -35,6 +37,15 @@ def profile(**queue: object) -> TrafficProfile:
 
 def test_the_three_profiles_ship():
     assert set(SHIPPED) <= set(shipped_profiles())
+
+
+def test_the_shipped_profiles_are_package_data_of_the_simulator():
+    package = Path(finesse_sim.traffic.__file__).parent
+    assert Path(str(SHIPPED_PROFILES)) == package / "profiles"
+    assert Path(load_profile("burst").source or "") == package / "profiles" / "burst.toml"
+    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"]["package-data"]
+    assert "profiles/*.toml" in package_data["finesse_sim.traffic"]  # wheels ship them
 
 
 @pytest.mark.parametrize("name", SHIPPED)
