@@ -33,10 +33,12 @@ import time
 from typing import Any
 
 from scenarios.bench.procs import cpu_model
-from scenarios.model.engine import ModelConfig, QueueTraffic, run_replication
+from scenarios.model.engine import ModelConfig, run_replication
+from scenarios.model.inputs import steady_queue
 from scenarios.queueing.erlang import metrics
 
-RATE = 200 / 3600  # calls per second
+CALLS_PER_HOUR = 200
+RATE = CALLS_PER_HOUR / 3600  # calls per second
 AHT = 180.0
 AGENTS = 14
 PATIENCE = 120.0
@@ -47,7 +49,7 @@ TARGET_RATIO = 1.5
 def ours(calls: int, patience: float | None, seed: int) -> tuple[float, int, float]:
     """(wall seconds, calls simulated, P(wait)) of one run of our model."""
     config = ModelConfig(
-        queues=(QueueTraffic("bench", (RATE,), AHT, patience=patience),),
+        queues=(steady_queue(CALLS_PER_HOUR, AHT, patience=patience, name="bench"),),
         agents=AGENTS,
         calls=calls,
         warmup_calls=0,

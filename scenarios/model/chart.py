@@ -35,7 +35,7 @@ def write_chart(
     curve = erlang_curve(config, range(lo_n, hi_n + 1))
     if curve:
         xs = sorted(curve)
-        model_name = "Erlang A" if config.queues[0].patience is not None else "Erlang C"
+        model_name = "Erlang A" if config.queues[0].mean_patience is not None else "Erlang C"
         left.plot(xs, [curve[n].service_level for n in xs], "-", color="0.6", label=model_name)
     means = [tried[n].kpis["service_level"].mean for n in agents]
     errs = [tried[n].kpis["service_level"].half_width for n in agents]

@@ -20,8 +20,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from scenarios.model.engine import ModelConfig, QueueTraffic
+from scenarios.model.engine import ModelConfig
 from scenarios.model.experiment import Experiment, analytic, run_experiment
+from scenarios.model.inputs import steady_queue
 from scenarios.queueing.erlang import ErlangResult
 
 
@@ -35,11 +36,8 @@ class Case:
     sl_seconds: float = 20.0
 
     def config(self, calls: int, warmup_calls: int) -> ModelConfig:
-        queue = QueueTraffic(
-            name="check",
-            rates=(self.calls_per_30min / 1800.0,),
-            aht=self.aht,
-            patience=self.patience,
+        queue = steady_queue(
+            self.calls_per_30min * 2, self.aht, patience=self.patience, name="check"
         )
         return ModelConfig(
             queues=(queue,),

@@ -24,7 +24,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from scenarios.model.engine import ModelConfig, QueueTraffic
+from finesse_sim.traffic import ProfileError, load_profile
+from scenarios.model.engine import ModelConfig
 from scenarios.model.experiment import (
     KPIS,
     Experiment,
@@ -33,6 +34,7 @@ from scenarios.model.experiment import (
     run_experiment,
     search_agents,
 )
+from scenarios.model.inputs import default_interval, model_config, profile_cycle, steady_queue
 from scenarios.model.stats import Estimate
 
 LABELS = {
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument(
         "--profile",
         metavar="FILE.toml",
-        help="a traffic profile (scenarios.traffic.profiles) instead",
+        help="a traffic profile (a shipped name or a file; finesse_sim.traffic) instead",
     )
     staff = p.add_argument_group("agents")
     staff.add_argument("--agents", type=int, help="modelled agents (each serves every queue)")
@@ -183,106 +185,51 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
                 "--profile gives the traffic: no --calls-per-hour, --aht, "
                 "--handle, --aht-sd or --patience with it"
             )
-        queues, sl_seconds, seed, cycle = queues_from_profile(args.profile)
+        try:
+            profile = load_profile(args.profile)
+        except (ProfileError, OSError) as exc:
+            raise UsageError(f"--profile: {exc}") from None
+        queues = tuple(profile.queues.values())
+        sl_seconds, seed, cycle = profile.sl_seconds, profile.seed, profile_cycle(profile)
     else:
         if args.calls_per_hour is None or args.aht is None:
             raise UsageError("--calls-per-hour and --aht are required (or --profile)")
-        try:
-            queues = (
-                QueueTraffic(
-                    name="model",
-                    rates=(args.calls_per_hour / 3600.0,),
-                    aht=args.aht,
-                    handle=args.handle,
-                    handle_sd=args.aht_sd,
-                    patience=args.patience,
-                ),
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        sl_seconds, seed, cycle = 20.0, 1, None
+        if args.handle == "lognormal" and not args.aht_sd > 0:
+            raise UsageError("--handle lognormal needs --aht-sd > 0")
+        queue = steady_queue(
+            args.calls_per_hour,
+            args.aht,
+            handle=args.handle,
+            aht_sd=args.aht_sd,
+            patience=args.patience,
+        )
+        queues, sl_seconds, seed, cycle = (queue,), 20.0, 1, None
     if args.sl_seconds is None:
         args.sl_seconds = sl_seconds
     if args.seed is None:
         args.seed = seed
     if args.interval is None:
-        lengths = [x for q in queues if not q.constant for x in (q.rate_lengths or ())]
-        args.interval = max(60.0, min(lengths)) if lengths else 1800.0
+        args.interval = default_interval(queues)
     horizon = args.horizon if args.horizon is not None else cycle
-    window: dict[str, Any]
-    if horizon is not None:
-        window = {"horizon": horizon, "warmup_seconds": args.warmup_seconds}
-    else:
+    calls = None
+    if horizon is None:
         if args.calls < args.replications:
             raise UsageError("--calls must be at least --replications")
-        per_rep = args.calls // args.replications
-        warmup = args.warmup_calls if args.warmup_calls is not None else max(1000, per_rep // 10)
-        window = {"calls": per_rep, "warmup_calls": warmup}
+        calls = args.calls // args.replications
     try:
-        return ModelConfig(
-            queues=queues,
-            agents=agents,
+        return model_config(
+            queues,
+            agents,
             sl_seconds=args.sl_seconds,
             wrapup=args.wrapup,
             interval=args.interval,
-            **window,
+            calls=calls,
+            warmup_calls=args.warmup_calls,
+            horizon=horizon,
+            warmup_seconds=args.warmup_seconds,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-
-
-def queues_from_profile(
-    path_or_name: str,
-) -> tuple[tuple[QueueTraffic, ...], float, int, float | None]:
-    """A traffic profile (`scenarios.traffic.profiles`) as the model's queues, with its
-    service-level threshold, its seed and the length of its day (None: constant rates).
-
-    The model takes each queue's arrivals (constant, or interval rates with their end:
-    repeat, hold or stop), handle time and patience; the shares of calls consulted,
-    transferred or conferenced and the call variables are the live simulator's business
-    (the model has no agent-to-agent calls)."""
-    try:
-        from scenarios.traffic import profiles
-    except ImportError:
-        raise UsageError(
-            "profiles not available: this installation has no scenarios.traffic.profiles; "
-            "give --calls-per-hour and --aht instead"
-        ) from None
-    try:
-        profile = profiles.load_profile(path_or_name)
-    except (ValueError, OSError) as exc:  # ProfileError is a ValueError
-        raise UsageError(f"--profile: {exc}") from None
-    queues = []
-    cycles = []
-    names = [p.name or dn for dn, p in profile.queues.items()]
-    for (dn, p), name in zip(profile.queues.items(), names, strict=True):
-        if names.count(name) > 1:
-            name = f"{name} ({dn})"
-        intervals = p.arrivals.intervals
-        if math.isinf(p.arrivals.cycle_seconds):
-            rates, lengths, end = (intervals[0][1] / 3600.0,), None, "hold"
-        else:
-            rates = tuple(rate / 3600.0 for _, rate in intervals)
-            lengths = tuple(seconds for seconds, _ in intervals)
-            end = p.arrivals.end
-            cycles.append(p.arrivals.cycle_seconds)
-        try:
-            queues.append(
-                QueueTraffic(
-                    name=name,
-                    rates=rates,
-                    aht=p.handle_time.mean,
-                    handle=p.handle_time.distribution,
-                    handle_sd=p.handle_time.sd or 0.0,
-                    patience=p.mean_patience,
-                    rate_lengths=lengths,
-                    end=end,
-                )
-            )
-        except ValueError as exc:
-            raise UsageError(f"--profile: {exc}") from None
-    cycle = max(cycles) if cycles else None
-    return tuple(queues), float(profile.sl_seconds), int(profile.seed), cycle
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -315,18 +262,18 @@ def result_json(exp: Experiment, search: Search | None, wall: float) -> dict[str
     out["inputs"] = {
         "queues": [
             {
-                "name": q.name,
-                "calls_per_hour": [round(r * 3600.0, 6) for r in q.rates],
+                "name": name,
+                "calls_per_hour": [round(rate, 6) for _, rate in q.arrivals.intervals],
                 "aht": q.aht,
-                "handle": q.handle,
-                "aht_sd": q.handle_sd,
-                "patience": q.patience,
+                "handle": q.handle_time.distribution,
+                "aht_sd": q.handle_time.sd or 0.0,
+                "patience": q.mean_patience,
                 "interval_seconds": None
-                if q.constant
-                else list(q.rate_lengths or [q.rate_interval] * len(q.rates)),
-                "end": None if q.constant else q.end,
+                if q.arrivals.steady
+                else [seconds for seconds, _ in q.arrivals.intervals],
+                "end": None if q.arrivals.steady else q.arrivals.end,
             }
-            for q in cfg.queues
+            for name, q in zip(cfg.queue_names, cfg.queues, strict=True)
         ],
         "agents": cfg.agents,
         "wrapup": cfg.wrapup,
@@ -375,14 +322,17 @@ def _fmt(key: str, x: float | None) -> str:
 def result_table(exp: Experiment, search: Search | None, wall: float) -> str:
     cfg = exp.config
     lines = []
-    for q in cfg.queues:
-        rate = q.rates[0] * 3600 if len(q.rates) == 1 else None
+    for name, q in zip(cfg.queue_names, cfg.queues, strict=True):
+        rates = [rate for _, rate in q.arrivals.intervals]
         handle = f"AHT {q.aht:g} s" + (
-            f" (lognormal, sd {q.handle_sd:g} s)" if q.handle == "lognormal" else ""
+            f" (lognormal, sd {q.handle_time.sd:g} s)"
+            if q.handle_time.distribution == "lognormal"
+            else ""
         )
-        patience = "no abandonment" if q.patience is None else f"patience {q.patience:g} s"
-        arrivals = f"{rate:g} calls/h" if rate is not None else f"{len(q.rates)} interval rates"
-        lines.append(f"queue {q.name}: {arrivals}, {handle}, {patience}")
+        patience = q.mean_patience
+        waits = "no abandonment" if patience is None else f"patience {patience:g} s"
+        arrivals = f"{rates[0]:g} calls/h" if len(rates) == 1 else f"{len(rates)} interval rates"
+        lines.append(f"queue {name}: {arrivals}, {handle}, {waits}")
     wrap = f", wrap-up {cfg.wrapup:g} s" if cfg.wrapup else ""
     lines.append(
         f"{cfg.agents} agents{wrap}; service level = answered within {cfg.sl_seconds:g} s / offered"
@@ -465,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.chart:
         from scenarios.model.chart import write_chart
 
-        what = f"profile {args.profile}" if args.profile else exp.config.queues[0].name
+        what = f"profile {args.profile}" if args.profile else exp.config.queue_names[0]
         title = f"{what}: {exp.calls_measured:,} measured calls"
         write_chart(args.chart, exp, tried, args.target_sl if search else None, title)
     if args.json:

@@ -3,16 +3,20 @@
 by modelled callers and agents on a simpy Environment, in virtual time, as fast as it goes.
 
 What is modelled
-* Per queue: Poisson arrivals (a constant rate, or one rate per interval: a time-of-day
-  profile, piecewise constant), handle times (exponential, or lognormal with a mean and a
-  standard deviation) and patience (exponential, or none: nobody abandons).
+* Per queue: a live traffic profile (`finesse_sim.traffic.Profile`), sampled by the profile's
+  own code: Poisson arrivals (a constant rate, or one rate per interval: a time-of-day
+  profile, piecewise constant, then repeat, hold or stop), handle times (exponential, or
+  lognormal with a mean and a standard deviation) and patience (exponential, or none:
+  nobody abandons). Live traffic and its prediction draw the same way.
 * N agents, each a member of every queue; an agent is available again after its handle time
   plus an optional constant wrap-up time.
 * A call is offered to the Acd; routed at once or queued. A queued caller whose patience runs
   out abandons: the model withdraws the call from its queue (`Acd.withdraw`), which answers
   False when the call was routed meanwhile, so the patience timer needs no cancelling.
 
-How it runs fast (about 4 microseconds per call on the project machine, Acd included)
+How it runs fast (figures: `scenarios.bench.model_bench`)
+* The profile's samplers are bound to the replication's random streams once; a call costs
+  one call of each (a steady rate's gap is a C-level `expovariate`).
 * No simpy process per call. Everything is a callback on a plain scheduled event: the
   event objects below carry only what `simpy.Environment.step` reads from an event (its
   ``callbacks`` and ``_ok``) and are handed to the public `Environment.schedule`; the clock
@@ -36,71 +40,27 @@ abandoned. Time averages cover exactly [t0, t1). Figures are kept per interval (
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import itertools
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Literal
 
 import simpy
 from simpy.core import NORMAL, URGENT, StopSimulation
 
 from finesse_sim.model.acd import Acd
+from finesse_sim.traffic.profile import DISTRIBUTIONS, ENDS, Profile
 
 INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
-class QueueTraffic:
-    """The traffic of one queue."""
-
-    name: str
-    rates: tuple[float, ...]  # calls per second: one rate, or one per interval from t = 0
-    aht: float  # mean handle time, seconds
-    handle: Literal["exponential", "lognormal"] = "exponential"
-    handle_sd: float = 0.0  # lognormal: standard deviation of the handle time, seconds
-    patience: float | None = None  # mean of an exponential patience, seconds; None: never
-    rate_interval: float = 1800.0  # seconds each entry of `rates` lasts ...
-    rate_lengths: tuple[float, ...] | None = None  # ... or each its own length
-    end: Literal["stop", "repeat", "hold"] = "stop"  # after the last interval
-
-    def __post_init__(self) -> None:
-        if not self.rates or any(r < 0 for r in self.rates) or not any(self.rates):
-            raise ValueError(f"queue {self.name}: rates must be >= 0, one of them > 0")
-        if self.aht <= 0:
-            raise ValueError(f"queue {self.name}: aht must be > 0")
-        if self.handle not in ("exponential", "lognormal"):
-            raise ValueError(f"queue {self.name}: handle is exponential or lognormal")
-        if self.handle == "lognormal" and self.handle_sd <= 0:
-            raise ValueError(f"queue {self.name}: a lognormal handle time needs handle_sd > 0")
-        if self.patience is not None and self.patience <= 0:
-            raise ValueError(f"queue {self.name}: patience must be > 0")
-        if self.rate_interval <= 0:
-            raise ValueError(f"queue {self.name}: rate_interval must be > 0")
-        if self.rate_lengths is not None and (
-            len(self.rate_lengths) != len(self.rates)
-            or any(not 0 < x < INF for x in self.rate_lengths)
-        ):
-            raise ValueError(f"queue {self.name}: one finite length > 0 per rate")
-        if self.end not in ("stop", "repeat", "hold"):
-            raise ValueError(f"queue {self.name}: end is stop, repeat or hold")
-
-    @property
-    def constant(self) -> bool:
-        """One rate for ever."""
-        return len(self.rates) == 1 and self.rate_lengths is None
-
-    def interval_ends(self) -> list[float]:
-        """Where each interval of the cycle ends, seconds from its start."""
-        lengths = self.rate_lengths or (self.rate_interval,) * len(self.rates)
-        return list(itertools.accumulate(lengths))
-
-
-@dataclass(frozen=True, slots=True)
 class ModelConfig:
-    queues: tuple[QueueTraffic, ...]
+    """What one replication models. Each queue is a live traffic `Profile` (its arrivals,
+    handle time and patience; its shares and call variables are the live simulator's
+    business: the model has no agent-to-agent calls)."""
+
+    queues: tuple[Profile, ...]
     agents: int
     sl_seconds: float = 20.0
     wrapup: float = 0.0  # seconds after each call before the agent is available again
@@ -115,8 +75,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not self.queues:
             raise ValueError("at least one queue")
-        if len({q.name for q in self.queues}) != len(self.queues):
-            raise ValueError("queue names must be unique")
+        if len({q.dn for q in self.queues}) != len(self.queues):
+            raise ValueError("queue DNs must be unique")
+        for name, q in zip(self.queue_names, self.queues, strict=True):
+            _check_queue(name, q)
         if self.agents < 1:
             raise ValueError("agents must be >= 1")
         if (self.calls is None) == (self.horizon is None):
@@ -127,6 +89,34 @@ class ModelConfig:
             raise ValueError("horizon must be > 0 and warmup_seconds >= 0")
         if self.sl_seconds < 0 or self.wrapup < 0 or self.interval <= 0:
             raise ValueError("sl_seconds and wrapup must be >= 0, interval > 0")
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        """Each queue's name in the results: its name, or its DN if it has none; a name
+        that two queues share gets the DN too."""
+        names = [q.name or q.dn for q in self.queues]
+        return tuple(
+            f"{name} ({q.dn})" if names.count(name) > 1 else name
+            for name, q in zip(names, self.queues, strict=True)
+        )
+
+
+def _check_queue(name: str, q: Profile) -> None:
+    """What the model needs of a profile made in code (a TOML file is checked on loading)."""
+    rates = [rate for _, rate in q.arrivals.intervals]
+    if any(r < 0 for r in rates) or not any(rates):
+        raise ValueError(f"queue {name}: rates must be >= 0, one of them > 0")
+    if any(not seconds > 0 for seconds, _ in q.arrivals.intervals):
+        raise ValueError(f"queue {name}: every interval must last > 0 seconds")
+    if q.arrivals.end not in ENDS:
+        raise ValueError(f"queue {name}: end is {', '.join(ENDS)}")
+    handle = q.handle_time
+    if handle.distribution not in DISTRIBUTIONS or not handle.mean > 0:
+        raise ValueError(f"queue {name}: handle time: exponential or lognormal, mean > 0")
+    if handle.distribution == "lognormal" and not (handle.sd or 0) > 0:
+        raise ValueError(f"queue {name}: a lognormal handle time needs sd > 0")
+    if q.mean_patience is not None and not q.mean_patience > 0:
+        raise ValueError(f"queue {name}: patience must be > 0")
 
 
 @dataclass(slots=True)
@@ -201,23 +191,16 @@ class _Agent(_Event):
 
 
 class _Source(_Event):
-    """A queue's caller population: schedules its own next arrival."""
+    """A queue's caller population: schedules its own next arrival. Its draws are the
+    profile's own samplers, bound to the replication's random streams once."""
 
     __slots__ = (
-        "ends",
-        "exp_arrival",
-        "exp_handle",
-        "exp_patience",
-        "handle_mu",
-        "handle_sigma",
-        "index",
-        "lognormal",
-        "patience_rate",
+        "gap",  # a steady rate: the next gap; else None and next_arrival walks the profile
+        "handle",
+        "name",
+        "next_arrival",
+        "patience",  # None: nobody abandons
         "queue",
-        "rate",
-        "rate_end",
-        "rng_handle",
-        "spec",
         "tallies",
     )
 
@@ -262,30 +245,17 @@ class Replication:
         self._arrive_cb = (self._arrive,)
 
         agent_ids = [f"m{i:05d}" for i in range(1, config.agents + 1)]
-        for i, spec in enumerate(config.queues):
+        for i, (name, profile) in enumerate(zip(config.queue_names, config.queues, strict=True)):
             src = _Source()
-            src.spec = spec
-            src.index = i
+            src.name = name
             src.queue = self._acd.add_queue(
-                id=f"q{i}", name=spec.name, dn=str(9000 + i), members=agent_ids
+                id=f"q{i}", name=name, dn=str(9000 + i), members=agent_ids
             )
-            rng_a = random.Random(f"{seed}/{spec.name}/arrivals")
-            rng_h = random.Random(f"{seed}/{spec.name}/handle")
-            rng_p = random.Random(f"{seed}/{spec.name}/patience")
-            src.exp_arrival = rng_a.expovariate
-            src.exp_handle = rng_h.expovariate
-            src.rng_handle = rng_h
-            src.exp_patience = rng_p.expovariate
-            src.lognormal = spec.handle == "lognormal"
-            if src.lognormal:
-                sigma2 = math.log1p((spec.handle_sd / spec.aht) ** 2)
-                src.handle_sigma = math.sqrt(sigma2)
-                src.handle_mu = math.log(spec.aht) - sigma2 / 2.0
-            else:
-                src.handle_mu = 1.0 / spec.aht  # the rate
-                src.handle_sigma = 0.0
-            src.patience_rate = 0.0 if spec.patience is None else 1.0 / spec.patience
-            src.ends = spec.interval_ends()
+            arrivals = profile.arrivals.sampler(random.Random(f"{seed}/{name}/arrivals"))
+            src.gap = arrivals.gap
+            src.next_arrival = arrivals.next
+            src.handle = profile.handle_time.sampler(random.Random(f"{seed}/{name}/handle"))
+            src.patience = profile.patience.sampler(random.Random(f"{seed}/{name}/patience"))
             src.tallies = []
             self._sources.append(src)
         for agent_id in agent_ids:
@@ -299,46 +269,17 @@ class Replication:
 
     # -- arrivals ---------------------------------------------------------------------------
 
-    def _set_rate(self, src: _Source, now: float) -> None:
-        """The source's rate at `now` and until when it holds (a profile: piecewise)."""
-        spec = src.spec
-        if spec.constant:
-            src.rate, src.rate_end = spec.rates[0], INF
-            return
-        ends = src.ends
-        cycle = ends[-1]
-        base = 0.0
-        if now >= cycle and spec.end == "repeat":
-            base = math.floor(now / cycle) * cycle
-        k = bisect.bisect_right(ends, now - base)
-        while True:
-            if k >= len(ends):  # the cycle is over (or `now` is at its end, by rounding)
-                if spec.end == "stop":  # no more calls
-                    src.rate, src.rate_end = 0.0, INF
-                    return
-                if spec.end == "hold":
-                    src.rate, src.rate_end = spec.rates[-1], INF
-                    return
-                base, k = base + cycle, 0
-            if base + ends[k] > now:
-                break
-            k += 1
-        src.rate, src.rate_end = spec.rates[k], base + ends[k]
-
     def _next_arrival(self, src: _Source, now: float) -> None:
-        """Schedule the source's next arrival after `now` (memoryless: at a rate change the
-        gap is drawn again from the change on, which is exact for a piecewise rate)."""
-        while True:
-            if src.rate > 0.0:
-                gap = src.exp_arrival(src.rate)
-                if now + gap < src.rate_end:
-                    src.callbacks = self._arrive_cb
-                    self._schedule(src, NORMAL, now + gap - self.env._now)
-                    return
-            if src.rate_end == INF:
-                return  # no rate any more: this source is done
-            now = src.rate_end
-            self._set_rate(src, now)
+        """Schedule the source's next arrival after `now` (model time = profile time)."""
+        gap = src.gap
+        if gap is not None:  # a steady rate: the short way
+            src.callbacks = self._arrive_cb
+            self._schedule(src, NORMAL, gap())
+            return
+        t = src.next_arrival(now)
+        if t is not None:  # None: this source is done
+            src.callbacks = self._arrive_cb
+            self._schedule(src, NORMAL, t - now)
 
     def _arrive(self, src: _Source) -> None:
         self._flush()
@@ -361,16 +302,18 @@ class Replication:
             self._unresolved += 1
         else:
             call.tally = None
-        if src.rate_end == INF:  # a constant rate: the short way
+        gap = src.gap
+        if gap is not None:  # a steady rate: the short way
             src.callbacks = self._arrive_cb
-            self._schedule(src, NORMAL, src.exp_arrival(src.rate))
+            self._schedule(src, NORMAL, gap())
         else:
             self._next_arrival(src, now)
         queued = self._queued = self._queued + 1
         self._acd.offer(call, src.queue)  # calls _on_route at once if an agent is available
-        if self._queued == queued and src.patience_rate:  # it waits: its patience runs
+        patience = src.patience
+        if self._queued == queued and patience is not None:  # it waits: its patience runs
             call.callbacks = self._abandon_cb
-            self._schedule(call, NORMAL, src.exp_patience(src.patience_rate))
+            self._schedule(call, NORMAL, patience())
 
     # -- routing, handling, abandoning --------------------------------------------------------
 
@@ -378,14 +321,9 @@ class Replication:
         now = self.env._now
         self._queued -= 1
         self._busy += 1
-        src = call.source
-        if src.lognormal:
-            handle = src.rng_handle.lognormvariate(src.handle_mu, src.handle_sigma)
-        else:
-            handle = src.exp_handle(src.handle_mu)
         agent = self._agents[agent_id]
         agent.callbacks = self._done_cb
-        self._schedule(agent, NORMAL, handle)
+        self._schedule(agent, NORMAL, call.source.handle())
         tally = call.tally
         if tally is not None:
             wait = now - call.arrived
@@ -512,7 +450,6 @@ class Replication:
                 self._schedule(opener, URGENT, cfg.warmup_seconds)
             self._schedule(closer, URGENT, cfg.warmup_seconds + cfg.horizon)
         for src in self._sources:
-            self._set_rate(src, 0.0)
             self._next_arrival(src, 0.0)
         with contextlib.suppress(StopSimulation):
             env.run()
@@ -529,7 +466,7 @@ class Replication:
                 total.add(tally)
                 if i < len(self._intervals):
                     self._intervals[i].tally.add(tally)
-            queues[src.spec.name] = total
+            queues[src.name] = total
         result = RunResult(
             agents=cfg.agents,
             t0=self._t0,

@@ -111,10 +111,10 @@ class Experiment:
     def queue_kpis(self) -> dict[str, dict[str, Estimate]]:
         """Per queue: the per-call KPIs (occupancy is the agents', shared by every queue)."""
         out: dict[str, dict[str, Estimate]] = {}
-        for spec in self.config.queues:
-            per_run = [tally_kpis(run.queues[spec.name]) for run in self.runs]
+        for name in self.config.queue_names:
+            per_run = [tally_kpis(run.queues[name]) for run in self.runs]
             keys = per_run[0].keys()
-            out[spec.name] = {k: Estimate.of([p[k] for p in per_run]) for k in keys}
+            out[name] = {k: Estimate.of([p[k] for p in per_run]) for k in keys}
         return out
 
     def intervals(self) -> list[dict[str, object]]:
@@ -191,11 +191,12 @@ def analytic(config: ModelConfig) -> erlang.ErlangResult | None:
     if len(config.queues) != 1 or config.wrapup:
         return None
     q = config.queues[0]
-    if len(q.rates) != 1 or q.handle != "exponential":
+    if not q.arrivals.steady or q.handle_time.distribution != "exponential":
         return None
-    if q.patience is None and q.rates[0] * q.aht >= config.agents:
+    rate, patience = q.calls_per_hour / 3600.0, q.mean_patience
+    if patience is None and rate * q.aht >= config.agents:
         return None
-    return erlang.metrics(q.rates[0], q.aht, config.agents, config.sl_seconds, q.patience)
+    return erlang.metrics(rate, q.aht, config.agents, config.sl_seconds, patience)
 
 
 def analytic_start(config: ModelConfig, target_sl: float) -> int:
@@ -204,11 +205,11 @@ def analytic_start(config: ModelConfig, target_sl: float) -> int:
     rate = 0.0
     work = 0.0
     for q in config.queues:
-        mean_rate = sum(q.rates) / len(q.rates)
+        mean_rate = q.calls_per_hour / 3600.0  # over the profile's cycle
         rate += mean_rate
         work += mean_rate * q.aht
     aht = work / rate + config.wrapup
-    patiences = [q.patience for q in config.queues]
+    patiences = [q.mean_patience for q in config.queues]
     patience = None if None in patiences else sum(p for p in patiences if p) / len(patiences)
     return erlang.staffing(rate, aht, config.sl_seconds, target_sl, patience)
 

@@ -1,1 +1,1 @@
-"""Traffic: profiles (the format lives in `finesse_sim.traffic`), the live-run report."""
+"""Traffic in the harness: the live-run report (profiles live in `finesse_sim.traffic`)."""

@@ -7,15 +7,14 @@ give each queue's expected calls for the window run, its mean handle time and pa
 puts offered, answered, abandoned, service level, ASA and abandon rate beside a prediction
 for the same traffic and staffing:
 
-* with the offline model installed (`mobagent model`, imported lazily), the model replays
-  the same profile file over the same window from an empty start (`--profile FILE
-  --horizon SECONDS --warmup-seconds 0`, independent replications, 95 % confidence
+* the offline model (`scenarios.model`, called in this process) replays the same profile
+  file over the same window from an empty start (independent replications, 95 % confidence
   intervals); a profile the simulator did not read from a file is modelled in steady state
   at the window's mean rate;
-* without it, Erlang C (no patience) or Erlang A (exponential patience) in steady state at
-  the window's mean rate (a 60 s demo of `busy_monday` sees only its first intervals), the
-  profile's mean handle time and patience: `scenarios.queueing.erlang` when present, else
-  this module's own small implementation. The output says which one was used.
+* with `--no-model` (or when the model cannot run), Erlang C (no patience) or Erlang A
+  (exponential patience) in steady state at the window's mean rate (a 60 s demo of
+  `busy_monday` sees only its first intervals), the profile's mean handle time and patience
+  (`scenarios.queueing.erlang`). The output says which one was used.
 * `--wrap-up S`: the agents' after-call work per call (the model's `--wrapup`; added to the
   handle time for Erlang).
 
@@ -28,19 +27,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
-import importlib
-import io
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from finesse_sim.traffic import load_profile
+from scenarios.model.engine import ModelConfig
+from scenarios.model.experiment import run_experiment
+from scenarios.model.inputs import model_config, steady_queue
+from scenarios.queueing import erlang
+
 KPIS = ("offered", "answered", "abandoned", "service_level", "asa", "abandon_rate")
+PREDICTED = ("service_level", "asa", "abandon_rate", "p_wait", "occupancy")
 MODEL_CALLS = 50_000  # steady state: calls over all replications
 MODEL_REPLICATIONS = 5
 WINDOW_REPLICATIONS = 20  # a profile's window: independent replays of it
@@ -138,76 +139,73 @@ def model_inputs(snapshot: dict[str, Any], agents: int, wrap_up: float = 0.0) ->
 # -- predictions --------------------------------------------------------------------------------
 
 
-def _model_argv(inputs: dict[str, Any]) -> tuple[list[str], str]:
-    """`mobagent model` arguments: the profile over the run's window when there is a
-    profile file, else the window's stationary traffic."""
-    common = ["--agents", str(inputs["agents"]), "--jobs", "1", "--json"]
-    if inputs["wrap_up"]:
-        common += ["--wrapup", f"{inputs['wrap_up']:g}"]
+def model_config_for(inputs: dict[str, Any]) -> tuple[ModelConfig, int, int, str]:
+    """(configuration, replications, seed, what it is) of the offline model's prediction:
+    the profile over the run's window when there is a profile file, else the window's
+    stationary traffic."""
+    agents, wrapup = inputs["agents"], inputs["wrap_up"]
     if inputs["profile_file"] and inputs["window_seconds"] > 0:
-        argv = ["--profile", inputs["profile_file"], "--horizon", f"{inputs['window_seconds']:.3f}"]
-        argv += ["--warmup-seconds", "0", "--replications", str(WINDOW_REPLICATIONS)]
+        profile = load_profile(inputs["profile_file"])
+        config = model_config(
+            profile.queues.values(),
+            agents,
+            sl_seconds=profile.sl_seconds,
+            wrapup=wrapup,
+            horizon=inputs["window_seconds"],
+            warmup_seconds=0.0,
+        )
         what = f"the profile over the run's window, {WINDOW_REPLICATIONS} replications"
-        return argv + common, what
-    argv = ["--calls-per-hour", f"{inputs['calls_per_hour']:.6g}", "--aht", f"{inputs['aht']:.6g}"]
-    if inputs["handle"] == "lognormal" and inputs["handle_sd"]:
-        argv += ["--handle", "lognormal", "--aht-sd", f"{inputs['handle_sd']:.6g}"]
-    if inputs["patience"] is not None:
-        argv += ["--patience", f"{inputs['patience']:.6g}"]
-    argv += ["--sl-seconds", f"{inputs['sl_seconds']:g}", "--calls", str(MODEL_CALLS)]
-    argv += ["--replications", str(MODEL_REPLICATIONS), "--seed", "1"]
-    return argv + common, "steady state at the window's mean rate"
+        return config, WINDOW_REPLICATIONS, profile.seed, what
+    lognormal = inputs["handle"] == "lognormal" and inputs["handle_sd"]
+    queue = steady_queue(
+        inputs["calls_per_hour"],
+        inputs["aht"],
+        handle="lognormal" if lognormal else "exponential",
+        aht_sd=inputs["handle_sd"] if lognormal else None,
+        patience=inputs["patience"],
+    )
+    config = model_config(
+        [queue],
+        agents,
+        sl_seconds=inputs["sl_seconds"],
+        wrapup=wrapup,
+        calls=MODEL_CALLS // MODEL_REPLICATIONS,
+    )
+    return config, MODEL_REPLICATIONS, 1, "steady state at the window's mean rate"
 
 
-def predict_with_model(inputs: dict[str, Any]) -> dict[str, Any] | None:
-    """`mobagent model` in this process (imported lazily); None when it is not installed."""
-    try:
-        from mobagent.cli import SUBCOMMANDS
-    except ImportError:
-        return None
-    if "model" not in SUBCOMMANDS:
-        return None
-    module = importlib.import_module(SUBCOMMANDS["model"][0])
-    argv, what = _model_argv(inputs)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = module.main(argv)
-    if status:
-        raise ReportError(f"mobagent model failed ({status}): {err.getvalue().strip()[-300:]}")
-    lines = [ln for ln in out.getvalue().splitlines() if ln.strip().startswith("{")]
-    if not lines:
-        raise ReportError("mobagent model printed no JSON")
-    result = json.loads(lines[-1])
-    figures = {
-        k: {"value": result[k]["mean"], "ci95": result[k].get("ci95")}
-        for k in ("service_level", "asa", "abandon_rate", "p_wait", "occupancy")
-        if isinstance(result.get(k), dict) and result[k].get("mean") is not None
+def predict_with_model(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The offline model's replications, in this process (one job: the report is small)."""
+    config, replications, seed, what = model_config_for(inputs)
+    exp = run_experiment(config, replications, seed, jobs=1)
+    figures = {}
+    for key in PREDICTED:
+        estimate = exp.kpis[key].as_json()
+        if estimate["mean"] is not None:
+            figures[key] = {"value": estimate["mean"], "ci95": estimate["ci95"]}
+    model = {
+        "profile": inputs["profile_file"] if config.horizon is not None else None,
+        "horizon": config.horizon,
+        "callsPerReplication": config.calls,
+        "replications": replications,
+        "seed": seed,
     }
-    return {"source": f"mobagent model: {what} (95 % CI)", "figures": figures, "argv": argv}
+    return {"source": f"mobagent model: {what} (95 % CI)", "figures": figures, "model": model}
 
 
 def predict_analytic(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Erlang C or A: the project's `scenarios.queueing.erlang` if present, else ours."""
+    """Erlang C (no patience) or Erlang A (exponential patience), `scenarios.queueing`."""
     lam = inputs["calls_per_hour"] / 3600.0
     aht = inputs["aht"] + inputs["wrap_up"]  # after-call work keeps the agent busy too
-    args = (lam, aht, inputs["agents"], inputs["sl_seconds"], inputs["patience"])
     kind = "Erlang A (M/M/N+M)" if inputs["patience"] is not None else "Erlang C (M/M/N)"
     try:
-        erlang = importlib.import_module("scenarios.queueing.erlang")
-        found = erlang.metrics(*args)
-        result = dataclasses.asdict(found) if dataclasses.is_dataclass(found) else dict(found)
-        source = f"{kind}, scenarios.queueing.erlang"
-    except (ImportError, AttributeError, TypeError):
-        result = erlang_fallback(*args)
-        source = f"{kind}, the report's own fallback (the offline model is not installed)"
+        result = erlang.metrics(
+            lam, aht, inputs["agents"], inputs["sl_seconds"], inputs["patience"]
+        )
     except ValueError as exc:
         return {"source": "none", "figures": {}, "notes": [f"{kind}: {exc}"]}
-    figures = {
-        k: {"value": result[k], "ci95": None}
-        for k in ("service_level", "asa", "abandon_rate", "p_wait", "occupancy")
-        if k in result
-    }
-    return {"source": source, "figures": figures}
+    figures = {k: {"value": getattr(result, k), "ci95": None} for k in PREDICTED}
+    return {"source": f"{kind}, scenarios.queueing.erlang", "figures": figures}
 
 
 def predict(inputs: dict[str, Any], *, use_model: bool = True) -> dict[str, Any]:
@@ -224,10 +222,8 @@ def predict(inputs: dict[str, Any], *, use_model: bool = True) -> dict[str, Any]
     if use_model and not (unstable and not inputs["profile_file"]):
         try:
             prediction = predict_with_model(inputs)
-        except ReportError as exc:
-            notes.append(f"{exc}; using Erlang instead")
-        if prediction is None and not notes:
-            notes.append("the offline model (mobagent model) is not installed; using Erlang")
+        except ValueError as exc:  # a profile file that changed meanwhile, say
+            notes.append(f"the offline model cannot run: {exc}; using Erlang instead")
     if prediction is None and unstable:
         notes.append(
             f"offered load {load:.1f} Erlangs >= {inputs['agents']} agents and nobody "
@@ -239,105 +235,6 @@ def predict(inputs: dict[str, Any], *, use_model: bool = True) -> dict[str, Any]
     prediction["notes"] = notes + prediction.get("notes", [])
     prediction["offered_load"] = load
     return prediction
-
-
-def erlang_fallback(
-    arrival_rate: float, aht: float, agents: int, sl_seconds: float, patience: float | None
-) -> dict[str, float]:
-    """Erlang C, or Erlang A solved as its birth-death chain (see `scenarios.queueing`).
-
-    Service level = answered within T / offered; ASA = mean wait of answered calls.
-    """
-    lam, mu, n = arrival_rate, 1.0 / aht, agents
-    load = lam * aht
-    b = 1.0  # Erlang B by its recursion, stable for any N
-    for i in range(1, n + 1):
-        b = load * b / (i + load * b)
-    b = max(b, 1e-300)
-    if patience is None:
-        c = n * b / (n - load * (1.0 - b))
-        drain = n * mu - lam
-        return {
-            "p_wait": c,
-            "service_level": 1.0 - c * math.exp(-drain * sl_seconds),
-            "asa": c / drain,
-            "abandon_rate": 0.0,
-            "occupancy": load / n,
-        }
-    theta = 1.0 / patience
-    # log weights of the states N + k relative to pi_N, until the rest is negligible; the
-    # states 0..N weigh 1/B together. Normalized by their largest (heavy overload overflows).
-    logs, log_w, log_sum, k = [0.0], 0.0, math.log(1.0 / b), 0
-    log_sum = _log_add(log_sum, 0.0)
-    while True:
-        k += 1
-        ratio = lam / (n * mu + k * theta)
-        log_w += math.log(ratio)
-        if ratio < 1 and log_w - math.log1p(-ratio) < math.log(1e-13) + log_sum:
-            break
-        if k > 2_000_000:
-            raise ValueError("Erlang A: the queue is too long to sum (patience too long)")
-        logs.append(log_w)
-        log_sum = _log_add(log_sum, log_w)
-    top = max(logs)
-    weights = [math.exp(x - top) for x in logs]  # pi_{N+k} / (pi_N e^top)
-    tail = sum(weights)
-    head = math.exp(-top) / b  # the states 0..N, same scale
-    total = head + tail - math.exp(-top)  # state N is in both
-    p_wait = tail / total
-    # a call finding k ahead is answered w.p. prod r_j/(r_j+theta), r_j = N mu + j theta,
-    # after E[V; answered] = that * sum 1/(r_j+theta); within T: g_k(T) below
-    served, served_wait, p, inv = 0.0, 0.0, 1.0, 0.0
-    for k, w in enumerate(weights):
-        r = n * mu + k * theta
-        p *= r / (r + theta)
-        inv += 1.0 / (r + theta)
-        served += w * p
-        served_wait += w * p * inv
-    within = _answered_within(weights, n * mu, theta, sl_seconds)
-    p_answered = 1.0 - p_wait + served / total
-    busy = (load * (head - math.exp(-top)) + n * (tail - math.exp(-top))) / total
-    return {
-        "p_wait": p_wait,
-        "service_level": 1.0 - p_wait + within / total,
-        "asa": (served_wait / total) / p_answered,
-        "abandon_rate": 1.0 - p_answered,
-        "occupancy": busy / n,
-    }
-
-
-def _log_add(a: float, b: float) -> float:
-    """log(e^a + e^b) without overflow."""
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
-
-
-def _answered_within(weights: list[float], n_mu: float, theta: float, t: float) -> float:
-    """sum_k weights[k] P(answered within t | k ahead), by uniformizing the queue position:
-    from k ahead the call moves up at N mu + k theta (an agent frees, or one ahead abandons),
-    leaves at theta (its own patience); from 0 ahead the next free agent answers it."""
-    # A call k ahead needs k + 1 jumps: positions beyond the jumps that fit in t add nothing,
-    # and a smaller chain needs a smaller uniformization rate.
-    size = len(weights)
-    for _ in range(3):
-        top = n_mu + size * theta + theta  # >= every total rate out of a position kept
-        mean = top * t
-        jumps = int(mean + 12.0 * math.sqrt(mean) + 30.0)
-        size = min(size, jumps)
-    weights = weights[:size]
-    down = [(n_mu + k * theta) / top for k in range(size)]
-    stay = [1.0 - d - theta / top for d in down]
-    h = [0.0] * size  # P(answered within m jumps | k ahead)
-    answered = 0.0
-    for m in range(jumps):
-        if mean > 0:
-            poisson = math.exp(-mean + m * math.log(mean) - math.lgamma(m + 1))
-        else:
-            poisson = 1.0 if m == 0 else 0.0
-        answered += poisson * sum(w * x for w, x in zip(weights, h, strict=True))
-        h = [down[0] + stay[0] * h[0]] + [
-            down[k] * h[k - 1] + stay[k] * h[k] for k in range(1, size)
-        ]
-    return answered
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -386,7 +283,7 @@ def build_report(
             "pWait": figures.get("p_wait", {}).get("value"),
             "occupancy": figures.get("occupancy", {}).get("value"),
             "notes": prediction.get("notes", []),
-            "modelArgs": prediction.get("argv"),
+            "model": prediction.get("model"),
         },
     }
 

@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.timeout(120)
 def test_quick_model_benchmark():
-    pytest.importorskip("ciw")
     proc = subprocess.run(
         [sys.executable, "-m", "scenarios.bench.model_bench", "--quick", "--no-patience", "--json"],
         cwd=ROOT,

@@ -8,16 +8,42 @@ import math
 import pytest
 
 from finesse_sim.model import acd as acd_module
+from finesse_sim.traffic import Arrivals, HandleTime, Patience, Profile
 from scenarios.model import engine
-from scenarios.model.engine import ModelConfig, QueueTraffic, Replication, run_replication
+from scenarios.model.engine import ModelConfig, Replication, run_replication
 from scenarios.model.experiment import analytic, run_experiment, run_kpis, search_agents
 from scenarios.model.stats import Estimate, t_quantile_975
 
 RATE = 200 / 3600
 
 
+def _queue(
+    calls_per_hour: float = 200.0,
+    aht: float = 180.0,
+    *,
+    dn: str = "8000",
+    name: str = "q",
+    intervals: tuple[tuple[float, float], ...] | None = None,
+    end: str = "stop",
+    patience: float | None = None,
+    sd: float | None = None,
+) -> Profile:
+    """A queue's profile: a constant rate, or (seconds, calls per hour) intervals."""
+    if intervals is None:
+        arrivals = Arrivals.constant(calls_per_hour)
+    else:
+        arrivals = Arrivals(intervals, end=end)
+    return Profile(
+        dn=dn,
+        arrivals=arrivals,
+        handle_time=HandleTime("lognormal" if sd else "exponential", aht, sd),
+        patience=Patience() if patience is None else Patience("exponential", patience),
+        name=name,
+    )
+
+
 def _config(**kw):
-    queue = kw.pop("queue", QueueTraffic("q", (RATE,), 180.0))
+    queue = kw.pop("queue", _queue())
     kw.setdefault("agents", 14)
     kw.setdefault("calls", 4_000)
     kw.setdefault("warmup_calls", 400)
@@ -52,7 +78,7 @@ def test_the_window_counts_exactly_the_measured_calls():
 
 
 def test_patience_makes_callers_abandon_and_only_waiting_callers():
-    queue = QueueTraffic("q", (RATE,), 180.0, patience=30.0)
+    queue = _queue(patience=30.0)
     t = run_replication(_config(queue=queue, agents=10), seed=1).total
     assert t.abandoned > 0
     assert t.abandoned <= t.waited
@@ -69,7 +95,7 @@ def test_wrapup_keeps_agents_busy():
 
 
 def test_lognormal_handle_times_have_the_asked_mean():
-    queue = QueueTraffic("q", (RATE,), 180.0, handle="lognormal", handle_sd=90.0)
+    queue = _queue(sd=90.0)
     kpis = run_kpis(run_replication(_config(queue=queue, agents=30, calls=20_000), seed=4))
     assert kpis["occupancy"] == pytest.approx(RATE * 180 / 30, rel=0.03)
     assert kpis["p_wait"] < 0.01
@@ -78,7 +104,7 @@ def test_lognormal_handle_times_have_the_asked_mean():
 
 def test_a_profile_of_interval_rates_and_a_time_window():
     # a quiet first half hour, then 400 calls/h for an hour, then nothing
-    queue = QueueTraffic("q", (0.0, 400 / 3600, 400 / 3600), 180.0, rate_interval=1800.0)
+    queue = _queue(intervals=((1800.0, 0.0), (1800.0, 400.0), (1800.0, 400.0)))
     cfg = ModelConfig(queues=(queue,), agents=25, horizon=3 * 3600.0, interval=1800.0)
     result = run_replication(cfg, seed=5)
     offered = [iv.tally.offered for iv in result.intervals]
@@ -94,8 +120,8 @@ def test_interval_lengths_and_what_comes_after_the_last(end, expected_calls):
     # 10 minutes at 600 calls/h, 50 minutes at 0, then after the hour: stop, repeat or hold
     # (hold: the last rate, 0, for ever); a 3-hour window; the last rate of "hold" set to
     # 480 calls/h instead, to tell it from "stop"
-    last = 480 / 3600 if end == "hold" else 0.0
-    queue = QueueTraffic("q", (600 / 3600, last), 60.0, rate_lengths=(600.0, 3000.0), end=end)
+    last = 480.0 if end == "hold" else 0.0
+    queue = _queue(aht=60.0, intervals=((600.0, 600.0), (3000.0, last)), end=end)
     cfg = ModelConfig(queues=(queue,), agents=40, horizon=3 * 3600.0, interval=600.0)
     if end == "hold":
         expected_calls = 100 + 480 * 50 / 60 + 480 * 2
@@ -104,7 +130,7 @@ def test_interval_lengths_and_what_comes_after_the_last(end, expected_calls):
 
 
 def test_two_queues_share_the_agents():
-    queues = (QueueTraffic("sales", (RATE,), 180.0), QueueTraffic("support", (RATE / 2,), 300.0))
+    queues = (_queue(name="sales"), _queue(100.0, 300.0, dn="8001", name="support"))
     cfg = ModelConfig(queues=queues, agents=20, calls=6_000, warmup_calls=600)
     exp = run_experiment(cfg, replications=2, seed=1, jobs=1)
     per_queue = exp.queue_kpis()
@@ -145,9 +171,20 @@ def test_student_t():
 
 
 def test_bad_configurations_are_refused():
-    with pytest.raises(ValueError):
-        QueueTraffic("q", (0.0,), 180.0)
-    with pytest.raises(ValueError):
-        QueueTraffic("q", (RATE,), 180.0, handle="lognormal")
-    with pytest.raises(ValueError):
-        ModelConfig(queues=(QueueTraffic("q", (RATE,), 180.0),), agents=1)  # no window
+    with pytest.raises(ValueError, match="one of them > 0"):
+        _config(queue=_queue(0.0))
+    with pytest.raises(ValueError, match="lognormal handle time needs sd"):
+        _config(queue=Profile("8000", Arrivals.constant(200), HandleTime("lognormal", 180.0)))
+    with pytest.raises(ValueError, match="patience must be > 0"):
+        _config(queue=_queue(patience=0.0))
+    with pytest.raises(ValueError, match="either calls or horizon"):
+        ModelConfig(queues=(_queue(),), agents=1)  # no window
+    with pytest.raises(ValueError, match="DNs must be unique"):
+        ModelConfig(queues=(_queue(), _queue(name="other")), agents=1, calls=10)
+
+
+def test_queues_are_named_by_name_or_dn():
+    queues = (_queue(name="Sales"), _queue(dn="8001", name="Sales"), _queue(dn="8002", name=""))
+    cfg = ModelConfig(queues=queues, agents=3, calls=10)
+    assert cfg.queue_names == ("Sales (8000)", "Sales (8001)", "8002")
+    assert set(run_replication(cfg, seed=1).queues) == set(cfg.queue_names)

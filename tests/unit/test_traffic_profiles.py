@@ -6,12 +6,14 @@ import math
 import random
 import statistics
 import tomllib
+from pathlib import Path
 
 import pytest
 
+import finesse_sim.traffic
 from finesse_sim import cli as sim_cli
-from scenarios.traffic.profiles import (
-    PROFILES_DIR,
+from finesse_sim.traffic import (
+    SHIPPED_PROFILES,
     CallData,
     ProfileError,
     TrafficProfile,
@@ -37,10 +39,19 @@ def test_the_three_profiles_ship():
     assert set(SHIPPED) <= set(shipped_profiles())
 
 
+def test_the_shipped_profiles_are_package_data_of_the_simulator():
+    package = Path(finesse_sim.traffic.__file__).parent
+    assert Path(str(SHIPPED_PROFILES)) == package / "profiles"
+    assert Path(load_profile("burst").source or "") == package / "profiles" / "burst.toml"
+    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"]["package-data"]
+    assert "profiles/*.toml" in package_data["finesse_sim.traffic"]  # wheels ship them
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_profiles_load_by_name_and_by_path(name):
     by_name = load_profile(name)
-    by_path = load_profile(PROFILES_DIR / f"{name}.toml")
+    by_path = load_profile(SHIPPED_PROFILES / f"{name}.toml")
     assert by_name == by_path
     assert by_name.name == name and by_name.description
     sales = by_name.queue("8000")
@@ -283,7 +294,7 @@ def test_files_errors_name_the_file(tmp_path):
 
 def test_a_profile_file_may_leave_out_its_name(tmp_path):
     path = tmp_path / "evening.toml"
-    text = (PROFILES_DIR / "quiet_hour.toml").read_text().replace('name = "quiet_hour"\n', "")
+    text = (SHIPPED_PROFILES / "quiet_hour.toml").read_text().replace('name = "quiet_hour"\n', "")
     assert "name =" not in text.split("[queues", 1)[0]
     path.write_text(text)
     loaded = load_profile(path)

@@ -1,12 +1,11 @@
-"""The live-traffic report: its prediction inputs, sources and the Erlang fallback."""
+"""The live-traffic report: its prediction inputs, the offline model's and Erlang's."""
 
 from __future__ import annotations
 
 import pytest
 
-from mobagent.cli import SUBCOMMANDS
+from finesse_sim.traffic import SHIPPED_PROFILES
 from scenarios.traffic import report
-from scenarios.traffic.profiles import PROFILES_DIR
 
 # the reference values of docs/traffic.md: (arrivals per second, AHT, agents, patience) -> figures
 ERLANG = [
@@ -18,18 +17,37 @@ ERLANG = [
 ]
 
 
+def erlang_inputs(rate: float, aht: float, agents: int, patience: float | None) -> dict:
+    return {
+        "calls_per_hour": rate * 3600.0,
+        "aht": aht,
+        "wrap_up": 0.0,
+        "agents": agents,
+        "sl_seconds": 20.0,
+        "patience": patience,
+    }
+
+
 @pytest.mark.parametrize(("args", "expected"), ERLANG)
-def test_the_fallback_erlang_matches_the_reference_values(args, expected):
-    rate, aht, agents, patience = args
-    got = report.erlang_fallback(rate, aht, agents, 20.0, patience)
+def test_the_erlang_prediction_matches_the_reference_values(args, expected):
+    prediction = report.predict_analytic(erlang_inputs(*args))
+    assert prediction["source"].endswith("scenarios.queueing.erlang")
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=0.0001 if key != "asa" else 0.05)
+        got = prediction["figures"][key]["value"]
+        assert got == pytest.approx(value, abs=0.0001 if key != "asa" else 0.05)
 
 
-def test_the_fallback_survives_heavy_overload():
-    got = report.erlang_fallback(0.5, 180, 5, 20.0, 3600.0)  # 90 Erlangs on 5 agents
-    assert got["p_wait"] == pytest.approx(1.0) and 0.9 < got["abandon_rate"] < 1.0
-    assert got["service_level"] == pytest.approx(0.0, abs=1e-6)
+def test_the_erlang_prediction_survives_heavy_overload():
+    figures = report.predict_analytic(erlang_inputs(0.5, 180, 5, 3600.0))["figures"]
+    assert figures["p_wait"]["value"] == pytest.approx(1.0)
+    assert 0.9 < figures["abandon_rate"]["value"] < 1.0
+    assert figures["service_level"]["value"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_wrap_up_keeps_erlangs_agents_busy_longer():
+    plain = report.predict_analytic(erlang_inputs(100 / 1800, 180, 14, None))["figures"]
+    wrapped = report.predict_analytic({**erlang_inputs(100 / 1800, 170, 14, None), "wrap_up": 10})
+    assert wrapped["figures"]["p_wait"]["value"] == pytest.approx(plain["p_wait"]["value"])
 
 
 def snapshot(**changes) -> dict:
@@ -99,13 +117,40 @@ def test_no_agents_is_an_error():
         report.build_report(snapshot(), 0, use_model=False)
 
 
-@pytest.mark.skipif("model" not in SUBCOMMANDS, reason="the offline model is not installed")
 def test_the_offline_model_replays_the_profile_over_the_window():
-    source = str(PROFILES_DIR / "quiet_hour.toml")
+    source = str(SHIPPED_PROFILES / "quiet_hour.toml")
     queue = {**snapshot()["queues"][0], "expectedOffered": 15.0, "meanCallsPerHour": 30.0}
     result = report.build_report(snapshot(source=source, queues=[queue]), 2)
     p = result["prediction"]
     assert p["source"].startswith("mobagent model: the profile over the run's window"), p
-    assert p["modelArgs"][:4] == ["--profile", source, "--horizon", "1800.000"]
+    assert p["model"] == {
+        "profile": source,
+        "horizon": 1800.0,
+        "callsPerReplication": None,
+        "replications": report.WINDOW_REPLICATIONS,
+        "seed": 1,  # quiet_hour's
+    }
     low, high = result["predicted"]["service_level"]["ci95"]
     assert 0 <= low <= result["predicted"]["service_level"]["value"] <= high <= 1
+
+
+def test_without_a_profile_file_the_model_runs_the_windows_steady_traffic():
+    result = report.build_report(snapshot(), 6)
+    p = result["prediction"]
+    assert p["source"].startswith("mobagent model: steady state"), p
+    assert p["model"]["profile"] is None and p["model"]["horizon"] is None
+    per_replication = report.MODEL_CALLS // report.MODEL_REPLICATIONS
+    assert p["model"]["callsPerReplication"] == per_replication
+    erlang = report.predict_analytic(result["inputs"])["figures"]  # 200 calls/h, 6 agents
+    for key in ("service_level", "abandon_rate"):
+        low, high = result["predicted"][key]["ci95"]
+        assert low - 0.03 <= erlang[key]["value"] <= high + 0.03
+
+
+def test_a_profile_file_that_cannot_be_read_falls_back_to_erlang(tmp_path):
+    gone = tmp_path / "gone.toml"
+    gone.write_text("name = ")  # not TOML (any more)
+    result = report.build_report(snapshot(source=str(gone)), 6)
+    p = result["prediction"]
+    assert "Erlang A" in p["source"]
+    assert "the offline model cannot run" in p["notes"][0] and "gone.toml" in p["notes"][0]
