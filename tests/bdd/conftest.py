@@ -65,9 +65,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.extra_keyword_matches.add(Path(template.feature.filename).stem)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack() -> Iterator[Stack]:
-    """The simulator and the connector, started once for the test session."""
+    """The simulator and the connector, started once for the feature tests and stopped
+    after them: its connector's GC policy freezes the heap, which other tests (of that
+    very policy) must not find happening under them."""
     runner = loop_thread()
     started = runner.run(Stack().start(), 60)
     try:
