@@ -26,22 +26,39 @@ STATE_COLOURS = {
 
 
 def summarise(
-    args: argparse.Namespace, samples: list[Sample], agents: dict[str, Any], swarm_status: int
+    args: argparse.Namespace,
+    samples: list[Sample],
+    agents: dict[str, Any],
+    swarm_status: int,
+    live: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The run in figures. `live`: the live-vs-model comparison's own counters, taken after
+    the last sample: the summary then says what its table says (calls go on arriving
+    between the two)."""
     last = samples[-1] if samples else None
     p99s = [s.latency_p99_ms for s in samples if s.latency_p99_ms is not None]
-    return {
-        "duration": args.duration,
-        "profile": args.profile,
-        "speed": args.speed,
-        "agents": args.agents,
-        "calls": {
+    if live is not None:
+        calls = {
+            "offered": live["offered"],
+            "answered": live["answered"],
+            "abandoned": live["abandoned"],
+            "serviceLevel": live["service_level"],
+            "asa": live["asa"],
+        }
+    else:
+        calls = {
             "offered": last.offered if last else 0,
             "answered": last.answered if last else 0,
             "abandoned": last.abandoned if last else 0,
             "serviceLevel": last.service_level if last else None,
             "asa": last.asa if last else None,
-        },
+        }
+    return {
+        "duration": args.duration,
+        "profile": args.profile,
+        "speed": args.speed,
+        "agents": args.agents,
+        "calls": calls,
         "latencyMs": {
             "p50": last.latency_p50_ms if last else None,
             "p99": last.latency_p99_ms if last else None,

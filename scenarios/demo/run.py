@@ -85,7 +85,11 @@ def traffic_totals(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def sample(http: aiohttp.ClientSession, sim: str, api: str, t: float) -> Sample:
+async def sample(
+    http: aiohttp.ClientSession, sim: str, api: str, t: float, staff: int | None = None
+) -> Sample:
+    """One reading of the simulator and the connector. `staff`: the demo's agents, so that
+    roster agents it never signs in are not shown as LOGOUT."""
     s = Sample(t=t)
     async with http.get(f"{sim}/sim/v1/traffic") as r:
         if r.status == 200:
@@ -100,6 +104,9 @@ async def sample(http: aiohttp.ClientSession, sim: str, api: str, t: float) -> S
             s.in_queue += queue["callsInQueue"]
             for state, n in queue["agentsByState"].items():
                 s.agents[state] = s.agents.get(state, 0) + n
+    outside = sum(s.agents.values()) - staff if staff is not None else 0
+    if outside > 0 and s.agents.get("LOGOUT"):
+        s.agents["LOGOUT"] -= min(outside, s.agents["LOGOUT"])
     async with http.get(f"{api}/metrics") as r:
         text = await r.text()
     p50 = histogram_quantile(text, "connector_event_latency_seconds", 0.5)
@@ -130,7 +137,9 @@ def dashboard(s: Sample, duration: float, tty: bool) -> str:
     return " | ".join(line.strip() for line in lines)
 
 
-async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> list[Sample]:
+async def watch(
+    sim: str, api: str, duration: float, done: asyncio.Event, staff: int | None = None
+) -> list[Sample]:
     samples: list[Sample] = []
     tty = sys.stdout.isatty()
     start = time.monotonic()
@@ -138,7 +147,7 @@ async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> lis
         while True:
             t = time.monotonic() - start
             try:
-                s = await sample(http, sim, api, t)
+                s = await sample(http, sim, api, t, staff)
             except (aiohttp.ClientError, OSError, KeyError, ValueError):
                 s = None
             if s is not None:
@@ -240,7 +249,7 @@ async def run_shift(args: argparse.Namespace, sim: str, api: str) -> int:
         *swarm_cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     done = asyncio.Event()
-    watcher = asyncio.ensure_future(watch(sim, api, args.duration, done))
+    watcher = asyncio.ensure_future(watch(sim, api, args.duration, done, args.agents))
     out, _ = await swarm.communicate()
     done.set()
     samples = await watcher
@@ -249,7 +258,13 @@ async def run_shift(args: argparse.Namespace, sim: str, api: str) -> int:
     except ValueError:
         agents_summary = {}
     comparison = await live_vs_model(sim, args.agents)
-    summary = report.summarise(args, samples, agents_summary, swarm.returncode or 0)
+    summary = report.summarise(
+        args,
+        samples,
+        agents_summary,
+        swarm.returncode or 0,
+        live=comparison["live"] if comparison else None,
+    )
     summary["liveVsModel"] = comparison
     folder = Path(args.report)
     paths = report.write(folder, summary, samples)

@@ -31,8 +31,10 @@ from scenarios.model.experiment import (
     Experiment,
     Search,
     analytic,
+    offered_load,
     run_experiment,
     search_agents,
+    unstable,
 )
 from scenarios.model.inputs import default_interval, model_config, profile_cycle, steady_queue
 from scenarios.model.stats import Estimate
@@ -253,6 +255,8 @@ def result_json(exp: Experiment, search: Search | None, wall: float) -> dict[str
     out["seed"] = exp.seed
     out["agents"] = cfg.agents
     out["sl_seconds"] = cfg.sl_seconds
+    out["offered_erlangs"] = round(offered_load(cfg), 6)
+    out["unstable"] = unstable(cfg)
     erl = analytic(cfg)
     out["erlang"] = None
     if erl is not None:
@@ -363,6 +367,8 @@ def result_table(exp: Experiment, search: Search | None, wall: float) -> str:
             lines.append(f"  undecided at 95 %: {search.undecided} (the mean decided)")
     erl = analytic(cfg)
     erl_name = "" if erl is None else ("Erlang A" if erl.model == "erlang_a" else "Erlang C")
+    if unstable(cfg):
+        lines.append(unstable_warning(cfg))
     lines.append("")
     lines.append(f"  {'':<16}{'mean':>10}   {'95% CI':<22}{erl_name:>10}")
     for key in KPIS:
@@ -371,6 +377,15 @@ def result_table(exp: Experiment, search: Search | None, wall: float) -> str:
         ref = "" if erl is None else _fmt(key, getattr(erl, key))
         lines.append(f"  {LABELS[key]:<16}{_fmt(key, est.mean):>10}   {ci:<22}{ref:>10}")
     return "\n".join(lines)
+
+
+def unstable_warning(cfg: ModelConfig) -> str:
+    return (
+        f"WARNING: unstable queue: {offered_load(cfg):.2f} Erlangs offered to {cfg.agents} "
+        "agents and no abandonment: waits grow for as long as the run lasts, so these "
+        "figures depend on its length and no Erlang figure exists. Add agents (more than "
+        "the offered load) or a patience."
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -419,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         title = f"{what}: {exp.calls_measured:,} measured calls"
         write_chart(args.chart, exp, tried, args.target_sl if search else None, title)
     if args.json:
+        if unstable(exp.config):
+            print(unstable_warning(exp.config), file=sys.stderr)
         print(json.dumps(result_json(exp, search, wall)))
     else:
         print(result_table(exp, search, wall))

@@ -232,6 +232,7 @@ class Replication:
         self._draining = False
         self._t0 = INF
         self._t1 = INF
+        self._window_areas = (0.0, 0.0)  # busy and queue integrals over [t0, t1]
         self._inv_interval = 1.0 / config.interval
         self._sl = config.sl_seconds
         self._wrapup = config.wrapup
@@ -420,6 +421,9 @@ class Replication:
         self._measuring = False
         self._t1 = now
         self._mark_interval(now)
+        # The window's integrals stop here: the drain after it (the last measured calls
+        # finishing) is outside the span they are divided by.
+        self._window_areas = (self._busy_area, self._queue_area)
         self._draining = True
         if not self._unresolved:
             self._stop()
@@ -474,8 +478,8 @@ class Replication:
             calls_simulated=self._arrivals,
             intervals=self._intervals,
             queues=queues,
-            busy_area=self._busy_area,
-            queue_area=self._queue_area,
+            busy_area=self._window_areas[0],
+            queue_area=self._window_areas[1],
         )
         for tally in queues.values():
             result.total.add(tally)

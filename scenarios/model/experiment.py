@@ -43,6 +43,23 @@ KPIS = (
 )
 
 
+# The range of each KPI: shares in [0, 1], times and lengths >= 0 (confidence intervals are
+# cut to it).
+SHARE = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
+BOUNDS: dict[str, tuple[float, float]] = {
+    "p_wait": SHARE,
+    "service_level": SHARE,
+    "abandon_rate": SHARE,
+    "occupancy": SHARE,
+    "wait_le_t": SHARE,
+    "asa": NON_NEGATIVE,
+    "mean_wait": NON_NEGATIVE,
+    "queue_length": NON_NEGATIVE,
+    "offered": NON_NEGATIVE,
+}
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den else math.nan
 
@@ -98,7 +115,7 @@ class Experiment:
 
     def __post_init__(self) -> None:
         per_run = [run_kpis(run) for run in self.runs]
-        self.kpis = {k: Estimate.of([p[k] for p in per_run]) for k in KPIS}
+        self.kpis = {k: Estimate.of([p[k] for p in per_run], BOUNDS[k]) for k in KPIS}
 
     @property
     def calls_simulated(self) -> int:
@@ -114,7 +131,7 @@ class Experiment:
         for name in self.config.queue_names:
             per_run = [tally_kpis(run.queues[name]) for run in self.runs]
             keys = per_run[0].keys()
-            out[name] = {k: Estimate.of([p[k] for p in per_run]) for k in keys}
+            out[name] = {k: Estimate.of([p[k] for p in per_run], BOUNDS[k]) for k in keys}
         return out
 
     def intervals(self) -> list[dict[str, object]]:
@@ -144,7 +161,7 @@ class Experiment:
             first = self.runs[0].intervals[i]
             entry: dict[str, object] = {"start": first.start, "end": first.end}
             for key in ("offered", *KPIS):
-                entry[key] = Estimate.of([row[key] for row in rows])
+                entry[key] = Estimate.of([row[key] for row in rows], BOUNDS[key])
             out.append(entry)
         return out
 
@@ -197,6 +214,20 @@ def analytic(config: ModelConfig) -> erlang.ErlangResult | None:
     if patience is None and rate * q.aht >= config.agents:
         return None
     return erlang.metrics(rate, q.aht, config.agents, config.sl_seconds, patience)
+
+
+def offered_load(config: ModelConfig) -> float:
+    """The offered load in Erlangs: every queue's mean rate (over its profile's cycle) times
+    its handle time plus the wrap-up."""
+    return sum(q.calls_per_hour / 3600.0 * (q.aht + config.wrapup) for q in config.queues)
+
+
+def unstable(config: ModelConfig) -> bool:
+    """A queue that never settles: the offered load reaches the agents and nobody abandons
+    (some queue has no patience), so waits grow for as long as the run lasts and no
+    steady-state figure exists."""
+    no_abandon = any(q.mean_patience is None for q in config.queues)
+    return no_abandon and offered_load(config) >= config.agents
 
 
 def analytic_start(config: ModelConfig, target_sl: float) -> int:

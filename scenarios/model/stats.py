@@ -43,7 +43,12 @@ class Estimate:
     n: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Estimate:
+    def of(
+        cls, values: Sequence[float], bounds: tuple[float, float] = (-math.inf, math.inf)
+    ) -> Estimate:
+        """`bounds`: the quantity's range (a share is in [0, 1], a time is >= 0): the
+        interval is cut to it, since no value outside it is possible (the t interval is
+        symmetric and would say otherwise near an edge)."""
         values = [v for v in values if not math.isnan(v)]
         if not values:
             return cls(math.nan, math.nan, math.nan, 0)
@@ -51,7 +56,8 @@ class Estimate:
         if len(values) < 2:
             return cls(mean, math.nan, math.nan, len(values))
         half = t_quantile_975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-        return cls(mean, mean - half, mean + half, len(values))
+        low, high = bounds
+        return cls(mean, max(low, mean - half), min(high, mean + half), len(values))
 
     @property
     def half_width(self) -> float:

@@ -39,9 +39,13 @@ def test_a_short_demo_runs_reports_and_stops_cleanly(tmp_path):
     assert summary["swarm"]["exitStatus"] == 0 and summary["swarm"]["unexpected"] == 0
     assert summary["swarm"]["agents"]["loggedOut"] == 3
     assert summary["calls"]["offered"] > 0
+    # The summary says what the live-vs-model table says (one reading for both).
+    assert summary["calls"]["offered"] == summary["liveVsModel"]["live"]["offered"]
     assert summary["eventsOut"] > 0
     report = json.loads((tmp_path / "demo.json").read_text())
     assert report["samples"] and report["summary"] == summary
+    # Only the demo's 3 agents are counted: the roster's other 7 are never signed in.
+    assert all(sum(s["agents"].values()) == 3 for s in report["samples"] if s["agents"])
     assert "<svg" in (tmp_path / "demo.html").read_text()
 
 

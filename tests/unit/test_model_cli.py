@@ -68,6 +68,25 @@ def test_an_unstable_erlang_c_queue_has_no_analytic_values(capsys):
     assert json.loads(capsys.readouterr().out)["erlang"] is None
 
 
+def test_an_unstable_queue_is_said_plainly_and_no_figure_leaves_its_range(capsys):
+    """10 Erlangs on 2 agents, nobody abandons: the queue never settles."""
+    assert main([*SMALL, "--agents", "2", "--calls", "800", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["unstable"] is True and out["offered_erlangs"] == pytest.approx(10.0)
+    assert "unstable queue" in captured.err and "10.00 Erlangs" in captured.err
+    occupancy = out["occupancy"]
+    assert 0.9 <= occupancy["mean"] <= 1.0 and occupancy["ci95"][1] <= 1.0
+    assert main([*SMALL, "--agents", "2", "--calls", "800"]) == 0
+    assert "WARNING: unstable queue" in capsys.readouterr().out
+
+
+def test_a_stable_queue_is_not_called_unstable(capsys):
+    assert main([*SMALL, "--agents", "14", "--calls", "800", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["unstable"] is False and "unstable" not in captured.err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -170,6 +170,13 @@ def test_student_t():
     assert e.contains(2.5) and not e.contains(5.0)
 
 
+def test_an_interval_is_cut_to_the_quantitys_range():
+    share = Estimate.of([0.97, 0.99, 1.0], (0.0, 1.0))  # a service level near 100 %
+    assert share.high == 1.0 and share.low < share.mean
+    time = Estimate.of([0.0, 0.1, 1.5], (0.0, math.inf))  # an ASA near 0 s
+    assert time.low == 0.0 and time.high > time.mean
+
+
 def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="one of them > 0"):
         _config(queue=_queue(0.0))
