@@ -29,10 +29,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m scenarios.bench.sim_bench
 
-# The Gherkin call-flow features only: a Cucumber JSON report and a readable summary.
+# The Gherkin call-flow features, and the checks of features/ (every step resolves, every
+# scenario checks the app and Finesse): a Cucumber JSON report and a readable summary.
 features: $(STAMP)
 	mkdir -p reports
-	$(BIN)/python -m pytest -q tests/bdd/test_features.py \
+	$(BIN)/python -m pytest -q tests/bdd/test_features.py tests/bdd/test_catalogue.py \
 		--cucumberjson=reports/cucumber.json; status=$$?; \
 	$(BIN)/python -m scenarios.report reports/cucumber.json; exit $$status
 
