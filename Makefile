@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/mobagent demo
 
-# The simulated Finesse alone, with its default roster, until Ctrl-C.
+# The simulated Finesse alone, with its default roster, until Ctrl-C. Its ports, and any
+# other option of `mobagent sim`:
+#   make sim REST_PORT=9445 XMPP_PORT=6222 ARGS='--traffic busy_monday --speed 10'
+REST_PORT ?= 8445
+XMPP_PORT ?= 5222
+ARGS ?=
 sim: $(STAMP)
-	$(BIN)/mobagent sim
+	$(BIN)/mobagent sim --rest-port $(REST_PORT) --xmpp-port $(XMPP_PORT) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
