@@ -24,6 +24,10 @@ from mobile_sim import personas
 from mobile_sim.swarm import Swarm, SwarmConfig
 
 MODES = ("CALL_BY_CALL", "NAILED_CONNECTION", "DESK", "MIXED")
+# Progress: redrawn every second on a terminal; a plain line every 5 s otherwise (a log or a
+# pipe would fill up). `mobagent demo`'s dashboard keeps the same pace.
+TTY_EVERY = 1.0
+PLAIN_EVERY = 5.0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -161,7 +165,7 @@ class Progress:
         self.swarm = swarm
         self.stream = stream
         self.tty = stream.isatty()
-        self.every = 1.0 if self.tty else 5.0
+        self.every = TTY_EVERY if self.tty else PLAIN_EVERY
         self._width = 0
 
     async def run(self) -> None:

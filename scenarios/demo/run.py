@@ -1,10 +1,10 @@
 """`mobagent demo`: the whole lab on loopback for a bounded time, watched live.
 
 Starts the simulated Finesse with live traffic, the Generic Connector and a swarm of
-simulated mobile agents as separate processes; shows a terminal dashboard every second (calls
-offered, answered, abandoned, in queue; agents by state; event latency through the
-connector); stops everything cleanly; prints a summary and writes a report (JSON and a
-self-contained HTML page with charts).
+simulated mobile agents as separate processes; shows a dashboard (calls offered, answered,
+abandoned, in queue; agents by state; event latency through the connector), redrawn every
+second on a terminal, one line every 5 s otherwise; stops everything cleanly; prints a
+summary and writes a report (JSON and a self-contained HTML page with charts).
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from finesse_sim.cli import speed as sim_speed
 from finesse_sim.traffic import ProfileError, load_profile
 from mobagent import args as cli_args
 from mobile_sim import personas
+from mobile_sim.cli import PLAIN_EVERY, TTY_EVERY
 from scenarios.bench.procs import ROOT, BenchError, connector_command, running
 from scenarios.demo import report
 
 PY = sys.executable
+SAMPLE_EVERY = 1.0  # seconds between two samples of the report (and terminal redraws)
 
 
 @dataclass
@@ -137,7 +139,9 @@ def dashboard(s: Sample, duration: float, tty: bool) -> str:
 async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> list[Sample]:
     samples: list[Sample] = []
     tty = sys.stdout.isatty()
+    every = TTY_EVERY if tty else PLAIN_EVERY  # the same pace as `mobagent agents`
     start = time.monotonic()
+    shown = -every
     async with aiohttp.ClientSession() as http:
         while True:
             t = time.monotonic() - start
@@ -147,10 +151,11 @@ async def watch(sim: str, api: str, duration: float, done: asyncio.Event) -> lis
                 s = None
             if s is not None:
                 samples.append(s)
-                if tty or len(samples) % 5 == 1:
+                if t - shown >= every - SAMPLE_EVERY / 2:
                     print(dashboard(s, duration, tty), flush=True)
+                    shown = t
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 1.0)  # the next dashboard refresh
+                await asyncio.wait_for(done.wait(), SAMPLE_EVERY)  # the next sample
             if done.is_set():
                 return samples
 
