@@ -62,32 +62,22 @@ def port(text: str) -> int:
     return int(value)
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
-    return int(value)
+def _at_least(kind: type[int] | type[float], low: float, above: bool, says: str):
+    """A `type=` check: a number of `kind`, at least `low` (more than `low` if `above`)."""
+
+    def check(text: str) -> int | float:
+        value = _number(text, kind)
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f"{text}: must be {says}")
+        return kind(value)
+
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
-    return int(value)
-
-
-def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
-    return float(value)
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
-    return float(value)
+positive_int = _at_least(int, 1, False, "1 or more")
+non_negative_int = _at_least(int, 0, False, "0 or more")
+positive_float = _at_least(float, 0, True, "more than 0")
+non_negative_float = _at_least(float, 0, False, "0 or more")
 
 
 def url(text: str) -> str:

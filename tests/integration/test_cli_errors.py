@@ -3,14 +3,11 @@ saying what is wrong, exit status 2, no traceback, nothing started."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 
 import pytest
 
-from scenarios.stack.processes import ROOT
+from scenarios.stack.processes import run_module
 
 pytestmark = pytest.mark.integration
 
@@ -64,24 +61,10 @@ BAD = {
 MULTI_LINE = {"model"}
 
 
-def mobagent(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """`python -m mobagent ARGS` in its own process group: a command that wrongly started
-    serving is killed with all it started, and the test fails on the timeout."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mobagent", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise AssertionError(f"mobagent {' '.join(args)} ran instead of refusing") from None
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+def mobagent(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m mobagent ARGS`: a command that wrongly started serving is killed with all it
+    started, and the test fails on the timeout."""
+    return run_module(["mobagent", *args], timeout=30, what=f"mobagent {' '.join(args)}")
 
 
 CASES = [
