@@ -89,7 +89,7 @@ def url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: the port is not 0-{MAX_PORT}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a URL such as http://127.0.0.1:8080 (http or https, with a host)"
+            f"{text!r} is not a base URL such as http://127.0.0.1:8080 (http or https, with a host)"
         )
     return text.rstrip("/")
 
