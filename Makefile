@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/mobagent demo
 
-# The simulated Finesse alone, with its default roster, until Ctrl-C.
+# The simulated Finesse alone, with its default roster, until Ctrl-C. Its ports, and any
+# other option of `mobagent sim`:
+#   make sim REST_PORT=9445 XMPP_PORT=6222 ARGS='--traffic busy_monday --speed 10'
+REST_PORT ?= 8445
+XMPP_PORT ?= 5222
+ARGS ?=
 sim: $(STAMP)
-	$(BIN)/mobagent sim
+	$(BIN)/mobagent sim --rest-port $(REST_PORT) --xmpp-port $(XMPP_PORT) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,10 +34,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m scenarios.bench.sim_bench
 
-# The Gherkin call-flow features only: a Cucumber JSON report and a readable summary.
+# The Gherkin call-flow features, and the checks of features/ (every step resolves, every
+# scenario checks the app and Finesse): a Cucumber JSON report and a readable summary.
 features: $(STAMP)
 	mkdir -p reports
-	$(BIN)/python -m pytest -q tests/bdd/test_features.py \
+	$(BIN)/python -m pytest -q tests/bdd/test_features.py tests/bdd/test_catalogue.py \
 		--cucumberjson=reports/cucumber.json; status=$$?; \
 	$(BIN)/python -m scenarios.report reports/cucumber.json; exit $$status
 

@@ -12,23 +12,34 @@ import sys
 from aiohttp import web
 
 from connector.config import ConfigError, ConnectorConfig, load
+from mobagent import args as cli_args
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli_args.ArgumentParser(
         prog="mobagent connector",
         description="Generic Connector: Cisco Finesse to a mobile app. Every option can also "
         "be set as MOBAGENT_CONNECTOR_<OPTION> in the environment or in a TOML --config file.",
     )
     p.add_argument(
-        "--finesse", help=f"primary Finesse base URL (default {ConnectorConfig.finesse})"
+        "--finesse",
+        type=cli_args.url,
+        help=f"primary Finesse base URL (default {ConnectorConfig.finesse})",
     )
-    p.add_argument("--finesse-secondary", help="secondary Finesse base URL, for failover")
+    p.add_argument(
+        "--finesse-secondary", type=cli_args.url, help="secondary Finesse base URL, for failover"
+    )
     p.add_argument("--xmpp-host", help="notification service host (default: Finesse's host)")
-    p.add_argument("--xmpp-port", type=int, help="notification service port (default: SystemInfo)")
+    p.add_argument(
+        "--xmpp-port", type=cli_args.port, help="notification service port (default: SystemInfo)"
+    )
     p.add_argument("--xmpp-domain", help="XMPP domain (default: SystemInfo xmppDomain)")
     p.add_argument("--xmpp-tls", choices=["plain", "starttls", "direct"], help="XMPP transport")
-    p.add_argument("--ca-file", help="CA certificates for Finesse's TLS certificates")
+    p.add_argument(
+        "--ca-file",
+        type=cli_args.existing_file,
+        help="CA certificates for Finesse's TLS certificates",
+    )
     p.add_argument(
         "--no-verify",
         dest="verify_tls",
@@ -37,10 +48,12 @@ def parser() -> argparse.ArgumentParser:
         help="do not verify Finesse's certificates (lab use only)",
     )
     p.add_argument("--listen", help="HOST:PORT of the mobile API (default 127.0.0.1:8080)")
-    p.add_argument("--max-sessions", type=int, help="most agents at once (default 5000)")
+    p.add_argument(
+        "--max-sessions", type=cli_args.positive_int, help="most agents at once (default 5000)"
+    )
     p.add_argument(
         "--signin-rate",
-        type=float,
+        type=cli_args.non_negative_float,
         help=f"sign-ins per second per client address, 0 for no limit "
         f"(default {ConnectorConfig.signin_rate}, burst {ConnectorConfig.signin_burst})",
     )
@@ -48,7 +61,9 @@ def parser() -> argparse.ArgumentParser:
         "--trusted-proxies",
         help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the client",
     )
-    p.add_argument("--config", help="TOML file with a [connector] table")
+    p.add_argument(
+        "--config", type=cli_args.existing_file, help="TOML file with a [connector] table"
+    )
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p

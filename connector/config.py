@@ -79,7 +79,13 @@ class ConnectorConfig:
             raise ConfigError("resource 'desktop' belongs to the Finesse desktop")
         port = self.listen.rpartition(":")[2]
         if not port.isdigit() or int(port) > 65535:
-            raise ConfigError("listen must be HOST:PORT")
+            raise ConfigError(f"listen must be HOST:PORT with a port 0-65535, not {self.listen!r}")
+        if not 0 <= self.xmpp_port <= 65535:
+            raise ConfigError(
+                f"xmpp_port must be 0-65535 (0: from SystemInfo), not {self.xmpp_port}"
+            )
+        if self.ca_file and not os.path.isfile(self.ca_file):
+            raise ConfigError(f"ca_file: {self.ca_file}: no such file")
         for name in (
             "max_sessions",
             "event_buffer",

@@ -13,17 +13,24 @@ from finesse_sim.clock import MAX_SPEED
 from finesse_sim.config import DEFAULT_PASSWORD, ConfigError, load_config
 from finesse_sim.runtime import Listen, Simulator
 from finesse_sim.traffic import ProfileError, TrafficProfile, load_profile
+from mobagent import args as cli_args
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli_args.ArgumentParser(
         prog="mobagent sim",
         description="Simulated Cisco Finesse: REST API, XMPP notifications, control API.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--rest-port", type=int, default=8445, help="REST port; 0 picks a free one")
-    p.add_argument("--xmpp-port", type=int, default=5222, help="XMPP c2s port; 0 picks one")
-    p.add_argument("--xmpp-tls-port", type=int, default=None, help="direct-TLS XMPP port (--tls)")
+    p.add_argument(
+        "--rest-port", type=cli_args.port, default=8445, help="REST port; 0 picks a free one"
+    )
+    p.add_argument(
+        "--xmpp-port", type=cli_args.port, default=5222, help="XMPP c2s port; 0 picks one"
+    )
+    p.add_argument(
+        "--xmpp-tls-port", type=cli_args.port, default=None, help="direct-TLS XMPP port (--tls)"
+    )
     p.add_argument(
         "--tls", action="store_true", help="STARTTLS (required) with a self-signed certificate"
     )
@@ -32,13 +39,27 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --tls, accept SASL PLAIN before STARTTLS too (Finesse before 12.5)",
     )
-    p.add_argument("--secondary-rest-port", type=int, default=None, help="side B REST port")
-    p.add_argument("--secondary-xmpp-port", type=int, default=None, help="side B XMPP port")
+    p.add_argument(
+        "--secondary-rest-port", type=cli_args.port, default=None, help="side B REST port"
+    )
+    p.add_argument(
+        "--secondary-xmpp-port", type=cli_args.port, default=None, help="side B XMPP port"
+    )
     p.add_argument(
         "--secondary-host", default=None, help="side B address (e.g. 127.0.0.2; default --host)"
     )
-    p.add_argument("--config", default=None, help="roster TOML file (default: built-in roster)")
-    p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
+    p.add_argument(
+        "--config",
+        type=cli_args.existing_file,
+        default=None,
+        help="roster TOML file (default: built-in roster)",
+    )
+    p.add_argument(
+        "--speed",
+        type=speed,
+        default=1.0,
+        help=f"model seconds per wall second, above 0 and at most {MAX_SPEED:g} (default 1)",
+    )
     p.add_argument(
         "--traffic",
         default=None,
@@ -49,6 +70,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
+
+
+def speed(text: str) -> float:
+    value = cli_args.positive_float(text)
+    if value > MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"{text}: at most {MAX_SPEED:g}")
+    return value
 
 
 def describe(sim: Simulator) -> dict:
@@ -145,9 +173,6 @@ def main(argv: list[str]) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not 0 < args.speed <= MAX_SPEED:
-        print(f"mobagent sim: --speed must be > 0 and <= {MAX_SPEED:g}", file=sys.stderr)
-        return 2
     try:
         profile = load_profile(args.traffic) if args.traffic else None
     except ProfileError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib import metadata
 
 # subcommand -> (module with a `main(argv) -> int`, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -21,16 +22,31 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: mobagent SUBCOMMAND [options]", "", "subcommands:"]
+    lines = ["usage: mobagent SUBCOMMAND [options]", "       mobagent --version", ""]
+    lines += ["subcommands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "`mobagent SUBCOMMAND --help` shows the options of one subcommand."]
     return "\n".join(lines)
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, once `pip install`ed)."""
+    try:
+        return metadata.version("mobagent")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
+    if not args:  # a command is required: say how to give one, as a usage error
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
         print(_usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        print(f"mobagent {version()}")
         return 0
     name, rest = args[0], args[1:]
     if name not in SUBCOMMANDS:

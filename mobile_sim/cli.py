@@ -19,25 +19,40 @@ import signal
 import sys
 from typing import Any, TextIO
 
+from mobagent import args as cli_args
 from mobile_sim import personas
 from mobile_sim.swarm import Swarm, SwarmConfig
 
 MODES = ("CALL_BY_CALL", "NAILED_CONNECTION", "DESK", "MIXED")
+# Progress: redrawn every second on a terminal; a plain line every 5 s otherwise (a log or a
+# pipe would fill up). `mobagent demo`'s dashboard keeps the same pace.
+TTY_EVERY = 1.0
+PLAIN_EVERY = 5.0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli_args.ArgumentParser(
         prog="mobagent agents",
         description="Simulated mobile agents work a shift through the Generic Connector, "
         "with customers calling the simulated Finesse's queue.",
     )
     p.add_argument(
-        "--connector", metavar="URL", default="http://127.0.0.1:8080", help="mobile API base URL"
+        "--connector",
+        metavar="URL",
+        type=cli_args.url,
+        default="http://127.0.0.1:8080",
+        help="mobile API base URL (default http://127.0.0.1:8080)",
     )
     p.add_argument(
-        "--sim", metavar="URL", default="http://127.0.0.1:8445", help="simulator base URL"
+        "--sim",
+        metavar="URL",
+        type=cli_args.url,
+        default="http://127.0.0.1:8445",
+        help="simulator base URL (default http://127.0.0.1:8445)",
     )
-    p.add_argument("--count", metavar="N", type=int, default=3, help="agents (default 3)")
+    p.add_argument(
+        "--count", metavar="N", type=cli_args.positive_int, default=3, help="agents (default 3)"
+    )
     p.add_argument(
         "--persona",
         metavar="NAME",
@@ -49,13 +64,21 @@ def parser() -> argparse.ArgumentParser:
         "--mode", default="CALL_BY_CALL", choices=MODES, help="how agents sign in (MIXED: in turn)"
     )
     p.add_argument(
-        "--duration", metavar="S", type=float, default=60.0, help="wall seconds (default 60)"
+        "--duration",
+        metavar="S",
+        type=cli_args.positive_float,
+        default=60.0,
+        help="wall seconds (default 60)",
     )
     p.add_argument(
         "--seed", metavar="N", type=int, default=1, help="repeatable behaviour (default 1)"
     )
     p.add_argument(
-        "--first-agent", metavar="ID", type=int, default=1001, help="first agent id (default 1001)"
+        "--first-agent",
+        metavar="ID",
+        type=cli_args.positive_int,
+        default=1001,
+        help="first agent id (default 1001)",
     )
     p.add_argument(
         "--first-extension", metavar="EXT", default="", help="default: first agent + 4000"
@@ -63,43 +86,46 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--first-dial-number", metavar="NUMBER", default="", help="default: +15551230001 for 1001"
     )
-    p.add_argument("--password", metavar="P", default="password")
+    p.add_argument("--password", metavar="P", default="password", help="(default password)")
     p.add_argument("--queue", metavar="DN", default="8000", help="DN customers dial (default 8000)")
     p.add_argument(
         "--calls-per-minute",
         metavar="R",
-        type=float,
+        type=cli_args.non_negative_float,
         help="customers' calls per minute of shift time (default 1 per agent; 0: none)",
     )
     p.add_argument(
         "--abandon-after",
         metavar="S",
-        type=float,
+        type=cli_args.positive_float,
         default=180.0,
         help="shift seconds a queued customer waits before hanging up (default 180)",
     )
     p.add_argument(
         "--time-scale",
         metavar="F",
-        type=float,
+        type=cli_args.positive_float,
         default=1.0,
         help="wall seconds per shift second for persona times and the call rate "
         "(0.05 runs a shift 20 times faster; default 1)",
     )
     p.add_argument(
-        "--sim-speed", metavar="X", type=float, help="set the simulator's clock speed for the run"
+        "--sim-speed",
+        metavar="X",
+        type=cli_args.positive_float,
+        help="set the simulator's clock speed for the run (default: leave it)",
     )
     p.add_argument(
         "--timeout",
         metavar="S",
-        type=float,
+        type=cli_args.positive_float,
         default=5.0,
-        help="seconds to wait for an expected event",
+        help="seconds to wait for an expected event (default 5)",
     )
     p.add_argument(
         "--shutdown-timeout",
         metavar="S",
-        type=float,
+        type=cli_args.positive_float,
         default=20.0,
         help="seconds each agent has to sign out at the end (default 20)",
     )
@@ -139,7 +165,7 @@ class Progress:
         self.swarm = swarm
         self.stream = stream
         self.tty = stream.isatty()
-        self.every = 1.0 if self.tty else 5.0
+        self.every = TTY_EVERY if self.tty else PLAIN_EVERY
         self._width = 0
 
     async def run(self) -> None:

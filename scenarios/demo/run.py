@@ -1,10 +1,10 @@
 """`mobagent demo`: the whole lab on loopback for a bounded time, watched live.
 
 Starts the simulated Finesse with live traffic, the Generic Connector and a swarm of
-simulated mobile agents as separate processes; shows a terminal dashboard every second (calls
-offered, answered, abandoned, in queue; agents by state; event latency through the
-connector); stops everything cleanly; prints a summary and writes a report (JSON and a
-self-contained HTML page with charts).
+simulated mobile agents as separate processes; shows a dashboard (calls offered, answered,
+abandoned, in queue; agents by state; event latency through the connector), redrawn every
+second on a terminal, one line every 5 s otherwise; stops everything cleanly; prints a
+summary and writes a report (JSON and a self-contained HTML page with charts).
 """
 
 from __future__ import annotations
@@ -23,10 +23,16 @@ from typing import Any
 
 import aiohttp
 
+from finesse_sim.cli import speed as sim_speed
+from finesse_sim.traffic import ProfileError, load_profile
+from mobagent import args as cli_args
+from mobile_sim import personas
+from mobile_sim.cli import PLAIN_EVERY, TTY_EVERY
 from scenarios.bench.procs import ROOT, BenchError, connector_command, running
 from scenarios.demo import report
 
 PY = sys.executable
+SAMPLE_EVERY = 1.0  # seconds between two samples of the report (and terminal redraws)
 
 
 @dataclass
@@ -142,7 +148,9 @@ async def watch(
 ) -> list[Sample]:
     samples: list[Sample] = []
     tty = sys.stdout.isatty()
+    every = TTY_EVERY if tty else PLAIN_EVERY  # the same pace as `mobagent agents`
     start = time.monotonic()
+    shown = -every
     async with aiohttp.ClientSession() as http:
         while True:
             t = time.monotonic() - start
@@ -152,10 +160,11 @@ async def watch(
                 s = None
             if s is not None:
                 samples.append(s)
-                if tty or len(samples) % 5 == 1:
+                if t - shown >= every - SAMPLE_EVERY / 2:
                     print(dashboard(s, duration, tty), flush=True)
+                    shown = t
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 1.0)  # the next dashboard refresh
+                await asyncio.wait_for(done.wait(), SAMPLE_EVERY)  # the next sample
             if done.is_set():
                 return samples
 
@@ -175,20 +184,66 @@ async def live_vs_model(sim: str, agents: int) -> dict[str, Any] | None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mobagent demo", description=__doc__)
-    p.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
-    p.add_argument("--agents", type=int, default=8, help="simulated mobile agents (default 8)")
-    p.add_argument("--profile", default="busy_monday", help="traffic profile (default busy_monday)")
-    p.add_argument("--speed", type=float, default=20.0, help="simulator clock speed (default 20)")
-    p.add_argument("--persona", default="mixed", help="personas (default mixed)")
-    p.add_argument("--seed", type=int, default=1)
+    p = cli_args.ArgumentParser(
+        prog="mobagent demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--duration", type=cli_args.positive_float, default=60.0, help="wall seconds (default 60)"
+    )
+    p.add_argument(
+        "--agents",
+        type=cli_args.positive_int,
+        default=8,
+        help="simulated mobile agents (default 8)",
+    )
+    p.add_argument(
+        "--profile",
+        type=traffic_profile,
+        default="busy_monday",
+        help="traffic profile: a shipped name (quiet_hour, busy_monday, burst) or a TOML file "
+        "(default busy_monday)",
+    )
+    p.add_argument(
+        "--speed", type=sim_speed, default=20.0, help="simulator clock speed (default 20)"
+    )
+    p.add_argument(
+        "--persona",
+        type=persona_spec,
+        default="mixed",
+        help="a persona, a comma list (handed out in turn) or 'mixed' (default mixed)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="repeatable behaviour (default 1)")
     p.add_argument("--report", default="reports/demo", help="report folder (default reports/demo)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return p
 
 
+def traffic_profile(text: str) -> str:
+    """A profile the simulator will load (checked now, not a minute into the demo)."""
+    try:
+        load_profile(text)
+    except ProfileError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def persona_spec(text: str) -> str:
+    try:
+        personas.resolve(text)
+    except (KeyError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(exc.args[0] if exc.args else str(exc)) from None
+    return text
+
+
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    try:  # the report is written at the end: a folder that cannot be made fails now
+        Path(args.report).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        p.error(f"argument --report: cannot make the folder: {exc}")
     return asyncio.run(demo(args))
 
 

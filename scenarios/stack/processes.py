@@ -13,11 +13,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_json(args: list[str], *, timeout: float, what: str) -> Any:
-    """`python -m ARGS...` from the project root; its stdout parsed as JSON.
+def run_module(args: list[str], *, timeout: float, what: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGS...` from the project root, to its end; its exit status and output.
 
-    It runs in its own process group, so a timeout kills whatever it started too; a failure
-    shows the end of its stderr."""
+    It runs in its own process group, so a timeout kills whatever it started too (and fails
+    with `what took more than ...`)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=ROOT,
@@ -32,5 +32,12 @@ def run_json(args: list[str], *, timeout: float, what: str) -> Any:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise AssertionError(f"{what} took more than {timeout:g} s") from None
-    assert proc.returncode == 0, stderr[-2000:]
-    return json.loads(stdout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def run_json(args: list[str], *, timeout: float, what: str) -> Any:
+    """`python -m ARGS...` (run_module); its stdout parsed as JSON. A failure shows the end
+    of its stderr."""
+    result = run_module(args, timeout=timeout, what=what)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)

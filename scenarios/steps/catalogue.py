@@ -128,17 +128,64 @@ def used_steps(features: Path = FEATURES) -> list[UsedStep]:
     """Every step of every scenario in `features/` (outlines rendered with each example,
     backgrounds included), as pytest-bdd will run them."""
     used: list[UsedStep] = []
+    base = ROOT if features.resolve().is_relative_to(ROOT) else features.parent
     for path in sorted(features.rglob("*.feature")):
         feature = FeatureParser(str(features), str(path.relative_to(features))).parse()
+        shown = path.resolve().relative_to(base.resolve())
         for template in feature.scenarios.values():
             contexts = [c for ex in template.examples for c in ex.as_contexts()] or [{}]
             for context in contexts:
                 scenario: Scenario = template.render(context)
                 for step in scenario.steps:
-                    where = f"{path.relative_to(ROOT)}:{step.line_number}"
-                    name = f"{path.relative_to(ROOT)}: {scenario.name} {context or ''}"
+                    where = f"{shown}:{step.line_number}"
+                    name = f"{shown}: {scenario.name} {context or ''}"
                     used.append(UsedStep(where, step.type, step.name, name.strip()))
     return used
+
+
+# -- the rule every scenario obeys -----------------------------------------------------------------
+
+APP_AND_FINESSE_RULE = (
+    "every scenario checks what the app shows and what Finesse holds "
+    "(docs/writing-scenarios.md, 'The one rule')"
+)
+BOTH_EXAMPLE = "Then agent 1001 is TALKING in the app and in Finesse"
+
+
+def checks_the_app(text: str) -> bool:
+    """A Then step about the app: its words name the app, or it reads the app's answer."""
+    return "app" in text or text.startswith(("it is refused", "it is accepted"))
+
+
+def checks_finesse(text: str) -> bool:
+    """A Then step about Finesse: a REST GET of what Finesse holds."""
+    return "Finesse" in text
+
+
+def unchecked(used: list[UsedStep]) -> list[str]:
+    """The scenarios that break the rule, each with what to add to it."""
+    thens: dict[str, list[str]] = {}
+    for step in used:
+        thens.setdefault(step.scenario, [])
+        if step.type == "then":
+            thens[step.scenario].append(step.text)
+    problems = []
+    for scenario, texts in thens.items():
+        app = any(checks_the_app(t) for t in texts)
+        finesse = any(checks_finesse(t) for t in texts)
+        if app and finesse:
+            continue
+        if app:
+            missing = "checks the app but not Finesse: add a Then step that checks Finesse"
+        elif finesse:
+            missing = "checks Finesse but not the app: add a Then step that checks the app"
+        else:
+            missing = "checks neither the app nor Finesse: add a Then step that checks both"
+        problems.append(
+            f"{scenario}: {missing}, e.g. `{BOTH_EXAMPLE}` (a step saying 'in the app and in "
+            "Finesse' checks both; the others are in docs/steps.md)"
+        )
+    return problems
 
 
 def resolve(step: UsedStep, library: list[StepDoc]) -> list[StepDoc]:

@@ -1,5 +1,5 @@
 """The connector exactly as `mobagent connector`, under cProfile, for `mobagent bench
---profile PATH`.
+--cprofile PATH`.
 
     python -m scenarios.bench.connector.profiled PATH [connector options]
 """

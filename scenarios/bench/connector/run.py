@@ -23,7 +23,14 @@ from typing import Any
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
-from scenarios.bench.connector.verdict import TARGETS, highest_meeting, verdicts
+from scenarios.bench.connector.verdict import (
+    TARGET_BURST,
+    TARGET_RUN,
+    TARGETS,
+    highest_meeting,
+    judged,
+    verdicts,
+)
 from scenarios.bench.connector.workers import Worker
 from scenarios.bench.connector_memory import settled_rss
 from scenarios.bench.procs import (
@@ -233,9 +240,9 @@ def run(settings: Settings) -> dict[str, Any]:
         ):
             finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
             head = [sys.executable, "-m", "mobagent", "connector"]
-            if settings.profile:
+            if settings.cprofile:
                 head = [sys.executable, "-m", "scenarios.bench.connector.profiled"]
-                head += [os.path.abspath(settings.profile)]
+                head += [os.path.abspath(settings.cprofile)]
             if settings.gc_stats:
                 head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
                 head += [os.path.abspath(settings.gc_stats)]
@@ -295,10 +302,12 @@ def run(settings: Settings) -> dict[str, Any]:
         "failures": measured["failures"],
         "failure_count": measured["failure_count"],
         "targets": TARGETS,
+        "targets_for": {**TARGET_RUN, "burst": TARGET_BURST},
         "machine": machine(cores),
         "steps": measured["steps"],
     }
-    result["meets"] = verdicts(result)
+    result["meets"] = verdicts(result)  # every target against this run's figures
+    result["judged"] = judged(result)  # True only where the run is the size it was set for
     return result
 
 

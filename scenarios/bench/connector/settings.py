@@ -25,7 +25,7 @@ class Settings:
     sweep: bool = False
     drain: float = DRAIN
     concurrency: int = CONCURRENCY
-    profile: str | None = None
+    cprofile: str | None = None  # write the connector's cProfile stats here
     gc_stats: str | None = None
     app_procs: int = APP_PROCS
     inject: str = "rest"  # how the steady phases make their events: "rest" | "bulk"
