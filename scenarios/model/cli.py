@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from finesse_sim.traffic import ProfileError, load_profile
+from mobagent.args import ArgumentParser
 from scenarios.model.engine import ModelConfig
 from scenarios.model.experiment import (
     KPIS,
@@ -56,7 +57,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="mobagent model",
         description="Offline contact-centre model: the simulator's queueing core with modelled "
         "agents in virtual time; KPIs with 95% confidence intervals from independent "

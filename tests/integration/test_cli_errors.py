@@ -55,10 +55,6 @@ BAD = {
         (["--profile", "out.pstats"], "--profile"),  # renamed --cprofile
     ],
 }
-# scenarios/model/ is reworked on another branch: its parser is still argparse's own, whose
-# errors print the usage block before the one line (the fix: build it with
-# mobagent.args.ArgumentParser).
-MULTI_LINE = {"model"}
 
 
 def mobagent(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,15 +83,7 @@ def test_a_bad_argument_exits_2_with_a_message_and_no_traceback(
     assert names in last
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="argparse's usage block"))
-        if c in MULTI_LINE
-        else c
-        for c in BAD
-    ],
-)
+@pytest.mark.parametrize("command", list(BAD))
 def test_the_message_is_one_line(command: str):
     args, _ = BAD[command][0]
     result = mobagent(command, *args)
