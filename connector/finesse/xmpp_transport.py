@@ -65,7 +65,8 @@ class XmppSession:
         await self.session.subscribe(node)
 
     async def stop(self) -> None:
-        self._transport._open.pop(self.agent_id, None)
+        if self._transport._open.get(self.agent_id) is self:  # not a newer session's entry
+            del self._transport._open[self.agent_id]
         if self.session is not None:
             await self.session.stop()
 

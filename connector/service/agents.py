@@ -274,6 +274,9 @@ class AgentService:
         """The session ended without the app asking (AgentLink saw it): tell the app,
         revoke its tokens, close its WebSockets, forget it."""
         if self.links.get(link.agent_id) is not link:
+            log.warning(
+                "agent %s: a session that is not the live one ended (%s)", link.agent_id, reason
+            )
             return
         log.warning("agent %s: session ended: %s", link.agent_id, details["message"])
         self._forget(link, reason)

@@ -212,7 +212,7 @@ def presences(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None, st
     original = sim_session.C2SSession._presence
 
     def record(self: Any, presence: Any) -> None:
-        priority = presence.find(f"{{{sim_session.S.NS_CLIENT}}}priority")
+        priority = presence.find(f"{{{sim_session.stanzas.NS_CLIENT}}}priority")
         seen.append(
             (self.user, presence.get("type"), priority.text if priority is not None else None)
         )
