@@ -213,6 +213,7 @@ class AgentService:
                 self.metrics.login_failures[_failure_reason(exc)] += 1
                 raise
             self.links[agent_id] = link
+            link.confirm_signed_in()
             self.metrics.logins += 1
             self._changed()
             return self.tokens.issue(agent_id), link

@@ -51,6 +51,7 @@ class AgentLink:
         self._login_rid = ""
         self._logout: asyncio.Future[User] | None = None
         self._resync_task: asyncio.Task[None] | None = None
+        self._resync_again = False
         self._on_ended = on_ended  # the service ends the session: reason, details
         self.signed_in = False  # from a confirmed LOGIN until we sign out or it ends
         self.connected = False
@@ -67,8 +68,10 @@ class AgentLink:
         for event in self.session.apply(update):
             self.publish(event)
         data = update.data
-        if type(data) is User and data.state == AgentState.LOGOUT:
-            self._check_logged_out()
+        if type(data) is User and data.state == AgentState.LOGOUT and self.signed_in:
+            # Finesse logged the agent out, or a stale notification says so: Finesse's
+            # REST answer decides (the resync ends the session if it is so).
+            self.schedule_resync()
         elif isinstance(data, SystemInfo) and data.status == "IN_SERVICE":
             # Back from OUT_OF_SERVICE: Finesse re-publishes, but a resync is the safe way to
             # be sure nothing from the outage is missing (docs/finesse.md, Out of service).
@@ -100,7 +103,8 @@ class AgentLink:
             self._end(ev.FINESSE_UNREACHABLE, "Finesse's notification service cannot be reached")
 
     def _check_logged_out(self) -> None:
-        """Finesse shows the agent logged out and we did not ask: the session is over."""
+        """Finesse's REST answer shows the agent logged out and we did not ask: the
+        session is over."""
         user = self.session.user
         if not self.signed_in or self._logout is not None or user is None:
             return
@@ -182,9 +186,16 @@ class AgentLink:
             ) from exc
         finally:
             self._login = None
-        self.signed_in = True
         await self.resync()
         return user
+
+    def confirm_signed_in(self) -> None:
+        """The service holds this session now: from here on a logout that we did not ask
+        for ends it."""
+        self.signed_in = True
+        user = self.session.user
+        if user is not None and user.state == AgentState.LOGOUT:
+            self.schedule_resync()  # logged out while signing in: confirm, then end
 
     async def log_out(self, reason_code_id: str, timeout: float) -> None:
         """LOGOUT (unless Finesse already shows the agent logged out); `close()` follows.
@@ -206,8 +217,19 @@ class AgentLink:
     # -- resync -------------------------------------------------------------------------------
 
     def schedule_resync(self) -> None:
+        """Resync soon; if one is under way, once more after it (its GETs may have been
+        answered before what made this one necessary)."""
         if self._resync_task is None or self._resync_task.done():
-            self._resync_task = asyncio.ensure_future(self.resync())
+            self._resync_task = asyncio.ensure_future(self._resyncs())
+        else:
+            self._resync_again = True
+
+    async def _resyncs(self) -> None:
+        while True:
+            self._resync_again = False
+            await self.resync()
+            if not self._resync_again:
+                return
 
     async def resync(self) -> int:
         """GET the User and its Dialogs and emit what changed: Finesse keeps no events for a

@@ -176,3 +176,31 @@ async def test_sinks_get_every_event_and_push_only_while_nobody_watches():
     await asyncio.sleep(0)
     assert push.frames[-1][1].message()["data"]["state"] == "NOT_READY"
     assert [f.seq for _, f in store.frames] == list(range(1, link.stream.seq + 1))
+
+
+async def test_a_stale_logout_notification_is_checked_with_finesse_and_repaired():
+    """A User LOGOUT notification that Finesse's REST answer contradicts (late, out of
+    order) does not end the session: the resync puts the app right."""
+    from connector.finesse.models import Update
+
+    agents, _ = service()
+    token, link = await agents.sign_in("1001", "password", "5001", MOBILE)
+    node = "/finesse/api/User/1001"
+    link.on_update(node, Update("PUT", node, User(state="LOGOUT", extension="5001")))
+    assert agents.agent(link)["state"] == "LOGOUT"  # what the notification said...
+    await link._resync_task
+    assert agents.agent(link)["state"] == "NOT_READY"  # ...and what Finesse says
+    assert agents.authenticate(token) is link
+
+
+async def test_a_real_logout_in_finesse_ends_the_session_once_confirmed():
+    agents, finesse = service()
+    token, link = await agents.sign_in("1001", "password", "5001", MOBILE)
+    cc = finesse.world.cc
+    cc.put_user(cc.agents["1001"], User(state="LOGOUT", reason_code_id="3"), "desktop")
+    finesse.transport.pump()
+    await link._resync_task
+    ended = [f.message() for f in link.stream.reader(since=0).take()][-1]
+    assert ended["type"] == "session.ended" and ended["data"]["reason"] == "logged_out"
+    with pytest.raises(AgentError):
+        agents.authenticate(token)
