@@ -265,10 +265,7 @@ class AgentService:
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
         async with self._locks.hold(link.agent_id):
             await link.log_out(reason_code_id, self.settings.login_timeout)
-            self._forget(link, ev.SIGNED_OUT)
-            link.publish(
-                MobileEvent(ev.SESSION_ENDED, {"reason": ev.SIGNED_OUT, "message": "signed out"})
-            )
+            self._forget(link, {"reason": ev.SIGNED_OUT, "message": "signed out"})
             await link.close(ev.SIGNED_OUT)
 
     def _ended(self, link: AgentLink, reason: str, details: dict[str, str]) -> None:
@@ -280,17 +277,19 @@ class AgentService:
             )
             return
         log.warning("agent %s: session ended: %s", link.agent_id, details["message"])
-        self._forget(link, reason)
-        link.publish(MobileEvent(ev.SESSION_ENDED, details))
+        self._forget(link, details)
         task = asyncio.ensure_future(link.close(reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def _forget(self, link: AgentLink, reason: str) -> None:
+    def _forget(self, link: AgentLink, details: dict[str, str]) -> None:
+        """The session is over: its last event says why (`session.ended`), its tokens are
+        revoked, the service no longer holds it. Closing it is the caller's."""
         if self.links.get(link.agent_id) is link:
             del self.links[link.agent_id]
         self.tokens.revoke_agent(link.agent_id)
-        self.metrics.sessions_ended[reason] += 1
+        self.metrics.sessions_ended[details["reason"]] += 1
+        link.publish(MobileEvent(ev.SESSION_ENDED, details))
         self._changed()
 
     async def close_all(self) -> None:

@@ -106,10 +106,8 @@ class AgentLink:
         """Finesse's REST answer shows the agent logged out and we did not ask: the
         session is over."""
         user = self.session.user
-        if not self.signed_in or self._logout is not None or user is None:
-            return
-        if user.state != AgentState.LOGOUT:
-            return
+        if self._logout is not None or user is None or user.state != AgentState.LOGOUT:
+            return  # signing out ourselves, or not logged out
         if user.reason_code_id == ev.FORCED_LOGOUT_REASON_CODE:
             self._end(ev.FORCED_LOGOUT, "Finesse logged the agent out", user.reason_code_id)
         else:
