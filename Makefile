@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sim bench features clean
+.PHONY: demo test lint sim bench features clean system-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# Chromium, nginx and redis-server, which the tests run for real (apt-get when missing).
+system-deps:
+	sh tools/system-deps.sh
+
+test: lint system-deps
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
