@@ -14,6 +14,7 @@ from importlib import metadata
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("finesse_sim.cli", "run the simulated Cisco Finesse (REST, XMPP, control API)"),
     "connector": ("connector.cli", "run the Generic Connector (mobile API over Finesse)"),
+    "app": ("mobile_app.cli", "run the Mobile App Server: the agent's web app, /api/ forwarded"),
     "agents": ("mobile_sim.cli", "simulated mobile agents work a shift through the connector"),
     "model": ("scenarios.model.cli", "offline traffic model: KPIs, Erlang check, staffing"),
     "demo": ("scenarios.demo.cli", "the whole lab live for a minute: dashboard and report"),
