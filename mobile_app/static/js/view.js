@@ -10,6 +10,7 @@ import {
   elapsed,
   inWrapUp,
   myParticipant,
+  myState,
   otherParties,
   partyWords,
   pendingWords,
@@ -261,7 +262,9 @@ function callCard(dialog, state, ui) {
 export function drawCalls(state, ui) {
   // With call control a call in wrap-up moves to the wrap-up section; state-only shows all.
   const control = state.session.callControl;
-  const list = calls(state).filter((d) => !control || d.state !== "WRAP_UP");
+  const ext = state.agent ? state.agent.extension : state.session.extension;
+  const wrapping = (d) => d.state === "WRAP_UP" || myState(d, ext) === "WRAP_UP";
+  const list = calls(state).filter((d) => !control || !wrapping(d));
   if (!list.length) return null;
   return h(
     "section",
