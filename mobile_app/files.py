@@ -82,6 +82,12 @@ def with_security_headers(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
+async def not_found(_request: web.Request) -> web.StreamResponse:
+    return with_security_headers(
+        web.Response(status=404, text="not found\n", content_type="text/plain")
+    )
+
+
 def add_routes(app: web.Application, files: dict[str, AppFile] | None = None) -> None:
     """Serve the app at `/` of `app` (the Mobile App Server's, or the connector's with
     `--app`). Only GET and HEAD; anything else under these paths is the app's 404/405."""
@@ -90,9 +96,7 @@ def add_routes(app: web.Application, files: dict[str, AppFile] | None = None) ->
     async def serve(request: web.Request) -> web.StreamResponse:
         found = table.get(request.path)
         if found is None:
-            return with_security_headers(
-                web.Response(status=404, text="not found\n", content_type="text/plain")
-            )
+            return await not_found(request)
         headers = {"ETag": found.etag, "Cache-Control": found.cache_control}
         if found.etag in _etags(request.headers.get("If-None-Match", "")):
             return with_security_headers(web.Response(status=304, headers=headers))

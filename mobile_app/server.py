@@ -45,4 +45,5 @@ def make_app(connector_url: str) -> web.Application:
 
     app.router.add_route("*", "/api/{tail:.*}", api)
     files.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", files.not_found)
     return app

@@ -101,7 +101,9 @@ class AppPage:
         await page.get_by_label("Extension").fill(extension or default_extension(agent_id))
         await page.get_by_role("radio", name=MODES[mode]).check()
         if mode != "desk":
-            await page.get_by_label("Dial number").fill(dial_number or default_dial_number(agent_id))
+            await page.get_by_label("Dial number").fill(
+                dial_number or default_dial_number(agent_id)
+            )
         await self.button("Sign in").click()
 
     async def sign_in(self, agent_id: str, **kw: Any) -> None:

@@ -74,9 +74,7 @@ async def test_an_invalid_device_points_at_the_extension(stack, open_app):
     await expect(app.page.get_by_label("Extension")).to_have_attribute("aria-invalid", "true")
 
 
-async def test_a_call_in_a_notification_gap_appears_and_the_banner_comes_and_goes(
-    stack, open_app
-):
+async def test_a_call_in_a_notification_gap_appears_and_the_banner_comes_and_goes(stack, open_app):
     app = await open_app()
     await app.sign_in("1008")
     await app.ready()
@@ -133,7 +131,9 @@ async def test_a_command_finesse_refuses_is_shown_and_nothing_changes(stack, ope
     await app.expect_state("READY")
     # On UCCE Finesse allows LOGOUT only from NOT_READY.
     await app.sign_out("End of shift")
-    await expect(app.notice).to_have_text("Finesse does not allow that in the agent's current state")
+    await expect(app.notice).to_have_text(
+        "Finesse does not allow that in the agent's current state"
+    )
     await app.expect_state("READY")
     user = await stack.lab.finesse.agent("1010").get_user()
     assert user.state == "READY"

@@ -33,9 +33,7 @@ async def test_a_full_shift_call_by_call(stack, open_app):
     await app.expect_state("READY")
 
     # A customer call with call data: shown before the agent says hello.
-    await stack.sim.place_call(
-        "8000", CUSTOMER, {"callVariable1": "ACC-42", "user.tier": "gold"}
-    )
+    await stack.sim.place_call("8000", CUSTOMER, {"callVariable1": "ACC-42", "user.tier": "gold"})
     incoming = app.card("Incoming call")
     await expect(incoming).to_contain_text(CUSTOMER)
     await expect(incoming).to_contain_text("Queue: Sales")
