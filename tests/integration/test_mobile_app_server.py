@@ -3,6 +3,7 @@ connector (HTTP and the event WebSocket, close codes included); `mobagent connec
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -26,9 +27,8 @@ LOGIN = {
 
 @pytest.fixture
 async def served():
-    async with ConnectorLab() as lab, AppLab(lab.url("")) as app:
-        async with aiohttp.ClientSession() as http:
-            yield lab, app, http
+    async with ConnectorLab() as lab, AppLab(lab.url("")) as app, aiohttp.ClientSession() as http:
+        yield lab, app, http
 
 
 async def test_the_app_is_served_with_security_headers_and_validators(served):
@@ -109,10 +109,13 @@ async def test_refusals_pass_through_in_the_apis_shape(served):
 
 
 async def test_a_connector_that_is_down_is_a_502_in_the_apis_shape():
-    async with AppLab("http://127.0.0.1:9") as app, aiohttp.ClientSession() as http:
-        async with http.get(app.url + "api/v1/agent") as down:
-            assert down.status == 502
-            assert (await down.json())["error"]["type"] == "connector_unreachable"
+    async with (
+        AppLab("http://127.0.0.1:9") as app,
+        aiohttp.ClientSession() as http,
+        http.get(app.url + "api/v1/agent") as down,
+    ):
+        assert down.status == 502
+        assert (await down.json())["error"]["type"] == "connector_unreachable"
 
 
 async def test_mobagent_connector_app_serves_the_app_on_its_own_port():
@@ -120,23 +123,17 @@ async def test_mobagent_connector_app_serves_the_app_on_its_own_port():
         finesse = lab.finesse.url("").rstrip("/")
         command = connector_command(finesse)
         command.insert(command.index("connector") + 1, "--app")
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
         try:
-            line = await _readline(proc)
-            info = json.loads(line)
+            assert proc.stdout is not None
+            info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
             async with aiohttp.ClientSession() as http, http.get(info["app"]) as page:
                 assert page.status == 200
                 assert page.headers["Content-Security-Policy"] == CSP
                 assert "Mobile Agent" in await page.text()
         finally:
             proc.terminate()
-            proc.wait(10)
-
-
-async def _readline(proc: subprocess.Popen[str]) -> str:
-    import asyncio
-
-    return await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)  # type: ignore[union-attr]
+            await asyncio.wait_for(proc.wait(), 10)
 
 
 def test_the_app_server_command_explains_a_bad_listen_address():
