@@ -187,7 +187,11 @@ function callCard(dialog, state, ui) {
   const title = callTitle(dialog, ext);
   const card = h(
     "article",
-    { class: `call ${mine === "ALERTING" ? "ringing" : ""}`.trim(), "aria-label": `${title} ${caller}` },
+    {
+      class: `call ${mine === "ALERTING" ? "ringing" : ""}`.trim(),
+      "aria-label": `${title} ${caller}`,
+      dataset: { dialogId: dialog.id },
+    },
     h("h2", { text: title }),
     h("p", { class: "caller", text: caller || "Unknown caller" }),
     dialog.queueName ? h("p", { class: "queue", text: `Queue: ${dialog.queueName}` }) : null,
