@@ -9,15 +9,15 @@ from mobile_app.server import make_app
 
 
 class AppLab:
-    def __init__(self, connector_url: str) -> None:
+    def __init__(self, connector_url: str, port: int = 0) -> None:
         self.connector_url = connector_url
         self.runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: a free one; a restart keeps the port it got
 
     async def start(self) -> AppLab:
         self.runner = web.AppRunner(make_app(self.connector_url), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
         await site.start()
         self.port = self.runner.addresses[0][1]
         return self
