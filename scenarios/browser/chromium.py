@@ -47,6 +47,5 @@ async def launch(playwright: Any, *, headless: bool = True) -> Any:
 
 async def phone_context(browser: Any, **options: Any) -> Any:
     """A fresh profile the size of a phone: its own storage, touch, a mobile user agent."""
-    return await browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, **options
-    )
+    settings = {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    return await browser.new_context(**{**settings, **options})
