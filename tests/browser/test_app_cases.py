@@ -139,3 +139,31 @@ async def test_a_command_finesse_refuses_is_shown_and_nothing_changes(stack, ope
     assert user.state == "READY"
     await app.not_ready("Break")
     await app.expect_state("NOT_READY", "Break")
+
+
+async def test_finesse_out_of_service_shows_the_banner_until_it_is_back(stack, open_app):
+    app = await open_app()
+    await app.sign_in("1001")
+    await stack.sim.fault("out_of_service", seconds=1.5)
+    await expect(app.banner).to_have_text(
+        "Finesse is out of service: calls and state changes may not reach you."
+    )
+    await expect(app.banner).to_be_hidden()
+    await app.sign_out("End of shift")
+    await expect(app.page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+async def test_the_app_installs_its_service_worker_and_caches_the_shell(open_app):
+    app = await open_app()
+    cached = await app.page.evaluate(
+        """async () => {
+            const registration = await navigator.serviceWorker.ready;
+            const cache = await caches.open('mobagent-shell-v1');
+            const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
+            return {scope: new URL(registration.scope).pathname, keys};
+        }"""
+    )
+    assert cached["scope"] == "/"
+    assert {"/", "/index.html", "/js/main.js", "/app.css", "/manifest.webmanifest"} <= set(
+        cached["keys"]
+    )
