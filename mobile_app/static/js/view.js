@@ -102,14 +102,19 @@ function reasonSheet(title, reasons, cmd, ui, emptyLabel) {
 
 export function drawStateControls(state, ui) {
   const agent = state.agent || {};
+  // While a call is offered (RESERVED) the router owns the agent: Finesse refuses any change.
+  if (agent.state === "RESERVED") return null;
   const readyShown = agent.state !== "READY";
+  const onCall = agent.state === "TALKING" || agent.state === "HOLD";
   return h(
     "div",
     { class: "state-controls" },
     h(
       "div",
       { class: "row" },
-      readyShown ? button("Ready", "state:READY", ui, { cls: "primary", cmd: "ready" }) : null,
+      readyShown
+        ? button("Ready", "state:READY", ui, { cls: onCall ? "" : "primary", cmd: "ready" })
+        : null,
       button("Not Ready", "sheet:not-ready", ui, {
         cmd: "sheet",
         data: { sheet: "not-ready" },
@@ -334,7 +339,7 @@ export function drawHome(root, state, ui) {
     active && active.tagName === "INPUT" ? [active.selectionStart, active.selectionEnd] : null;
   root.replaceChildren(
     drawHeader(state, ui),
-    drawStateControls(state, ui),
+    drawStateControls(state, ui) || "",
     drawCalls(state, ui) || "",
     drawWrapUp(state, ui) || "",
     drawFooter(state, ui),
