@@ -2,7 +2,7 @@
 // Network first for the shell (an update is seen at once), the cache when offline; /api/ is
 // never cached.
 
-import { notificationFor, openApp } from "/js/notify.js";
+import { closesTag, notificationFor, openApp } from "/js/notify.js";
 
 const CACHE = "mobagent-shell-v1";
 const SHELL = [
@@ -16,6 +16,7 @@ const SHELL = [
   "/js/stream.js",
   "/js/view.js",
   "/js/notify.js",
+  "/js/push.js",
   "/icons/icon.svg",
   "/icons/icon-192.png",
 ];
@@ -57,6 +58,15 @@ self.addEventListener("push", (event) => {
     frame = event.data ? event.data.json() : null;
   } catch {
     frame = null;
+  }
+  const gone = closesTag(frame);
+  if (gone) {
+    event.waitUntil(
+      self.registration
+        .getNotifications({ tag: gone })
+        .then((shown) => shown.forEach((n) => n.close())),
+    );
+    return;
   }
   const shown = notificationFor(frame);
   if (!shown) return;

@@ -128,3 +128,27 @@ async def test_a_notification_click_focuses_the_open_app_or_opens_it(open_app):
         }""",
     )
     assert result == ["focus", "open /"]
+
+
+async def test_a_pushed_end_of_call_closes_that_calls_notification(open_app):
+    app = await open_app()
+    tags = await run(
+        app,
+        """async (s, n) => [
+            n.closesTag({type: 'dialog.ended', data: {id: 'd9'}}),
+            n.closesTag({type: 'dialog.created', data: {id: 'd9'}}),
+            n.closesTag({type: 'dialog.ended', data: {}}),
+        ]""",
+    )
+    assert tags == ["dialog-d9", None, None]
+
+
+async def test_a_trimmed_push_says_the_rest_is_in_the_app(open_app):
+    app = await open_app()
+    shown = await run(
+        app,
+        """async (s, n) => n.notificationFor({seq: 3, type: 'dialog.created', trimmed: true,
+            data: {id: 'd2', fromAddress: '+15550101', callVariables: {}}})""",
+    )
+    assert shown["title"] == "Incoming call from +15550101"
+    assert shown["options"]["body"] == "More call data in the app"

@@ -3,6 +3,7 @@
 // event carrying its requestId, or for the refusal, and never guesses the outcome.
 
 import { Api } from "./api.js";
+import { reportVisibility, subscribe } from "./push.js";
 import * as model from "./state.js";
 import { EventStream } from "./stream.js";
 import { drawHome, tick } from "./view.js";
@@ -14,6 +15,7 @@ const ANSWER_WAIT_MS = 15000;
 const api = new Api();
 let state = model.initial();
 let stream = null;
+let stopVisibility = null;
 const ui = {
   busy: new Set(), // data-keys of buttons waiting for their outcome
   pending: new Map(), // requestId -> data-key
@@ -27,6 +29,7 @@ const ui = {
   collapsed: new Set(), // dialogs whose call data the agent folded
   connection: "connecting",
   replaced: false,
+  push: "", // "subscribed", or why not (push.js)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -155,6 +158,11 @@ function start(session, agent = null) {
   stream = new EventStream({ token: session.token, onFrame, onStatus, onClosed });
   stream.start();
   loadLists(session);
+  stopVisibility = reportVisibility(api);
+  subscribe(api).then((outcome) => {
+    ui.push = outcome; // shown in the footer: the agent knows whether calls can wake the phone
+    render();
+  });
 }
 
 async function loadLists(session) {
@@ -175,6 +183,8 @@ async function loadLists(session) {
 function end(message) {
   if (stream) stream.stop();
   stream = null;
+  if (stopVisibility) stopVisibility();
+  stopVisibility = null;
   api.token = null;
   sessionStorage.removeItem(SESSION_KEY);
   state = model.initial();

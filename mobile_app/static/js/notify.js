@@ -9,7 +9,7 @@ export function notificationFor(frame) {
       const title = data.queueName ? `Incoming call from ${from}, ${data.queueName}` : `Incoming call from ${from}`;
       const vars = Object.entries(data.callVariables || {}).filter(([, v]) => v !== "");
       const lines = vars.slice(0, 4).map(([k, v]) => `${k}: ${v}`);
-      if (data.callVariablesTrimmed || frame.trimmed) lines.push("More call data in the app");
+      if (frame.trimmed) lines.push("More call data in the app"); // the connector trimmed the frame
       return {
         title,
         options: {
@@ -46,6 +46,12 @@ export function notificationFor(frame) {
     default:
       return null;
   }
+}
+
+// A pushed `dialog.ended` for a call whose ringing was pushed: its notification can go.
+export function closesTag(frame) {
+  if (!frame || frame.type !== "dialog.ended" || !frame.data || !frame.data.id) return null;
+  return `dialog-${frame.data.id}`;
 }
 
 // A click focuses an open window of the app (which resumes its stream on becoming visible)

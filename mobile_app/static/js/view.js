@@ -317,10 +317,19 @@ export function drawWrapUp(state, ui) {
   );
 }
 
+const PUSH_WORDS = {
+  subscribed: "Calls reach this phone while the app is in the background.",
+  denied: "Notifications are blocked: keep the app open to see calls.",
+  default: "Allow notifications to see calls while the app is in the background.",
+  unsupported: "This browser cannot show calls while the app is in the background.",
+  failed: "Calls cannot reach this phone in the background now: keep the app open.",
+};
+
 export function drawFooter(state, ui) {
   return h(
     "footer",
     { class: "bottom" },
+    ui.push ? h("p", { class: "push", id: "push-status", text: PUSH_WORDS[ui.push] }) : null,
     button("Sign out", "sheet:sign-out", ui, {
       cmd: "sheet",
       data: { sheet: "sign-out" },
