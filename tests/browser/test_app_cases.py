@@ -167,3 +167,15 @@ async def test_the_app_installs_its_service_worker_and_caches_the_shell(open_app
     assert {"/", "/index.html", "/js/main.js", "/app.css", "/manifest.webmanifest"} <= set(
         cached["keys"]
     )
+
+
+async def test_reason_lists_missed_while_finesse_was_out_are_asked_for_again(stack, open_app):
+    app = await open_app()
+    await app.sign_in("1002")
+    await stack.sim.fault("out_of_service", seconds=2.0)
+    await expect(app.banner).to_be_visible()
+    await app.page.reload()  # the app starts again: Finesse cannot give it the lists now
+    await expect(app.notice).to_contain_text("Could not load the reason lists")
+    await expect(app.banner).to_be_hidden()
+    await app.not_ready("Lunch")  # opening the sheet asks for the list again
+    await app.expect_state("NOT_READY", "Lunch")

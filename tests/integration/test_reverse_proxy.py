@@ -8,8 +8,6 @@ docs/deploy.md describes."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import shutil
 import socket
@@ -18,11 +16,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from finesse_sim.tls import self_signed_context
 from scenarios.stack.app_lab import AppLab
 from scenarios.stack.connector_lab import ConnectorLab
 
@@ -37,47 +32,17 @@ LOGIN = {
 }
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mobagent test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def site_config(folder: Path, *, http: int, https: int, app: int, connector: int) -> str:
-    cert, key = certificate(folder)
+def site_config(*, http: int, https: int, app: int, connector: int) -> tuple[str, Path]:
+    """The shipped file with the operator's four changes, and the CA file clients trust.
+    The certificate is the simulator's throw-away one (a private CA, loopback names)."""
+    _server, ca = self_signed_context(["localhost"])
+    cert, key = ca.parent / "server.pem", ca.parent / "server.key"
     text = CONF.read_text()
     for old, new in [
         ("listen 80;", f"listen 127.0.0.1:{http};"),
@@ -89,7 +54,7 @@ def site_config(folder: Path, *, http: int, https: int, app: int, connector: int
     ]:
         assert old in text, f"deploy/nginx/mobagent.conf no longer has {old!r}"
         text = text.replace(old, new)
-    return text
+    return text, ca
 
 
 async def wait_listening(port: int, proc: asyncio.subprocess.Process, timeout: float = 10):
@@ -115,11 +80,8 @@ async def proxied(tmp_path):
     http_port, https_port = free_port(), free_port()
     async with ConnectorLab() as lab, AppLab(lab.url("")) as app:
         site = tmp_path / "mobagent.conf"
-        site.write_text(
-            site_config(
-                tmp_path, http=http_port, https=https_port, app=app.port, connector=lab.port
-            )
-        )
+        text, ca = site_config(http=http_port, https=https_port, app=app.port, connector=lab.port)
+        site.write_text(text)
         main = tmp_path / "nginx.conf"
         user = "user root;\n" if os.geteuid() == 0 else ""
         main.write_text(
@@ -133,7 +95,7 @@ async def proxied(tmp_path):
         )
         try:
             await wait_listening(https_port, proc)
-            tls = ssl.create_default_context(cafile=str(tmp_path / "fullchain.pem"))
+            tls = ssl.create_default_context(cafile=str(ca))
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as client:
                 yield client, f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}"
         finally:

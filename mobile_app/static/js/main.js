@@ -177,6 +177,7 @@ async function loadLists(session) {
   const failed = results.find((r) => r.status === "rejected");
   if (failed && failed.reason.status === 401) return end("Your session has expired. Sign in again.");
   if (failed) ui.notice = `Could not load the reason lists: ${failed.reason.message}`;
+  else if (ui.notice.startsWith("Could not load the reason lists")) ui.notice = "";
   render();
 }
 
@@ -290,9 +291,13 @@ function onClick(event) {
   switch (d.cmd) {
     case "ready":
       return run(d.key, () => api.setState("READY"));
-    case "sheet":
+    case "sheet": {
       ui.sheet = ui.sheet === d.sheet ? null : d.sheet;
+      // A list that failed to load (Finesse out of service at sign-in) is asked for again.
+      const list = ui.sheet === "not-ready" ? ui.reasons.NOT_READY : ui.reasons.LOGOUT;
+      if (ui.sheet && !list.length) loadLists(state.session);
       return render();
+    }
     case "not-ready":
       return run(d.key, () => api.setState("NOT_READY", d.id), () => (ui.sheet = null));
     case "sign-out":

@@ -88,6 +88,13 @@ export function drawHeader(state, ui) {
   );
 }
 
+// A button that opens a sheet of reasons, and the sheet when it is open.
+function sheetToggle(label, sheet, title, reasons, cmd, ui, emptyLabel) {
+  const open = ui.sheet === sheet;
+  const toggle = button(label, `sheet:${sheet}`, ui, { cmd: "sheet", data: { sheet }, expanded: open });
+  return [toggle, open ? reasonSheet(title, reasons, cmd, ui, emptyLabel) : null];
+}
+
 function reasonSheet(title, reasons, cmd, ui, emptyLabel) {
   const items = reasons.length
     ? reasons.map((r) => button(r.label, `${cmd}:${r.id}`, ui, { cmd, data: { id: r.id } }))
@@ -106,6 +113,9 @@ export function drawStateControls(state, ui) {
   if (agent.state === "RESERVED") return null;
   const readyShown = agent.state !== "READY";
   const onCall = agent.state === "TALKING" || agent.state === "HOLD";
+  const [notReady, sheet] = sheetToggle(
+    "Not Ready", "not-ready", "Not Ready reason", ui.reasons.NOT_READY, "not-ready", ui, "No reason",
+  );
   return h(
     "div",
     { class: "state-controls" },
@@ -115,15 +125,9 @@ export function drawStateControls(state, ui) {
       readyShown
         ? button("Ready", "state:READY", ui, { cls: onCall ? "" : "primary", cmd: "ready" })
         : null,
-      button("Not Ready", "sheet:not-ready", ui, {
-        cmd: "sheet",
-        data: { sheet: "not-ready" },
-        expanded: ui.sheet === "not-ready",
-      }),
+      notReady,
     ),
-    ui.sheet === "not-ready"
-      ? reasonSheet("Not Ready reason", ui.reasons.NOT_READY, "not-ready", ui, "No reason")
-      : null,
+    sheet,
   );
 }
 
@@ -330,14 +334,7 @@ export function drawFooter(state, ui) {
     "footer",
     { class: "bottom" },
     ui.push ? h("p", { class: "push", id: "push-status", text: PUSH_WORDS[ui.push] }) : null,
-    button("Sign out", "sheet:sign-out", ui, {
-      cmd: "sheet",
-      data: { sheet: "sign-out" },
-      expanded: ui.sheet === "sign-out",
-    }),
-    ui.sheet === "sign-out"
-      ? reasonSheet("Sign-out reason", ui.reasons.LOGOUT, "sign-out", ui, "Sign out now")
-      : null,
+    sheetToggle("Sign out", "sign-out", "Sign-out reason", ui.reasons.LOGOUT, "sign-out", ui, "Sign out now"),
   );
 }
 
