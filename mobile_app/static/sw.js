@@ -2,7 +2,7 @@
 // Network first for the shell (an update is seen at once), the cache when offline; /api/ is
 // never cached.
 
-import { closesTag, notificationFor, openApp } from "/js/notify.js";
+import { notificationFor, openApp } from "/js/notify.js";
 
 const CACHE = "mobagent-shell-v1";
 const SHELL = [
@@ -58,15 +58,6 @@ self.addEventListener("push", (event) => {
     frame = event.data ? event.data.json() : null;
   } catch {
     frame = null;
-  }
-  const gone = closesTag(frame);
-  if (gone) {
-    event.waitUntil(
-      self.registration
-        .getNotifications({ tag: gone })
-        .then((shown) => shown.forEach((n) => n.close())),
-    );
-    return;
   }
   const shown = notificationFor(frame);
   if (!shown) return;

@@ -130,17 +130,16 @@ async def test_a_notification_click_focuses_the_open_app_or_opens_it(open_app):
     assert result == ["focus", "open /"]
 
 
-async def test_a_pushed_end_of_call_closes_that_calls_notification(open_app):
+async def test_a_pushed_end_of_call_quietly_replaces_that_calls_notification(open_app):
     app = await open_app()
-    tags = await run(
+    shown = await run(
         app,
-        """async (s, n) => [
-            n.closesTag({type: 'dialog.ended', data: {id: 'd9'}}),
-            n.closesTag({type: 'dialog.created', data: {id: 'd9'}}),
-            n.closesTag({type: 'dialog.ended', data: {}}),
-        ]""",
+        """async (s, n) => n.notificationFor({seq: 4, type: 'dialog.ended',
+            data: {id: 'd9', fromAddress: '+15550101'}})""",
     )
-    assert tags == ["dialog-d9", None, None]
+    assert shown["title"] == "Call from +15550101 ended"
+    assert shown["options"]["tag"] == "dialog-d9"  # the ringing call's: replaced, not stacked
+    assert shown["options"]["silent"] is True
 
 
 async def test_a_trimmed_push_says_the_rest_is_in_the_app(open_app):

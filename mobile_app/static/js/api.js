@@ -15,7 +15,9 @@ export class Api {
     this.token = null;
   }
 
-  async request(method, path, body) {
+  // A request the server does not answer in `timeoutMs` is an error, not a button spinning
+  // for ever.
+  async request(method, path, body, timeoutMs = 15000) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
@@ -26,8 +28,12 @@ export class Api {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
+        signal: AbortSignal.timeout(timeoutMs),
       });
-    } catch {
+    } catch (error) {
+      if (error && error.name === "TimeoutError") {
+        throw new ApiError(0, "timeout", "The server did not answer in time. Try again.");
+      }
       throw new ApiError(0, "network", "No connection to the server. Check the network and try again.");
     }
     const text = await response.text();
@@ -50,7 +56,8 @@ export class Api {
   signIn(agentId, password, extension, mobile) {
     const body = { agentId, password, extension };
     if (mobile) body.mobile = mobile;
-    return this.request("POST", "/sessions", body);
+    // A nailed-connection sign-in waits for the agent to answer the setup call.
+    return this.request("POST", "/sessions", body, 60000);
   }
 
   signOut(reasonCodeId) {

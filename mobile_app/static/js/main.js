@@ -27,6 +27,8 @@ const ui = {
   wrapUpReasons: [],
   notice: "",
   collapsed: new Set(), // dialogs whose call data the agent folded
+  expanded: new Set(), // consult dialogs whose (folded by default) call data the agent opened
+  appeared: new Map(), // data-key -> when that button was first drawn
   connection: "connecting",
   replaced: false,
   push: "", // "subscribed", or why not (push.js)
@@ -43,9 +45,21 @@ function show(screen) {
 }
 
 function render() {
+  drawNotice();
   if (!state.session) return;
-  drawHome($("home"), state, ui);
+  drawHome($("home-body"), state, ui);
   drawBanner();
+}
+
+function drawNotice() {
+  const notice = $("notice");
+  const text = state.session ? ui.notice : "";
+  if (notice.textContent !== text) notice.textContent = text;
+  notice.hidden = !text;
+}
+
+function announce(text) {
+  $("announce").textContent = text;
 }
 
 function drawBanner() {
@@ -98,6 +112,8 @@ function formError(message, field) {
   if (target) {
     target.setAttribute("aria-invalid", "true");
     target.focus();
+  } else if (message) {
+    $("signin-error").focus(); // read out, and in view, even on a short screen
   }
 }
 
@@ -120,9 +136,13 @@ async function signIn(event) {
   }
   const mobile = mode === "desk" ? null : { mode, dialNumber };
   const submit = $("signin-submit");
-  submit.disabled = true;
+  if (submit.getAttribute("aria-busy") === "true") return;
+  // aria-disabled, not disabled: a disabled button would drop the keyboard's focus.
+  submit.setAttribute("aria-disabled", "true");
   submit.setAttribute("aria-busy", "true");
   formError("", null);
+  $("signin-wait").textContent =
+    mode === "NAILED_CONNECTION" ? `Finesse is calling ${dialNumber}: answer it to finish signing in.` : "";
   try {
     const reply = await api.signIn(agentId, password, extension, mobile);
     localStorage.setItem(DEVICE_KEY, JSON.stringify({ agentId, extension, mode, dialNumber }));
@@ -140,8 +160,9 @@ async function signIn(event) {
   } catch (error) {
     formError(error.message, error.field);
   } finally {
-    submit.disabled = false;
+    submit.removeAttribute("aria-disabled");
     submit.removeAttribute("aria-busy");
+    $("signin-wait").textContent = "";
   }
 }
 
@@ -159,10 +180,7 @@ function start(session, agent = null) {
   stream.start();
   loadLists(session);
   stopVisibility = reportVisibility(api);
-  subscribe(api).then((outcome) => {
-    ui.push = outcome; // shown in the footer: the agent knows whether calls can wake the phone
-    render();
-  });
+  turnOnPush(false);
 }
 
 async function loadLists(session) {
@@ -178,6 +196,12 @@ async function loadLists(session) {
   if (failed && failed.reason.status === 401) return end("Your session has expired. Sign in again.");
   if (failed) ui.notice = `Could not load the reason lists: ${failed.reason.message}`;
   else if (ui.notice.startsWith("Could not load the reason lists")) ui.notice = "";
+  render();
+}
+
+// Whether calls can wake this phone: said in the footer; asking for permission only on a tap.
+async function turnOnPush(ask) {
+  ui.push = await subscribe(api, { ask });
   render();
 }
 
@@ -211,6 +235,7 @@ function onFrame(frame) {
     ui.notice = `Finesse refused: ${first.type || "error"}${first.message ? ` (${first.message})` : ""}`;
   }
   if (frame.type === "dialog.created") ring(data);
+  if (frame.type === "session.resync") ui.replaced = false;
   if (frame.type === "session.ended") {
     end(data.message || ENDED_WORDS[data.reason] || "The session has ended.");
     return;
@@ -220,7 +245,10 @@ function onFrame(frame) {
 
 function ring(dialog) {
   const me = model.myParticipant(dialog, state.session.extension);
-  if (me && me.state === "ALERTING" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
+  if (!me || me.state !== "ALERTING") return;
+  if (navigator.vibrate) navigator.vibrate([300, 150, 300]);
+  const queue = dialog.queueName ? `, queue ${dialog.queueName}` : "";
+  announce(`Incoming call from ${dialog.fromAddress || "an unknown number"}${queue}`);
 }
 
 function onStatus(status) {
@@ -231,8 +259,8 @@ function onStatus(status) {
 async function onClosed(code, reason) {
   if (code === 4001) return end(reason || "The session has ended.");
   if (code === 4002) {
-    ui.replaced = true;
-    return drawBanner();
+    ui.replaced = true; // the controls give way to "Use this window"
+    return render();
   }
   // A socket that failed before opening may mean the token is gone (a reload after expiry):
   // ask once; the stream keeps retrying otherwise.
@@ -288,6 +316,9 @@ function onClick(event) {
   const el = event.target.closest("button[data-cmd]");
   if (!el || !$("home").contains(el)) return;
   const d = el.dataset;
+  if (el.getAttribute("aria-busy") === "true") return;
+  // Just appeared under the finger (view.js): a tap is ignored, a key press (detail 0) is not.
+  if (el.getAttribute("aria-disabled") === "true" && event.detail > 0) return;
   switch (d.cmd) {
     case "ready":
       return run(d.key, () => api.setState("READY"));
@@ -314,12 +345,31 @@ function onClick(event) {
       return;
     }
     case "dtmf":
-      return run(d.key, () => api.action(d.dialog, "SEND_DTMF", { dtmf: d.digit }));
+      return sendTone(d.dialog, d.digit);
+    case "push":
+      return turnOnPush(true);
+    case "reclaim":
+      ui.replaced = false;
+      if (stream) stream.stop();
+      stream = new EventStream({ token: api.token, since: state.lastSeq, onFrame, onStatus, onClosed });
+      stream.start();
+      return render();
     case "wrapup":
       return run(d.key, () => api.action(d.dialog, "UPDATE_CALL_DATA", { wrapUpReason: d.label }));
     default:
       return undefined;
   }
+}
+
+// Tones go out one after another, every tap counted (no busy guard: "1", "1", "1" is three).
+let tones = Promise.resolve();
+function sendTone(dialogId, digit) {
+  tones = tones
+    .then(() => api.action(dialogId, "SEND_DTMF", { dtmf: digit }))
+    .catch((error) => {
+      ui.notice = error.message;
+      render();
+    });
 }
 
 function onSubmit(event) {
@@ -346,8 +396,13 @@ function onToggle(event) {
   const key = event.target.dataset && event.target.dataset.key;
   if (!key || !key.startsWith("vars:")) return;
   const id = key.slice(5);
-  if (event.target.open) ui.collapsed.delete(id);
-  else ui.collapsed.add(id);
+  if (event.target.open) {
+    ui.collapsed.delete(id);
+    ui.expanded.add(id);
+  } else {
+    ui.collapsed.add(id);
+    ui.expanded.delete(id);
+  }
 }
 
 // -- start -------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 export function notificationFor(frame) {
   const data = (frame && frame.data) || {};
   switch (frame && frame.type) {
+    case "dialog.ended":
+      return endedNotification(frame);
     case "dialog.created": {
       const from = data.fromAddress || "an unknown number";
       const title = data.queueName ? `Incoming call from ${from}, ${data.queueName}` : `Incoming call from ${from}`;
@@ -48,10 +50,23 @@ export function notificationFor(frame) {
   }
 }
 
-// A pushed `dialog.ended` for a call whose ringing was pushed: its notification can go.
-export function closesTag(frame) {
+// A pushed `dialog.ended` for a call whose ringing was pushed: the call's notification is
+// replaced (same tag) by a quiet one. Browsers want a notification for every push of a
+// subscription made with userVisibleOnly, so it is replaced, not closed.
+export function endedNotification(frame) {
   if (!frame || frame.type !== "dialog.ended" || !frame.data || !frame.data.id) return null;
-  return `dialog-${frame.data.id}`;
+  const from = frame.data.fromAddress || "an unknown number";
+  return {
+    title: `Call from ${from} ended`,
+    options: {
+      body: "Open the app to see your calls.",
+      tag: `dialog-${frame.data.id}`,
+      renotify: false,
+      silent: true,
+      icon: "/icons/icon-192.png",
+      data: { url: "/", seq: frame.seq, dialogId: frame.data.id },
+    },
+  };
 }
 
 // A click focuses an open window of the app (which resumes its stream on becoming visible)

@@ -7,14 +7,15 @@ function keyBytes(base64url) {
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
 
-// "subscribed", or why not: "unsupported", "denied", "default" (not answered), "failed".
-export async function subscribe(api) {
+// "subscribed", or why not: "unsupported", "denied", "default" (not asked yet), "failed".
+// `ask`: only from a tap of the agent's (browsers refuse a prompt without one).
+export async function subscribe(api, { ask = false } = {}) {
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
     return "unsupported";
   }
   try {
-    const permission =
-      Notification.permission === "default" ? await Notification.requestPermission() : Notification.permission;
+    let permission = Notification.permission;
+    if (permission === "default" && ask) permission = await Notification.requestPermission();
     if (permission !== "granted") return permission;
     const registration = await navigator.serviceWorker.ready;
     const { publicKey } = await api.request("GET", "/push/vapid-public-key");

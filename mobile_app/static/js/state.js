@@ -11,6 +11,7 @@ export function initial(session = null) {
     system: { status: "IN_SERVICE", notifications: "connected" },
     lastSeq: 0,
     clockOffset: 0, // connector clock - this device's clock, in ms
+    clockKnown: false,
     ended: null, // {reason, message} once the connector ended the session
   };
 }
@@ -20,9 +21,18 @@ function copy(state, changes) {
 }
 
 export function apply(state, frame) {
+  // The connector's clock minus ours. A replayed frame carries its old `ts`, so only the
+  // largest offset seen since the last snapshot counts (a snapshot's `ts` is fresh).
+  const offset = frame.ts ? frame.ts * 1000 - Date.now() : null;
   const next = copy(state, {
     lastSeq: Math.max(state.lastSeq, frame.seq || 0),
-    clockOffset: frame.ts ? frame.ts * 1000 - Date.now() : state.clockOffset,
+    clockOffset:
+      offset === null
+        ? state.clockOffset
+        : frame.type === "session.resync" || !state.clockKnown
+          ? offset
+          : Math.max(state.clockOffset, offset),
+    clockKnown: state.clockKnown || offset !== null,
   });
   const data = frame.data || {};
   switch (frame.type) {

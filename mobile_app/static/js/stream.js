@@ -22,9 +22,15 @@ export class EventStream {
     this.wake = () => {
       if (document.visibilityState === "visible") this.reconnectNow();
     };
+    // Offline, a socket may look open for minutes (no FIN ever comes): drop it, so the
+    // banner shows and the stream resumes with `since` once the network is back.
+    this.lost = () => {
+      if (this.socket) this.socket.close();
+    };
     document.addEventListener("visibilitychange", this.wake);
     window.addEventListener("online", this.wake);
     window.addEventListener("pageshow", this.wake);
+    window.addEventListener("offline", this.lost);
   }
 
   start() {
@@ -91,6 +97,7 @@ export class EventStream {
     document.removeEventListener("visibilitychange", this.wake);
     window.removeEventListener("online", this.wake);
     window.removeEventListener("pageshow", this.wake);
+    window.removeEventListener("offline", this.lost);
     const socket = this.socket;
     this.socket = null;
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "signed out");

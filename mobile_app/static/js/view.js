@@ -18,6 +18,8 @@ import {
   wrapUpDialog,
 } from "./state.js";
 
+const LIVE = new Set(["ACTIVE", "HELD", "ALERTING", "INITIATING", "INITIATED"]);
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -34,15 +36,17 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function button(label, key, ui, { cls = "", cmd, data = {}, expanded } = {}) {
+function button(label, key, ui, { cls = "", cmd, data = {}, expanded, pressed } = {}) {
   const busy = ui.busy.has(key);
+  // Busy is aria-disabled, not disabled: a disabled button drops the keyboard's focus.
   return h(
     "button",
     {
       type: "button",
       class: `${cls}${busy ? " busy" : ""}`.trim() || null,
       "aria-busy": busy ? "true" : null,
-      disabled: busy,
+      "aria-disabled": busy ? "true" : null,
+      "aria-pressed": pressed === undefined ? null : String(pressed),
       "aria-expanded": expanded === undefined ? null : String(expanded),
       dataset: { key, cmd, ...data },
     },
@@ -60,31 +64,26 @@ const PILL_CLASS = {
   WORK_READY: "wrap-up",
 };
 
-export function drawHeader(state, ui) {
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text; // unchanged text is not re-announced
+}
+
+// The header's elements live in index.html: the status is announced only when it changes.
+export function updateHeader(state) {
   const agent = state.agent;
-  const since = agent && agent.stateChangeTime;
-  const who = state.session
-    ? `Agent ${state.session.agentId} · extension ${state.session.extension}`
-    : "";
-  return h(
-    "header",
-    { class: "top" },
-    h(
-      "div",
-      { class: `pill ${PILL_CLASS[agent && agent.state] || "other"}` },
-      h("span", { role: "status", id: "agent-state", text: stateWords(agent) }),
-      since
-        ? h("span", {
-            class: "timer",
-            "aria-label": "time in state",
-            dataset: { since },
-            text: elapsed(since, state.clockOffset),
-          })
-        : null,
-    ),
-    agent && agent.pendingState ? h("p", { class: "pending", text: pendingWords(agent) }) : null,
-    h("p", { class: "who", text: who }),
-    ui.notice ? h("p", { class: "notice", id: "notice", role: "note", text: ui.notice }) : null,
+  const since = (agent && agent.stateChangeTime) || "";
+  setText(document.getElementById("agent-state"), stateWords(agent));
+  document.getElementById("pill").className = `pill ${PILL_CLASS[agent && agent.state] || "other"}`;
+  const timer = document.getElementById("state-timer");
+  timer.dataset.since = since;
+  setText(timer, since ? elapsed(since, state.clockOffset) : "");
+  const pending = document.getElementById("pending");
+  setText(pending, pendingWords(agent));
+  pending.hidden = !pending.textContent;
+  const session = state.session;
+  setText(
+    document.getElementById("who"),
+    session ? `Agent ${session.agentId} · extension ${session.extension}` : "",
   );
 }
 
@@ -142,10 +141,13 @@ function callVariables(dialog, ui) {
   const details = h(
     "details",
     { dataset: { key: `vars:${dialog.id}` } },
-    h("summary", { text: `Call data (${entries.length})` }),
+    h("summary", { text: `Call data (${entries.length})`, dataset: { key: `summary:${dialog.id}` } }),
     list,
   );
-  if (!ui.collapsed.has(dialog.id)) details.open = true;
+  // A consult call repeats the customer's data: folded unless the agent opens it.
+  const consult = dialog.callType === "CONSULT" || dialog.callType === "AGENT_INSIDE";
+  const folded = ui.collapsed.has(dialog.id) || (consult && !ui.expanded.has(dialog.id));
+  if (!folded) details.open = true;
   return details;
 }
 
@@ -190,7 +192,13 @@ function callCard(dialog, state, ui) {
   const me = myParticipant(dialog, ext);
   const others = otherParties(dialog, ext);
   const mine = me ? me.state : dialog.state;
-  const caller = dialog.fromAddress === ext ? dialog.toAddress : dialog.fromAddress;
+  // The party on the line: after a transfer `fromAddress` is the agent who transferred.
+  const live = others.find((p) => LIVE.has(p.state));
+  const caller = live
+    ? live.mediaAddress
+    : dialog.fromAddress === ext
+      ? dialog.toAddress
+      : dialog.fromAddress;
   const started = (me && me.startTime) || "";
   const control = state.session.callControl;
   const title = callTitle(dialog, ext);
@@ -201,13 +209,12 @@ function callCard(dialog, state, ui) {
       "aria-label": `${title} ${caller}`,
       dataset: { dialogId: dialog.id },
     },
-    h("h2", { text: title }),
+    h("h2", { text: title, tabindex: "-1", dataset: { key: `title:${dialog.id}` } }),
     h("p", { class: "caller", text: caller || "Unknown caller" }),
     dialog.queueName ? h("p", { class: "queue", text: `Queue: ${dialog.queueName}` }) : null,
     started && mine !== "ALERTING"
       ? h("p", {
           class: "timer",
-          "aria-label": "call time",
           dataset: { since: started },
           text: elapsed(started, state.clockOffset),
         })
@@ -219,9 +226,12 @@ function callCard(dialog, state, ui) {
           others.map((p) => h("li", { text: `${p.mediaAddress}: ${partyWords(p.state)}` })),
         )
       : null,
-    callVariables(dialog, ui),
   );
-  if (!control) return card;
+  const data = callVariables(dialog, ui);
+  if (!control) {
+    if (data) card.append(data);
+    return card;
+  }
   const actions = callButtons(dialog);
   // Call by call: the phone itself rings; the app's Answer (when offered) is the second way.
   if (mine === "ALERTING" && (state.session.mode === "CALL_BY_CALL" || !actions.includes("ANSWER"))) {
@@ -256,6 +266,8 @@ function callCard(dialog, state, ui) {
   if (ui.form && ui.form.dialog === dialog.id) {
     card.append(ui.form.kind === "keypad" ? keypad(dialog, ui) : numberForm(dialog, ui.form.kind, ui));
   }
+  // The call data after the actions: a long list never pushes Answer or Hold off the screen.
+  if (data) card.append(data);
   if (actions.includes("DROP")) {
     card.append(
       h(
@@ -311,6 +323,7 @@ export function drawWrapUp(state, ui) {
           reasons.map((r) =>
             button(r.label, `wrapup:${r.label}`, ui, {
               cls: r.label === chosen ? "chosen" : "",
+              pressed: r.label === chosen,
               cmd: "wrapup",
               data: { dialog: dialog.id, label: r.label },
             }),
@@ -324,7 +337,7 @@ export function drawWrapUp(state, ui) {
 const PUSH_WORDS = {
   subscribed: "Calls reach this phone while the app is in the background.",
   denied: "Notifications are blocked: keep the app open to see calls.",
-  default: "Allow notifications to see calls while the app is in the background.",
+  default: "Turn on notifications to see calls while the app is in the background.",
   unsupported: "This browser cannot show calls while the app is in the background.",
   failed: "Calls cannot reach this phone in the background now: keep the app open.",
 };
@@ -334,34 +347,79 @@ export function drawFooter(state, ui) {
     "footer",
     { class: "bottom" },
     ui.push ? h("p", { class: "push", id: "push-status", text: PUSH_WORDS[ui.push] }) : null,
+    ui.push === "default"
+      ? button("Turn on call notifications", "push", ui, { cmd: "push", cls: "wide" })
+      : null,
     sheetToggle("Sign out", "sign-out", "Sign-out reason", ui.reasons.LOGOUT, "sign-out", ui, "Sign out now"),
   );
 }
 
+function replacedView(ui) {
+  return h(
+    "div",
+    { class: "replaced" },
+    h("p", { text: "This session is open in another window, so this one stopped updating." }),
+    button("Use this window", "reclaim", ui, { cls: "primary", cmd: "reclaim" }),
+  );
+}
+
 export function drawHome(root, state, ui) {
+  updateHeader(state);
   const active = document.activeElement;
-  const focusKey = active && active.dataset ? active.dataset.key : null;
+  const focusKey = active && root.contains(active) && active.dataset ? active.dataset.key : null;
   const selection =
     active && active.tagName === "INPUT" ? [active.selectionStart, active.selectionEnd] : null;
-  root.replaceChildren(
-    drawHeader(state, ui),
-    drawStateControls(state, ui) || "",
-    drawCalls(state, ui) || "",
-    drawWrapUp(state, ui) || "",
-    drawFooter(state, ui),
-  );
-  if (focusKey) {
-    const again = root.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
-    if (again) {
-      again.focus();
-      if (selection && again.setSelectionRange) again.setSelectionRange(...selection);
+  if (ui.replaced) {
+    root.replaceChildren(replacedView(ui));
+  } else {
+    root.replaceChildren(
+      drawStateControls(state, ui) || "",
+      drawCalls(state, ui) || "",
+      drawWrapUp(state, ui) || "",
+      drawFooter(state, ui),
+    );
+  }
+  noteAppearances(root, ui);
+  if (!focusKey) return;
+  const again = root.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+  if (again) {
+    again.focus();
+    if (selection && again.setSelectionRange) again.setSelectionRange(...selection);
+    return;
+  }
+  // The focused control is gone (Hold became Resume, the call ended): keep the keyboard in
+  // the call it was about, else on the agent's state.
+  const dialogId = focusKey.split(":")[1];
+  const title = dialogId && root.querySelector(`[data-key="title:${CSS.escape(dialogId)}"]`);
+  (title || document.getElementById("agent-state").parentElement).focus?.();
+}
+
+// A button that appears where the finger just tapped (Answer, then Hold in the same spot)
+// ignores taps for a moment: a double tap must not answer and then hold the call.
+const FRESH_MS = 600;
+
+function noteAppearances(root, ui) {
+  const now = performance.now();
+  const seen = new Map();
+  for (const el of root.querySelectorAll("button[data-key]")) {
+    const key = el.dataset.key;
+    const born = ui.appeared.get(key) ?? now;
+    seen.set(key, born);
+    const left = FRESH_MS - (now - born);
+    if (left > 0 && !el.hasAttribute("aria-disabled")) {
+      el.setAttribute("aria-disabled", "true");
+      setTimeout(() => {
+        if (el.getAttribute("aria-busy") !== "true") el.removeAttribute("aria-disabled");
+      }, left);
     }
   }
+  ui.appeared = seen;
 }
 
 // Once a second: only the timers' text changes, nothing is redrawn.
 export function tick(root, clockOffset) {
   for (const el of root.querySelectorAll("[data-since]")) {
+    if (!el.dataset.since) continue;
     el.textContent = elapsed(el.dataset.since, clockOffset);
   }
 }
