@@ -62,6 +62,17 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the client",
     )
     p.add_argument(
+        "--state-dir",
+        help="where the connector keeps its VAPID key pair (default $XDG_STATE_HOME/mobagent)",
+    )
+    p.add_argument(
+        "--push-allow",
+        action="append",
+        metavar="ORIGIN",
+        help="a push service origin to send to besides the major browsers' (repeatable; "
+        "plain http only for loopback, e.g. the simulated push service)",
+    )
+    p.add_argument(
         "--config", type=cli_args.existing_file, help="TOML file with a [connector] table"
     )
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
