@@ -353,7 +353,9 @@ class AppClient:
         self.pushes.put(message)
         frame = message.payload
         if frame.get("type") == "session.ended":
-            self._mirror(frame)  # signed out by someone else: nothing to resume
+            # Signed out by someone else: nothing to resume; the app shows it as it would
+            # from the stream (the stream itself is closed).
+            self._receive(frame)
         elif self.wake_on_push and self.in_background and self._waking is None:
             self._waking = asyncio.ensure_future(self._wake())
 

@@ -300,8 +300,11 @@ class SimPushService:
         return web.json_response(self._faults_json())
 
     async def _clear_faults(self, _request: web.Request) -> web.Response:
-        self.faults = Faults()
+        self.clear_faults()
         return web.json_response(self._faults_json())
+
+    def clear_faults(self) -> None:
+        self.faults = Faults()
 
     def _faults_json(self) -> dict[str, Any]:
         f = self.faults
