@@ -204,7 +204,12 @@ async def measure(
             steps.append(step)
         if pusher is not None:
             push_step = await with_push_load(
-                pusher, everyone, settings, lambda: drive(settings.rate, settings.seconds), drain
+                pusher,
+                everyone,
+                settings,
+                lambda: drive(settings.rate, settings.seconds),
+                drain,
+                cpu,
             )
         burst = None
         if settings.burst:
@@ -265,6 +270,7 @@ async def with_push_load(
     settings: Settings,
     drive: Callable[[], Awaitable[None]],
     drain: Callable[[float], Awaitable[None]],
+    cpu: Callable[[], dict[str, float]],
 ) -> dict[str, Any]:
     """The steady phase again, with calls routed to the backgrounded agents meanwhile: the
     relay's latency beside the push load, and the pushes' latency and losses."""
@@ -281,7 +287,10 @@ async def with_push_load(
             "drain": settings.drain,
         }
     )
+    cpu0, t0 = cpu(), time.monotonic()
     pushed, _ = await asyncio.gather(calls, drive())
+    wall = time.monotonic() - t0
+    cpu1 = cpu()
     await drain(settings.drain)
     relay = stats.phase(everyone, since)
     latencies = pushed.pop("latencies")
@@ -290,10 +299,12 @@ async def with_push_load(
         **pushed,
         "push_ms": stats.summary(latencies, stats.E2E_Q),
         "relay": relay,
+        "cpu_percent": {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1},
     }
     log(
         f"  calls {step['placed']}, pushed {step['pushed']}, lost {step['lost']}, push "
-        f"{step['push_ms']}; relay e2e {relay['e2e_ms']}, lost {relay['lost']}"
+        f"{step['push_ms']}; relay e2e {relay['e2e_ms']}, lost {relay['lost']}; "
+        f"CPU % {step['cpu_percent']}"
     )
     return step
 
