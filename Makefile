@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sim bench features clean system-deps
+.PHONY: demo test lint sim bench features clean system-deps lab
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 # The whole lab live for about a minute: simulator, connector, simulated agents, traffic.
 demo: $(STAMP)
 	$(BIN)/mobagent demo
+
+# Try the agent's app by hand: simulator with live traffic, connector, Mobile App Server,
+# until Ctrl-C. Prints the app's URL (http://127.0.0.1:8090/) and the agents to sign in with.
+lab: $(STAMP)
+	$(BIN)/mobagent lab $(ARGS)
 
 # The simulated Finesse alone, with its default roster, until Ctrl-C. Its ports, and any
 # other option of `mobagent sim`:

@@ -75,16 +75,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", type=cli_args.existing_file, help="TOML file with a [connector] table"
     )
+    p.add_argument(
+        "--app",
+        action="store_true",
+        help="also serve the agent's web app at / (the app and the connector on one machine)",
+    )
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
 
 
-async def serve(config: ConnectorConfig, as_json: bool) -> int:
+async def serve(config: ConnectorConfig, as_json: bool, with_app: bool = False) -> int:
     from connector.api.app import make_app
     from connector.api.server import ApiRunner
 
     app = make_app(config_connector(config))
+    if with_app:
+        # The Mobile App Server's files on the connector's own port: same origin, no proxy.
+        from mobile_app import files
+
+        files.add_routes(app)
     runner = ApiRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
@@ -99,6 +109,7 @@ async def serve(config: ConnectorConfig, as_json: bool) -> int:
     info = {
         "event": "listening",
         "api": f"http://{config.listen_host}:{port}/api/v1",
+        "app": f"http://{config.listen_host}:{port}/" if with_app else None,
         "finesse": config.finesse,
         "finesseSecondary": config.finesse_secondary or None,
     }
@@ -106,6 +117,8 @@ async def serve(config: ConnectorConfig, as_json: bool) -> int:
         print(json.dumps(info), flush=True)
     else:
         print(f"Generic Connector is running: mobile API {info['api']}", flush=True)
+        if with_app:
+            print(f"  the agent's app: {info['app']}", flush=True)
         print(
             f"  Finesse {config.finesse}"
             + (f", secondary {config.finesse_secondary}" if config.finesse_secondary else ""),
@@ -133,10 +146,11 @@ def main(argv: list[str]) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    overrides = {k: v for k, v in vars(args).items() if k not in ("config", "json", "verbose")}
+    cli_only = ("config", "json", "verbose", "app")
+    overrides = {k: v for k, v in vars(args).items() if k not in cli_only}
     try:
         config = load(args.config, overrides=overrides)
     except ConfigError as exc:
         print(f"mobagent connector: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(serve(config, args.json))
+    return asyncio.run(serve(config, args.json, args.app))

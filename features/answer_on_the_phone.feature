@@ -3,6 +3,7 @@ Feature: Answer on the phone
   and the agent picks up. With NAILED_CONNECTION the phone is called once, at login, and
   stays connected: calls then arrive on that open line and the agent takes them in the app.
 
+  @browser
   Scenario: CALL_BY_CALL: the phone rings and the agent picks up
     Given these agents are logged in through the app:
       | agent | mode         | dial number  |

@@ -9,6 +9,7 @@ Feature: Consult then transfer
       | 1002  | CALL_BY_CALL      | +15551230002 |
       | 1003  | NAILED_CONNECTION | +15551230003 |
 
+  @browser
   Scenario: Consult a colleague who answers on the phone, then transfer
     Given agent 1001 is talking to a customer who called with callVariable1 ACC-42
     When agent 1001 consults agent 1002

@@ -9,6 +9,7 @@ Feature: Non-mobile login (desk phone, state only)
       | 1004  | desk         | 5004      |              |
       | 1002  | CALL_BY_CALL | 5002      | +15551230002 |
 
+  @browser
   Scenario: State changes work from a desk login
     Then agent 1004 is signed in as desk in the app and in Finesse
     And agent 1004's app has no call control

@@ -6,6 +6,7 @@ Feature: Hold and retrieve
       | agent | mode         | dial number  |
       | 1001  | CALL_BY_CALL | +15551230001 |
 
+  @browser
   Scenario: The agent puts the customer on hold and takes the call back
     Given agent 1001 is talking to a customer
     When agent 1001 puts the call on hold

@@ -9,6 +9,7 @@ Feature: Queue and route
       | 1002  | CALL_BY_CALL | +15551230002 |
       | 1003  | CALL_BY_CALL | +15551230003 |
 
+  @browser
   Scenario: A call waits in the queue until an agent goes READY
     When a customer calls 8000
     Then queue 8000 holds 1 waiting call

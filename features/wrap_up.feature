@@ -8,6 +8,7 @@ Feature: Wrap-up
       | agent | mode         | dial number  |
       | 1001  | CALL_BY_CALL | +15551230001 |
 
+  @browser
   Scenario: The agent ends the call, picks a wrap-up reason and goes READY
     Given agent 1001 is talking to a customer
     When agent 1001 ends the call

@@ -120,3 +120,11 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT to listen on (an IPv6 host in brackets: [::1]:8090)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:8090")
+    return host.strip("[]"), port(port_text)

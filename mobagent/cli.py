@@ -14,7 +14,9 @@ from importlib import metadata
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("finesse_sim.cli", "run the simulated Cisco Finesse (REST, XMPP, control API)"),
     "connector": ("connector.cli", "run the Generic Connector (mobile API over Finesse)"),
+    "app": ("mobile_app.cli", "run the Mobile App Server: the agent's web app, /api/ forwarded"),
     "agents": ("mobile_sim.cli", "simulated mobile agents work a shift through the connector"),
+    "lab": ("scenarios.lab", "try the agent's app by hand: simulator, connector, app server"),
     "model": ("scenarios.model.cli", "offline traffic model: KPIs, Erlang check, staffing"),
     "demo": ("scenarios.demo.cli", "the whole lab live for a minute: dashboard and report"),
     "bench": ("scenarios.bench.connector.cli", "connector push latency, loss, memory under load"),

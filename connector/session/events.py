@@ -74,6 +74,8 @@ def participant_data(p: Participant) -> dict[str, Any]:
         "mediaAddressType": p.media_address_type,
         "state": p.state,
         "stateCause": p.state_cause,
+        "startTime": p.start_time,
+        "stateChangeTime": p.state_change_time,
         "actions": list(p.actions),
     }
 

@@ -17,6 +17,7 @@ from scenarios.steps.world import (
     World,
     describe_user,
     finesse_until,
+    on_screen,
     sync,
     until,
 )
@@ -74,6 +75,7 @@ async def reason_code_id(agent: Agent, category: str, label: str) -> str:
 
 async def state_shown(agent: Agent, state: str, timeout: float = WAIT) -> None:
     await until(agent, lambda: agent.app.agent.get("state") == state, f"the agent {state}", timeout)
+    await on_screen(agent, state=state)
     await finesse_user_until(
         agent,
         lambda u: u.state == state,
@@ -258,6 +260,7 @@ async def is_state_in_app(world: World, agent: str, state: str) -> None:
     """The agent state the app shows (waiting for its agent.state event)."""
     who = world.agent(agent)
     await until(who, lambda: who.app.agent.get("state") == state, f"the agent {state}")
+    await on_screen(who, state=state)
 
 
 @then(parsers.parse("agent {agent:w} is {state:w} in Finesse"))

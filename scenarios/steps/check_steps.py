@@ -22,6 +22,7 @@ from scenarios.steps.world import (
     describe_dialogs,
     finesse_dialogs,
     finesse_until,
+    on_screen,
     own,
     phone_reaches,
     sync,
@@ -68,6 +69,7 @@ async def shows_incoming(world: World, agent: str, seconds: float = WAIT) -> Non
     """A dialog where the agent's own participant is ALERTING (a call is offered)."""
     who = world.agent(agent)
     await _incoming(who, lambda d: True, "an incoming call", seconds)
+    await on_screen(who, call="Incoming call")
 
 
 @then(
@@ -157,6 +159,7 @@ async def shows_on_hold(world: World, agent: str) -> None:
     """The agent's own participant on its call with the customer is HELD."""
     who = world.agent(agent)
     await until(who, lambda: _own_state(world, who, "HELD", app_dialogs(who)), "the call HELD")
+    await on_screen(who, call="Call on hold")
 
 
 @then(parsers.parse("agent {agent:w}'s app shows the call in wrap-up"))
@@ -167,6 +170,7 @@ async def shows_in_wrap_up(world: World, agent: str) -> None:
     await until(
         who, lambda: _own_state(world, who, "WRAP_UP", app_dialogs(who)), "the call in WRAP_UP"
     )
+    await on_screen(who, wrap_up=True)
 
 
 @then(parsers.parse("agent {agent:w}'s app offers {action:w} on the call"))

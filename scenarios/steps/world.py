@@ -29,6 +29,10 @@ import parse
 from mobile_sim import view
 from mobile_sim.app import AppClient, AppError, Mobile, WaitTimeout
 from mobile_sim.sim_control import Phone, SimControl
+from scenarios.browser.app_driver import BrowserApp
+from scenarios.browser.app_page import AppPage
+from scenarios.browser.chromium import launch, phone_context
+from scenarios.stack.app_lab import AppLab
 from scenarios.stack.connector_lab import (
     PASSWORD,
     ConnectorLab,
@@ -142,6 +146,10 @@ class Stack:
         self.lab: ConnectorLab | None = None
         self.sim: SimControl | None = None
         self.http: aiohttp.ClientSession | None = None
+        # The browser driver's part, started by the first scenario run in the browser.
+        self.app_lab: AppLab | None = None
+        self.playwright: Any = None
+        self.chromium: Any = None
 
     async def start(self) -> Stack:
         self.lab = await ConnectorLab(push=True).start()
@@ -149,7 +157,23 @@ class Stack:
         self.sim = SimControl(self.lab.finesse.url("/sim/v1"), http=self.http)
         return self
 
+    async def browser(self) -> tuple[Any, AppLab]:
+        """Chromium and the Mobile App Server in front of the connector, started once."""
+        if self.chromium is None:
+            from playwright.async_api import async_playwright
+
+            self.app_lab = await AppLab(self.started.url("")).start()
+            self.playwright = await async_playwright().start()
+            self.chromium = await launch(self.playwright)
+        assert self.app_lab is not None
+        return self.chromium, self.app_lab
+
     async def stop(self) -> None:
+        if self.chromium is not None:
+            await self.chromium.close()
+            await self.playwright.stop()
+        if self.app_lab is not None:
+            await self.app_lab.stop()
         if self.http is not None:
             await self.http.close()
         if self.lab is not None:
@@ -226,8 +250,10 @@ class Attempt:
 class World:
     """What one scenario built; `cleanup()` leaves the stack as the next scenario needs it."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, driver: str = "api") -> None:
         self.stack = stack
+        self.driver = driver  # "api": the apps are API clients; "browser": the real app
+        self.contexts: list[Any] = []  # the browser profiles, one per agent
         self.agents: dict[str, Agent] = {}
         self.calls: list[CustomerCall] = []
         self.attempt: Attempt | None = None
@@ -278,7 +304,7 @@ class World:
             mode=mode,
             extension=extension or default_extension(agent_id),
             dial_number=dial_number or (default_dial_number(agent_id) if mode != "desk" else ""),
-            app=AppClient(self.stack.connector_url, http=self.stack.http),
+            app=await self._new_app(),
             finesse=self.stack.finesse_agent(agent_id),
         )
         agent.app.agent_id = agent_id
@@ -286,6 +312,15 @@ class World:
         if with_phone:
             agent.phone = await self.sim.phone(agent.phone_number).open()
         return agent
+
+    async def _new_app(self) -> AppClient:
+        if self.driver == "api":
+            return AppClient(self.stack.connector_url, http=self.stack.http)
+        chromium, app_lab = await self.stack.browser()
+        context = await phone_context(chromium)
+        self.contexts.append(context)
+        page = await AppPage.open(context, app_lab.url)
+        return BrowserApp(page, self.stack.connector_url, http=self.stack.http)
 
     async def sign_in(
         self, agent: Agent, password: str = PASSWORD, *, setup_call: str = "answer"
@@ -377,11 +412,16 @@ class World:
             except (AppError, AssertionError, OSError, aiohttp.ClientError) as exc:
                 problems.append(f"agent {agent.id} logout: {exc}")
         for agent in self.agents.values():
+            if isinstance(agent.app, BrowserApp) and agent.app.page.problems:
+                problems.append(f"agent {agent.id}'s app: {agent.app.page.problems}")
             with contextlib.suppress(Exception):
                 await agent.app.close()
             if agent.phone is not None:
                 with contextlib.suppress(Exception):
                     await agent.phone.close()
+        for context in self.contexts:
+            with contextlib.suppress(Exception):
+                await context.close()
         agents = self.stack.started.connector.agents
         agents.failures.clear()  # a fresh start for the sign-in limits, like the simulator's
         agents.reconcile_every(0)
@@ -557,3 +597,19 @@ def describe_user(user: Any) -> str:
     if user.mobile_agent is not None:
         bits.append(f"mobile {user.mobile_agent.mode} {user.mobile_agent.dial_number}")
     return ", ".join(bits)
+
+
+async def on_screen(
+    agent: Agent, *, state: str = "", call: str = "", wrap_up: bool = False
+) -> None:
+    """In a scenario run in the browser, what the API view says must also be on the app's
+    screen: the agent's state, a call card by its title, the wrap-up choices."""
+    app = agent.app
+    if not isinstance(app, BrowserApp):
+        return
+    if state:
+        await app.shows_state(state)
+    if call:
+        await app.shows_call(call)
+    if wrap_up:
+        await app.shows_wrap_up()

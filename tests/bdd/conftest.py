@@ -79,10 +79,25 @@ def stack() -> Iterator[Stack]:
         runner.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A scenario tagged @browser runs twice: its app steps through the API, then through
+    the agent's app in Chromium (scenarios.browser), with the same feature text."""
+    if metafunc.definition.get_closest_marker("browser") is None:
+        return
+    if "app_driver" not in metafunc.fixturenames:  # steps ask for `world` only at run time
+        metafunc.fixturenames.append("app_driver")
+    metafunc.parametrize("app_driver", ["api", "browser"], indirect=True)
+
+
 @pytest.fixture
-def world(stack: Stack) -> Iterator[World]:
+def app_driver(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "api")
+
+
+@pytest.fixture
+def world(stack: Stack, app_driver: str) -> Iterator[World]:
     """One scenario's agents and calls; afterwards the simulator is reset and every
     session signed out of the connector."""
-    scenario_world = World(stack)
+    scenario_world = World(stack, app_driver)
     yield scenario_world
     loop_thread().run(scenario_world.cleanup(), 30)

@@ -27,6 +27,17 @@ BAD = {
         (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
         (["--finesse", "finesse1"], "--finesse"),
     ],
+    "app": [
+        (["--listen", "nope"], "--listen"),
+        (["--listen", "127.0.0.1:99999"], "--listen"),
+        (["--connector", "localhost"], "--connector"),
+    ],
+    "lab": [
+        (["--app-port", "99999"], "--app-port"),
+        (["--speed", "0"], "--speed"),
+        (["--profile", "no_such_profile"], "--profile"),
+        (["--answer-after", "-1"], "--answer-after"),
+    ],
     "agents": [
         (["--count", "-1"], "--count"),
         (["--duration", "0"], "--duration"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-PACKAGES = ("connector", "finesse_sim", "mobile_sim", "scenarios", "mobagent")
+PACKAGES = ("connector", "finesse_sim", "mobile_app", "mobile_sim", "scenarios", "mobagent")
 # What the simulator shares with the connector: the Finesse wire format, nothing else.
 WIRE_FORMAT = ("connector.finesse.models", "connector.finesse.codec", "connector.finesse.safexml")
 
@@ -88,6 +88,28 @@ def test_the_simulator_shares_only_the_wire_format_with_the_connector():
         )
         == []
     )
+
+
+def test_the_app_server_knows_the_connector_only_by_its_public_api():
+    assert (
+        violations(
+            ("mobile_app",),
+            lambda n: not within(n, "connector", "finesse_sim", "mobile_sim", "scenarios", "tests"),
+        )
+        == []
+    )
+
+
+def test_only_the_connectors_command_line_may_host_the_app():
+    """`mobagent connector --app` serves the app's files; nothing else of the connector
+    knows the app exists."""
+    found = [
+        f"{module_name(path)} imports {name}"
+        for path in sources("connector")
+        for name in imports(path)
+        if within(name, "mobile_app") and module_name(path) != "connector.cli"
+    ]
+    assert found == []
 
 
 def test_simulated_agents_use_only_public_contracts():

@@ -1,0 +1,164 @@
+"""Forwarding `/api/` to the Generic Connector, so the app is same-origin without a reverse
+proxy (development, or the Mobile App Server on its own machine in the LAN).
+
+HTTP bodies stream both ways; the event WebSocket is joined frame by frame, with nothing
+buffered beyond the frame in hand, and its close code (4001 session ended, 4002 replaced)
+passed on so the app decides about reconnecting as it would facing the connector itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+log = logging.getLogger("mobile_app.proxy")
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and those aiohttp sets itself on each leg.
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+WS_HANDSHAKE = {
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "sec-websocket-accept",
+}
+MAX_BODY = 64 * 1024  # the mobile API's requests are small; the connector has its own limit
+
+
+def _error(status: int, kind: str, message: str) -> web.Response:
+    """In the mobile API's error shape, so the app shows it like any refusal."""
+    return web.json_response({"error": {"type": kind, "message": message}}, status=status)
+
+
+class ConnectorProxy:
+    def __init__(self, connector_url: str, http: aiohttp.ClientSession) -> None:
+        self.base = connector_url.rstrip("/")
+        self.http = http
+
+    def _forwarded(self, request: web.Request) -> dict[str, str]:
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() not in WS_HANDSHAKE
+        }
+        # The connector names the client by X-Forwarded-For only when it trusts this server
+        # (its `trusted_proxies`); the chain is extended, never replaced.
+        peer = request.remote or ""
+        chain = request.headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
+        headers["X-Forwarded-Proto"] = request.scheme
+        return headers
+
+    async def http_request(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413, "body_too_large", f"request bodies are limited to {MAX_BODY} bytes")
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return _error(413, "body_too_large", f"request bodies are limited to {MAX_BODY} bytes")
+        try:
+            upstream = await self.http.request(
+                request.method,
+                self.base + request.rel_url.path_qs,
+                headers=self._forwarded(request),
+                data=body or None,
+                allow_redirects=False,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("connector unreachable: %s", exc)
+            return _error(502, "connector_unreachable", "the connector cannot be reached")
+        async with upstream:
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            for key, value in upstream.headers.items():
+                if key.lower() not in HOP_BY_HOP:
+                    response.headers.add(key, value)
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        """Connect upstream first: a refusal (401, 426) reaches the browser as the connector
+        said it, before any upgrade; then accept with the subprotocol the connector chose."""
+        protocols = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        url = self.base + request.rel_url.path_qs
+        try:
+            upstream = await self.http.ws_connect(
+                url,
+                protocols=protocols,
+                headers=self._forwarded(request),
+                autoping=True,
+                heartbeat=None,
+                max_msg_size=0,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            return _error(exc.status or 502, "upstream_refused", exc.message or "refused")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("connector unreachable: %s", exc)
+            return _error(502, "connector_unreachable", "the connector cannot be reached")
+        downstream = web.WebSocketResponse(
+            protocols=[upstream.protocol] if upstream.protocol else (), autoping=True
+        )
+        await downstream.prepare(request)
+        try:
+            await _join(downstream, upstream)
+        finally:
+            await upstream.close()
+            if not downstream.closed:
+                code = upstream.close_code or aiohttp.WSCloseCode.GOING_AWAY
+                await downstream.close(code=code, message=_reason(upstream))
+        return downstream
+
+
+def _reason(ws: aiohttp.ClientWebSocketResponse) -> bytes:
+    exc = ws.exception()
+    return str(exc).encode()[:120] if exc else b""
+
+
+WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+
+
+async def _pump(source: WebSocket, sink: WebSocket) -> None:
+    async for msg in source:
+        if msg.type == WSMsgType.TEXT:
+            await sink.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await sink.send_bytes(msg.data)
+        else:
+            break
+
+
+async def _join(
+    downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
+) -> None:
+    """Frames both ways until one side closes; its close code goes to the other side."""
+    to_app = asyncio.ensure_future(_pump(upstream, downstream))
+    to_connector = asyncio.ensure_future(_pump(downstream, upstream))
+    try:
+        done, _ = await asyncio.wait({to_app, to_connector}, return_when=asyncio.FIRST_COMPLETED)
+        if to_connector in done and not upstream.closed:
+            await upstream.close(code=downstream.close_code or aiohttp.WSCloseCode.OK)
+    finally:
+        for task in (to_app, to_connector):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
