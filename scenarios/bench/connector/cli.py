@@ -41,7 +41,8 @@ def text(r: dict[str, Any]) -> str:
         pu = r["push"]
         lines.append(
             f"push: {pu['calls_per_second']:g} calls/s to backgrounded apps: placed "
-            f"{pu['placed']}, pushed {pu['pushed']}, lost {pu['lost']}; push ms {pu['push_ms']}"
+            f"{pu['placed']}, pushed {pu['pushed']}, lost {pu['lost']} (not routed: "
+            f"{pu['not_routed']}); push ms {pu['push_ms']}"
         )
         lines.append(
             f"relay p99 ms without push {pu['relay_p99_ms_without_push']}, with push "

@@ -8,7 +8,8 @@ a steady rate; each call rings a READY agent, whose push is decrypted by the pus
 (the latency: the frame's `ts`, stamped by the connector as the event came in, to the
 decryption, on this machine's one clock), and the call is hung up once its push arrived,
 so that the agent is free again. A call whose push has not come `drain` seconds after the
-last call was placed counts as lost.
+last call was placed counts as lost, unless it is still waiting in the queue then (no
+agent was free: it never rang, so nothing was to be pushed; `not_routed`).
 
 Same line protocol as `workers`: one JSON spec, then one command a line (login, calls,
 close), one JSON reply a line.
@@ -87,41 +88,55 @@ class PushLoad:
         loop = asyncio.get_running_loop()
         start = loop.time()
         count = int(rate * seconds)
+        deadline = start + seconds + drain
         tasks = []
         for k in range(count):
             await asyncio.sleep(max(0.0, start + k / rate - loop.time()))  # the call's time
-            tasks.append(asyncio.ensure_future(self._one_call(k, drain)))
+            tasks.append(asyncio.ensure_future(self._one_call(k, deadline)))
         results = await asyncio.gather(*tasks)
-        latencies = [r for r in results if r is not None]
+        latencies = [latency for _, latency in results if latency is not None]
+        unpushed = [call_id for call_id, latency in results if call_id and latency is None]
+        queued = 0
+        if unpushed:
+            queues = await self.sim.queues()
+            queued = sum(q["callsInQueue"] for q in queues if q.get("dn") == PUSH_DN)
+            for call_id in unpushed:
+                await self._hang_up(call_id)
         return {
             "placed": count,
             "pushed": len(latencies),
-            "lost": count - len(latencies),
+            "not_routed": queued,
+            "lost": len(unpushed) - queued,
             "latencies": latencies,
             "service": dict(self.service.stats),
         }
 
-    async def _one_call(self, k: int, drain: float) -> float | None:
+    async def _one_call(self, k: int, deadline: float) -> tuple[str, float | None]:
+        """The call's id and its push's latency (None: no push by the deadline)."""
         try:
             call_id = await self.sim.place_call(PUSH_DN, f"+1212{k:07d}", {"callVariable1": str(k)})
         except Exception as exc:
             self.failures.append(f"call {k}: {exc!r}")
-            return None
+            return "", None
         waiter = asyncio.get_running_loop().create_future()
         if call_id in self.early:
             waiter.set_result(self.early.pop(call_id))
         self.pushed[call_id] = waiter
         try:
-            async with asyncio.timeout(drain):
-                return await waiter
+            async with asyncio.timeout_at(deadline):
+                latency = await waiter
         except TimeoutError:
-            return None
+            return call_id, None
         finally:
             del self.pushed[call_id]
-            try:
-                await self.sim.hang_up_call(call_id)
-            except Exception as exc:
-                self.failures.append(f"hang up {call_id}: {exc!r}")
+        await self._hang_up(call_id)
+        return call_id, latency
+
+    async def _hang_up(self, call_id: str) -> None:
+        try:
+            await self.sim.hang_up_call(call_id)
+        except Exception as exc:
+            self.failures.append(f"hang up {call_id}: {exc!r}")
 
     async def close(self) -> None:
         for app in self.apps:
