@@ -88,8 +88,15 @@ def parser() -> argparse.ArgumentParser:
 async def serve(config: ConnectorConfig, as_json: bool, with_app: bool = False) -> int:
     from connector.api.app import make_app
     from connector.api.server import ApiRunner
+    from connector.push.vapid import KeyFileError
 
-    app = make_app(config_connector(config))
+    try:
+        connector = config_connector(config)
+    except (OSError, KeyFileError) as exc:  # the VAPID key pair: read or made at start
+        where = "vapid_private_key" if config.vapid_private_key else "--state-dir"
+        print(f"mobagent connector: {where}: {exc}", file=sys.stderr)
+        return 2
+    app = make_app(connector)
     if with_app:
         # The Mobile App Server's files on the connector's own port: same origin, no proxy.
         from mobile_app import files

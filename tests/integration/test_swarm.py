@@ -173,13 +173,14 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def test_mobagent_agents_prints_a_json_summary_and_exits_0():
+def test_mobagent_agents_prints_a_json_summary_and_exits_0(tmp_path: Path):
     sim = start("sim", "--rest-port", "0", "--xmpp-port", "0", "--speed", "20", "--json")
     connector = None
     try:
         info = json.loads(sim.stdout.readline())
         finesse = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-        connector = start(*connector_command(finesse, head=["connector"]))
+        # Its VAPID key pair in the test's directory, not the user's state directory.
+        connector = start(*connector_command(finesse, head=["connector"], state_dir=str(tmp_path)))
         api = json.loads(connector.stdout.readline())["api"]
         agents = subprocess.run(
             [
