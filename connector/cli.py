@@ -62,6 +62,17 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the client",
     )
     p.add_argument(
+        "--state-dir",
+        help="where the connector keeps its VAPID key pair (default $XDG_STATE_HOME/mobagent)",
+    )
+    p.add_argument(
+        "--push-allow",
+        action="append",
+        metavar="ORIGIN",
+        help="a push service origin to send to besides the major browsers' (repeatable; "
+        "plain http only for loopback, e.g. the simulated push service)",
+    )
+    p.add_argument(
         "--config", type=cli_args.existing_file, help="TOML file with a [connector] table"
     )
     p.add_argument(
@@ -77,8 +88,15 @@ def parser() -> argparse.ArgumentParser:
 async def serve(config: ConnectorConfig, as_json: bool, with_app: bool = False) -> int:
     from connector.api.app import make_app
     from connector.api.server import ApiRunner
+    from connector.push.vapid import KeyFileError
 
-    app = make_app(config_connector(config))
+    try:
+        connector = config_connector(config)
+    except (OSError, KeyFileError) as exc:  # the VAPID key pair: read or made at start
+        where = "vapid_private_key" if config.vapid_private_key else "--state-dir"
+        print(f"mobagent connector: {where}: {exc}", file=sys.stderr)
+        return 2
+    app = make_app(connector)
     if with_app:
         # The Mobile App Server's files on the connector's own port: same origin, no proxy.
         from mobile_app import files

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from connector.push.allowlist import Allowlist
+
 ENV_PREFIX = "MOBAGENT_CONNECTOR_"
 TLS_MODES = ("plain", "starttls", "direct")
 
@@ -61,6 +63,25 @@ class ConnectorConfig:
     resource: str = "mobileagent"
     gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never)
     gc_full_interval: float = 600.0  # s between full garbage collections (0: never)
+    # Web Push (docs/connector.md, Push): where the VAPID key pair is kept (default
+    # $XDG_STATE_HOME/mobagent), or a PEM file of the operator's; the contact the push
+    # services see; origins allowed besides the major browsers' push services (http only
+    # for loopback); subscriptions per agent (a new one past the cap replaces the oldest);
+    # how long a call's push may wait at the push service (its ring time), other pushes'.
+    state_dir: str = ""
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:mobagent@localhost"
+    push_allow: tuple[str, ...] = ()
+    push_max_subscriptions: int = 4
+    push_call_ttl: int = 30
+    push_ttl: int = 600
+
+    @property
+    def state_path(self) -> Path:
+        if self.state_dir:
+            return Path(self.state_dir).expanduser()
+        base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        return Path(base) / "mobagent"
 
     @property
     def listen_host(self) -> str:
@@ -108,6 +129,17 @@ class ConnectorConfig:
         for name in ("gc_freeze_interval", "gc_full_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: never)")
+        if not self.vapid_subject.startswith(("mailto:", "https://")):
+            raise ConfigError("vapid_subject must be a mailto: or https: URL")
+        if self.vapid_private_key and not os.path.isfile(self.vapid_private_key):
+            raise ConfigError(f"vapid_private_key: {self.vapid_private_key}: no such file")
+        for name in ("push_max_subscriptions", "push_call_ttl", "push_ttl"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
+        try:
+            Allowlist(self.push_allow)
+        except ValueError as exc:
+            raise ConfigError(f"push_allow: {exc}") from exc
         for address in self.trusted_proxy_list:
             try:
                 ipaddress.ip_address(address)
@@ -135,6 +167,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             return int(value)
         if kind in (float, "float"):
             return float(value)
+        if kind == "tuple[str, ...]":  # a TOML list, or comma-separated in the environment
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name}: {value!r} is not a valid {kind}") from exc

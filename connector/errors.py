@@ -19,6 +19,7 @@ class Refusal(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"
+    ENDPOINT_NOT_ALLOWED = "endpoint_not_allowed"  # a push service not on the allowlist
     BODY_TOO_LARGE = "body_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -24,6 +24,10 @@ from connector.finesse.xmpp import TlsMode
 from connector.finesse.xmpp_transport import XmppOptions, XmppTransport
 from connector.gc_policy import GcPolicy
 from connector.metrics import Metrics
+from connector.push import Allowlist, MemorySubscriptions, PushNotifier, VapidKeys
+from connector.push.delivery import PushSender
+from connector.push.message import PushPolicy
+from connector.push.metrics import PushMetrics
 from connector.service.agents import AgentService, ServiceSettings
 from connector.service.tokens import Tokens
 from connector.stream import EventSink
@@ -54,6 +58,17 @@ class Connector:
         )
         self.sinks: list[EventSink] = []  # event sinks besides the WebSockets (push, store)
         self.http: aiohttp.ClientSession | None = None
+        self.push_http: aiohttp.ClientSession | None = None
+        # Web Push: read (or made) now, so that a bad key file stops the start-up.
+        self.push = PushNotifier(
+            MemorySubscriptions(),
+            VapidKeys.load(config.state_path, config.vapid_subject, config.vapid_private_key),
+            Allowlist(config.push_allow),
+            PushPolicy(call_ttl=config.push_call_ttl, ttl=config.push_ttl),
+            PushMetrics(),
+            max_per_agent=config.push_max_subscriptions,
+        )
+        self.sinks.append(self.push)
         self.websockets = 0  # open event-stream WebSockets (a gauge for /metrics)
         self._moving: asyncio.Task[None] | None = None
 
@@ -63,6 +78,11 @@ class Connector:
             connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context)
         )
         self.rest = FinesseRest(self.http, self.hosts, timeout=config.request_timeout)
+        # Push services are public: the system's trust store, not Finesse's TLS settings.
+        self.push_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self.push.sender = PushSender(
+            self.push_http, self.push.vapid, self.push.metrics, on_gone=self.push.gone
+        )
         self.monitor = FinesseMonitor(self.hosts, self.rest.system_info)
         self.rest.on_unreachable = self.monitor.rest_unreachable
         self.transport = XmppTransport(
@@ -99,6 +119,7 @@ class Connector:
             ),
             sinks=self.sinks,
             on_sessions_changed=self.gc_policy.changed,
+            on_session_ended=self.push.session_ended,
         )
         self.hosts.add_switch_listener(self._on_switch)
         self._first_contact = asyncio.ensure_future(self._reach_finesse())
@@ -145,5 +166,7 @@ class Connector:
         if self._moving is not None:
             self._moving.cancel()
         await self.agents.close_all()
-        if self.http is not None:
-            await self.http.close()
+        await self.push.close()
+        for http in (self.http, self.push_http):
+            if http is not None:
+                await http.close()

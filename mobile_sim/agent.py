@@ -36,6 +36,7 @@ from mobile_sim.counts import ShiftCounts
 from mobile_sim.identity import MODES, Identity
 from mobile_sim.inbox import WaitTimeout
 from mobile_sim.personas import Behaviour, BreakKind, CallPlan, Persona
+from mobile_sim.push_service import SimPushService
 from mobile_sim.requester import Requester
 from mobile_sim.sim_control import SimControl
 
@@ -51,6 +52,7 @@ WRAP_UP_STATES = frozenset({"WORK", "WORK_READY"})
 RONA_CODES = frozenset({"32767", "32763"})  # ring-no-answer system codes, UCCE and UCCX
 MAX_CRASHES = 20
 MAX_RELOGINS = 3
+BACK_BY_ITSELF = 120.0  # shift s: a backgrounded app with no push is looked at again
 
 
 class SimulatedAgent:
@@ -72,6 +74,7 @@ class SimulatedAgent:
         on_call_seen: Callable[[str], None] | None = None,
         on_call_answered: Callable[[str], None] | None = None,
         login_gate: asyncio.Semaphore | None = None,
+        push: SimPushService | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
@@ -88,6 +91,7 @@ class SimulatedAgent:
         self.on_call_seen = on_call_seen
         self.on_call_answered = on_call_answered
         self.login_gate = login_gate
+        self.push = push  # the push service the app subscribes at after each login
         self.counts = ShiftCounts()
         self.phase = "waiting"  # waiting, logging in, working, signing out, logged out, failed
         self.signed_in = False  # a login succeeded (at least once)
@@ -264,10 +268,20 @@ class SimulatedAgent:
         except (AppError, aiohttp.ClientError, OSError) as exc:
             self.counts.errors[f"reason lists: {exc}"] += 1
             return True
+        if self.push is not None:
+            await self._subscribe_push(self.push)
         self._reason_ids = {str(c["label"]): str(c["id"]) for c in codes}
         self._logout_reason = str(logout_codes[0]["id"]) if logout_codes else None
         self._wrap_up_labels = [str(w["label"]) for w in wrap_ups]
         return True
+
+    async def _subscribe_push(self, push: SimPushService) -> None:
+        try:
+            await self.app.subscribe_push(push)
+        except (AppError, aiohttp.ClientError, OSError) as exc:
+            # e.g. 400 endpoint_not_allowed: the connector lacks --push-allow for the service
+            self.counts.errors[f"push subscription: {exc}"] += 1
+            log.warning("agent %s: no push subscription: %s", self.agent_id, exc)
 
     async def _nailed_login(self, mobile: Mobile | None) -> dict[str, Any]:
         """NAILED_CONNECTION: the login completes once the setup call to the dial number is
@@ -471,6 +485,20 @@ class SimulatedAgent:
         self.counts.backgrounded += 1
         await self.app.drop_stream()
 
+    async def _background_until_pushed(self) -> None:
+        """The app is left in the background, its WebSocket closed: a push wakes it (a call
+        rings), or the agent looks at the phone again after a while."""
+        self.counts.backgrounded += 1
+        self.counts.left_for_push += 1
+        if not await self.requests.send("go to the background", self.app.background):
+            return
+        wakes = self.app.wakes
+        await self._pause(BACK_BY_ITSELF, until=lambda: not self.app.in_background)
+        if self.app.wakes > wakes:
+            self.counts.push_wakes += 1
+        if self.app.in_background and self.app.token:
+            await self.requests.send("back to the foreground", self.app.foreground)
+
     async def _customer_hangs_up(self, dialog_id: str) -> None:
         if await self.requests.send("customer hangs up", lambda: self.sim.hang_up_call(dialog_id)):
             self.counts.customer_hangups += 1
@@ -672,7 +700,13 @@ class SimulatedAgent:
         )
         idle_minutes = (loop.time() - started) / self.time_scale / 60
         if self.behaviour.backgrounds_while_idle(idle_minutes) and not self._stop.is_set():
-            await self._background()
+            # Left there only while nothing is going on: a call that rang as the agent
+            # looked away is on screen already.
+            quiet = not self.app.dialogs and self.agent_state == "READY"
+            if quiet and self.app.push_id and self.behaviour.leaves_app_in_background():
+                await self._background_until_pushed()
+            else:
+                await self._background()
 
     def _break_due(self) -> bool:
         return self.shift_time() >= self._next_break_at

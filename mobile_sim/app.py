@@ -4,6 +4,13 @@ event WebSocket, awaitable waits for events, and the app's view of the agent and
 It knows the connector only by its public contract (`mobile_sim.api`), so it works against a
 connector anywhere. The event stream resumes by itself after a drop (`?since=` the last seq
 seen); a `session.resync` snapshot refreshes the local mirror that the view reads.
+
+With a push subscription (`subscribe_push`, at the simulated push service), the app can go
+to the background as a phone's does (`background()`: it tells the connector, closes its
+WebSocket), and a push wakes it (`wake_on_push`): it comes back to the foreground and
+resumes its stream with `since`, as the agent tapping the notification would. The pushes
+themselves are kept apart (`pushes`, `wait_for_push`): what the app shows comes from the
+stream, as in the browser app.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from mobile_sim.api import (
     state_body,
 )
 from mobile_sim.inbox import Inbox, WaitTimeout
+from mobile_sim.push_service import PushMessage, SimPushService, SimSubscription
 from mobile_sim.view import describe_event
 
 __all__ = ["AppClient", "AppError", "Event", "Mobile", "Reply", "WaitTimeout", "describe_event"]
@@ -71,6 +79,13 @@ class AppClient:
         self.system: dict[str, Any] = {}
         self.ended: dict[str, Any] = {}  # the `session.ended` data, once the session is over
         self.close_code: int | None = None  # of the event WebSocket's last close
+        self.pushes: Inbox[PushMessage] = Inbox(history=history, pending=pending)
+        self.push_subscription: SimSubscription | None = None
+        self.push_id = ""  # the connector's id of the subscription
+        self.in_background = False
+        self.wake_on_push = True  # a push brings the app back (the agent taps it)
+        self.wakes = 0
+        self._waking: asyncio.Task[None] | None = None
 
     @property
     def history(self) -> list[Event]:
@@ -299,6 +314,85 @@ class AppClient:
             self.ended = data
             self.token = ""
 
+    # -- push and the background --------------------------------------------------------------
+
+    async def subscribe_push(self, service: SimPushService) -> str:
+        """Subscribe at the push service with the connector's VAPID key, as the browser app
+        does after sign-in, and give the connector the subscription; its id."""
+        key = (await self.request("GET", "/push/vapid-public-key"))["publicKey"]
+        subscription = service.subscribe(key, self._on_push)
+        body = await self.request("POST", "/push-subscriptions", subscription.to_json())
+        self.push_subscription, self.push_id = subscription, body["id"]
+        return self.push_id
+
+    async def unsubscribe_push(self) -> None:
+        if self.push_id:
+            await self.request("DELETE", f"/push-subscriptions/{self.push_id}")
+            self.push_id = ""
+
+    async def background(self, *, close_stream: bool = True) -> None:
+        """The app leaves the screen: it says so (`visibilitychange`), then the phone closes
+        its WebSocket (unless `close_stream` is False: some keep it open a while)."""
+        self.in_background = True
+        await self.request("PUT", "/app-state", {"visible": False})
+        if close_stream:
+            await self.stop_listening()
+
+    async def foreground(self) -> None:
+        """Back on screen: the stream resumes after the last event seen, and the connector
+        is told the app is visible again."""
+        self.in_background = False
+        if not self.token:
+            return
+        if self._reader is None or self._reader.done():
+            await self.listen(since=self.last_seq)
+        await self.request("PUT", "/app-state", {"visible": True})
+
+    def _on_push(self, message: PushMessage) -> None:
+        """The service worker's part: a push arrived (the app may be in the background)."""
+        self.pushes.put(message)
+        frame = message.payload
+        if frame.get("type") == "session.ended":
+            # Signed out by someone else: nothing to resume; the app shows it as it would
+            # from the stream (the stream itself is closed).
+            self._receive(frame)
+        elif self.wake_on_push and self.in_background and self._waking is None:
+            self._waking = asyncio.ensure_future(self._wake())
+
+    async def _wake(self) -> None:
+        try:
+            self.wakes += 1
+            await self.foreground()
+        except (AppError, aiohttp.ClientError, OSError) as exc:
+            log.warning("agent %s: waking on a push failed: %r", self.agent_id, exc)
+        finally:
+            self._waking = None
+
+    async def woken(self, timeout: float = 5.0) -> bool:
+        """Wait until a wake in progress is over: True if the app is in the foreground."""
+        waking = self._waking
+        if waking is not None:
+            await asyncio.wait({waking}, timeout=timeout)
+        return not self.in_background
+
+    async def wait_for_push(
+        self, type_: str, where: Match | None = None, timeout: float = 5.0
+    ) -> PushMessage:
+        """The oldest unconsumed push of a frame of `type_` (matching `where` on its data)."""
+
+        def match(message: PushMessage) -> bool:
+            frame = message.payload
+            return frame.get("type") == type_ and (where is None or where(frame.get("data", {})))
+
+        message = await self.pushes.take(match, timeout)
+        if message is None:
+            got = [m.payload.get("type") for m in self.pushes.history[-8:]]
+            raise WaitTimeout(
+                f"agent {self.agent_id}: expected a push of {type_} within {timeout:g}s; "
+                f"pushes: {got or 'none'}"
+            )
+        return message
+
     def next_change(self) -> asyncio.Event:
         """Set when the next event arrives (see `Inbox.next_change`)."""
         return self.inbox.next_change()
@@ -372,6 +466,8 @@ class AppClient:
         return view.describe_view(self.agent, self.dialogs.values())
 
     async def close(self) -> None:
+        if self._waking is not None:
+            self._waking.cancel()
         await self.stop_listening()
         if self._own_http:
             await self.http.close()

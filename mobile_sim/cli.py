@@ -129,6 +129,20 @@ def parser() -> argparse.ArgumentParser:
         default=20.0,
         help="seconds each agent has to sign out at the end (default 20)",
     )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="run the simulated push service: the apps subscribe, and personas that leave "
+        "the app in the background rely on push (run the connector with --push-allow "
+        "http://127.0.0.1:PORT)",
+    )
+    p.add_argument(
+        "--push-port",
+        metavar="PORT",
+        type=cli_args.port,
+        default=8089,
+        help="the simulated push service's loopback port (default 8089)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="log every action")
     return p
@@ -155,6 +169,8 @@ def config_of(args: argparse.Namespace) -> SwarmConfig:
         sim_speed=args.sim_speed,
         timeout=args.timeout,
         shutdown_timeout=args.shutdown_timeout,
+        push=args.push,
+        push_port=args.push_port,
     )
 
 
@@ -212,6 +228,15 @@ def describe(summary: dict[str, Any]) -> str:
         f"  agents: {totals['wrapUps']} wrap-ups, {totals['breaks']} breaks, "
         f"{totals['mistaps']} mis-taps, app backgrounded {totals['backgrounded']} times, "
         f"{totals['resumes']} stream resumes, {totals['resyncs']} resyncs",
+        *(
+            [
+                f"  push ({summary['push']['origin']}): {totals['leftForPush']} times left in "
+                f"the background, {totals['pushWakes']} woken by a push; the push service: "
+                f"{_counts(summary['push']['counts'])}"
+            ]
+            if summary.get("push")
+            else []
+        ),
         f"  expected refusals: {_counts(totals['expectedRefusals'])}",
         f"  races (refusals the app's view explained): {_counts(totals['races'])}",
         f"  unexpected errors: {_counts(summary['errors'])}",

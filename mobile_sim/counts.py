@@ -30,6 +30,8 @@ class ShiftCounts:
     breaks: int = 0
     mistaps: int = 0
     backgrounded: int = 0
+    left_for_push: int = 0  # backgrounded with the WebSocket closed, relying on push
+    push_wakes: int = 0  # the app came back because a push woke it
     resumes: int = 0  # event stream resumed by `since` after a drop
     resyncs: int = 0  # fresh snapshots after a wait timed out
     relogins: int = 0

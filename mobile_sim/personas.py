@@ -79,6 +79,9 @@ class Persona:
     mistap_probability: float  # taps an action that is not offered now (expect a 409)
     background_probability: float  # per call, and per minute idle: the app is backgrounded
     customer_hangup_probability: float  # the customer ends the call, not the agent
+    # With push (`mobagent agents --push`): the app backgrounded while idle is left there,
+    # its WebSocket closed by the phone, until a push (or the agent, later) brings it back.
+    left_in_background_probability: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -201,6 +204,10 @@ class Behaviour:
         chance = 1.0 - (1.0 - self.persona.background_probability) ** max(minutes, 0.0)
         return self._rngs["app"].random() < chance
 
+    def leaves_app_in_background(self) -> bool:
+        """Whether a backgrounded app stays there, relying on push to wake it."""
+        return self._rngs["app"].random() < self.persona.left_in_background_probability
+
     # -- breaks ---------------------------------------------------------------------------
 
     def ready_delay(self) -> float:
@@ -262,6 +269,7 @@ STEADY = Persona(
     mistap_probability=0.01,
     background_probability=0.02,
     customer_hangup_probability=0.3,
+    left_in_background_probability=0.1,
 )
 
 CHATTY = Persona(
@@ -285,6 +293,7 @@ CHATTY = Persona(
     mistap_probability=0.03,
     background_probability=0.05,
     customer_hangup_probability=0.4,
+    left_in_background_probability=0.3,
 )
 
 DISTRACTED = Persona(
@@ -312,6 +321,7 @@ DISTRACTED = Persona(
     mistap_probability=0.12,
     background_probability=0.25,
     customer_hangup_probability=0.35,
+    left_in_background_probability=0.8,
 )
 
 TRAINEE = Persona(
@@ -335,6 +345,7 @@ TRAINEE = Persona(
     mistap_probability=0.15,
     background_probability=0.05,
     customer_hangup_probability=0.25,
+    left_in_background_probability=0.2,
 )
 
 PERSONAS: dict[str, Persona] = {}

@@ -30,6 +30,7 @@ from mobile_sim.app import AppClient
 from mobile_sim.counts import ShiftCounts
 from mobile_sim.identity import MODES, Identity
 from mobile_sim.personas import STEADY, Persona
+from mobile_sim.push_service import SimPushService
 from mobile_sim.sim_control import SimControl
 
 LOGINS_AT_ONCE = 20
@@ -55,6 +56,8 @@ class SwarmConfig:
     sim_speed: float | None = None  # set the simulator's clock speed for the run
     timeout: float = 5.0  # wall seconds to wait for what a request should cause
     shutdown_timeout: float = 20.0  # wall seconds each agent has to sign out
+    push: bool = False  # run the simulated push service; the apps subscribe to push
+    push_port: int = 8089  # its loopback port (the connector's --push-allow names it)
 
     def __post_init__(self) -> None:
         if self.count < 1:
@@ -131,6 +134,7 @@ class Swarm:
         self._unanswered: set[str] = set()  # seen ringing at an agent, not answered yet
         self._started = 0.0
         self._ended = 0.0
+        self.push: SimPushService | None = None
 
     # -- running --------------------------------------------------------------------------
 
@@ -144,6 +148,12 @@ class Swarm:
         previous_speed = None
         tasks: list[asyncio.Future[Any]] = []
         try:
+            if cfg.push:
+                try:
+                    self.push = await SimPushService(port=cfg.push_port).start()
+                except OSError as exc:
+                    self.errors[f"push service: cannot listen on {cfg.push_port}: {exc}"] += 1
+                    return self.summary()
             if cfg.sim_speed:
                 previous_speed = await self._set_speed(sim, cfg.sim_speed)
             self.agents = self._make_agents(http, sim)
@@ -172,6 +182,8 @@ class Swarm:
             if previous_speed is not None:
                 await self._set_speed(sim, previous_speed)
             await sim.close()
+            if self.push is not None:
+                await self.push.stop()
             if self._http is None:
                 await http.close()
             self._ended = loop.time()
@@ -195,6 +207,7 @@ class Swarm:
                 on_call_seen=self._seen,
                 on_call_answered=self._answered,
                 login_gate=gate,
+                push=self.push,
             )
             for i, identity in enumerate(cfg.identities())
         ]
@@ -335,5 +348,10 @@ class Swarm:
                 "wallSeconds": round(elapsed, 2),
                 "shiftSeconds": round(elapsed / cfg.time_scale, 1),
             },
+            "push": (
+                {"origin": self.push.origin, "counts": dict(self.push.stats)}
+                if self.push is not None
+                else None
+            ),
             "perAgent": [agent.summary() for agent in self.agents],
         }

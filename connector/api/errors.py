@@ -33,6 +33,7 @@ STATUS: dict[Refusal, int] = {
     Refusal.UNKNOWN_FIELD: 400,
     Refusal.MISSING_FIELD: 400,
     Refusal.INVALID_FIELD: 400,
+    Refusal.ENDPOINT_NOT_ALLOWED: 400,
     Refusal.UNAUTHORIZED: 401,
     Refusal.TOKEN_EXPIRED: 401,
     Refusal.WRONG_CREDENTIALS: 401,

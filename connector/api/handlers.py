@@ -121,6 +121,35 @@ async def dialog_action(request: web.Request) -> web.Response:
     return accepted(rid)
 
 
+# -- push -----------------------------------------------------------------------------------
+
+
+async def vapid_public_key(request: web.Request) -> web.Response:
+    caller(request)
+    return web.json_response({"publicKey": request.app[CONNECTOR].push.vapid.public_key})
+
+
+async def create_push_subscription(request: web.Request) -> web.Response:
+    link = caller(request)
+    data = await requests.body(request, {"endpoint", "expirationTime", "keys"})
+    endpoint, keys = requests.push_subscription(data)
+    subscription = await request.app[CONNECTOR].push.subscribe(link.agent_id, endpoint, keys)
+    return web.json_response({"id": subscription.id}, status=201)
+
+
+async def delete_push_subscription(request: web.Request) -> web.Response:
+    link = caller(request)
+    await request.app[CONNECTOR].push.unsubscribe(link.agent_id, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def put_app_state(request: web.Request) -> web.Response:
+    link = caller(request)
+    visible = requests.flag(await requests.body(request, {"visible"}), "visible")
+    AgentService.app_state(link, visible)
+    return web.json_response({"visible": visible})
+
+
 # -- health ---------------------------------------------------------------------------------
 
 
@@ -157,4 +186,5 @@ async def metrics(request: web.Request) -> web.Response:
         heap_settled=connector.gc_policy.settled,
         gc_full=connector.gc_policy.full_collections,
     )
+    text += connector.push.metrics.render(subscriptions=await connector.push.subscriptions.count())
     return web.Response(text=text, content_type="text/plain", charset="utf-8")

@@ -23,7 +23,9 @@ from connector.finesse.models import MobileAgent, MobileAgentMode
 MOBILE_MODES = tuple(m.value for m in MobileAgentMode)
 MAX_ID = 64
 MAX_TEXT = 1024
-FREE_TEXT = frozenset({"password", "wrapUpReason", "callVariables"})
+# Longer than an id, checked further by their use case: a push subscription's endpoint
+# (a URL) and keys (base64url).
+FREE_TEXT = frozenset({"password", "wrapUpReason", "callVariables", "endpoint", "keys"})
 MAX_SINCE_DIGITS = 18  # a seq fits in 64 bits
 
 
@@ -119,6 +121,30 @@ def mobile(data: dict[str, Any]) -> MobileAgent | None:
     if mode not in MOBILE_MODES:
         raise AgentError(Refusal.INVALID_FIELD, f"mode must be one of {MOBILE_MODES}", "mode")
     return MobileAgent(mode, text(raw, "dialNumber"))
+
+
+def flag(data: dict[str, Any], name: str) -> bool:
+    """A required JSON boolean."""
+    value = data.get(name)
+    if value is None:
+        raise AgentError(Refusal.MISSING_FIELD, f"{name} is required", name)
+    if not isinstance(value, bool):
+        raise AgentError(Refusal.INVALID_FIELD, f"{name} must be true or false", name)
+    return value
+
+
+def push_subscription(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A browser's `PushSubscription.toJSON()`: its endpoint and keys (checked by the push
+    use case); `expirationTime` is null or a time in ms, and not used."""
+    expiration = data.get("expirationTime")
+    if expiration is not None and (type(expiration) not in (int, float) or expiration < 0):
+        raise AgentError(
+            Refusal.INVALID_FIELD, "expirationTime must be null or a time", "expirationTime"
+        )
+    keys = data.get("keys")
+    if not isinstance(keys, dict):
+        raise AgentError(Refusal.MISSING_FIELD, "keys {p256dh, auth} is required", "keys")
+    return text(data, "endpoint"), keys
 
 
 def since(request: web.Request) -> int | None:

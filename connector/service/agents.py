@@ -123,6 +123,7 @@ class AgentService:
         settings: ServiceSettings | None = None,
         sinks: Sequence[EventSink] = (),
         on_sessions_changed: Callable[[], None] = lambda: None,
+        on_session_ended: Callable[[str], None] = lambda _agent_id: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.finesse = finesse
@@ -132,6 +133,7 @@ class AgentService:
         self.settings = settings or ServiceSettings()
         self.sinks = tuple(sinks)
         self._changed = on_sessions_changed  # e.g. the GC policy's changed()
+        self._session_ended = on_session_ended  # e.g. the push notifier's: by agent id
         self._clock = clock
         self.links: dict[str, AgentLink] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -290,6 +292,7 @@ class AgentService:
         self.tokens.revoke_agent(link.agent_id)
         self.metrics.sessions_ended[details["reason"]] += 1
         link.publish(MobileEvent(ev.SESSION_ENDED, details))
+        self._session_ended(link.agent_id)  # after the last event: its push is on its way
         self._changed()
 
     async def close_all(self) -> None:
@@ -358,6 +361,12 @@ class AgentService:
 
     async def resync(self, link: AgentLink) -> int:
         return await link.resync()
+
+    @staticmethod
+    def app_state(link: AgentLink, visible: bool) -> None:
+        """The app is on screen or in the background (`visibilitychange`): in the
+        background, its events also go to the sinks for the unattended (push)."""
+        link.stream.visible = visible
 
     # -- commands (each answers the requestId; the outcome arrives as an event) --------------
 

@@ -11,7 +11,8 @@ while one token cannot hold thousands of WebSockets.
 
 Sinks are told of every event as it is published (`EventSink`): a shared store, a push
 notifier. A sink that is only for an agent nobody is watching (`unattended_only`, e.g.
-push) is skipped while a reader is attached: that decision is made here and nowhere else.
+push) is skipped while the stream is attended: a reader is attached and the app has not
+said it went to the background (`visible`). That decision is made here and nowhere else.
 
 Events are kept as frames, already serialised to the JSON text the WebSocket sends, as
 plain `(seq, ts, text)` tuples: the collector untracks those (not tuple subclasses such as
@@ -79,6 +80,9 @@ class EventStream:
         self.seq = 0
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
+        # False while the app says it is in the background (a phone may keep the WebSocket
+        # open for a while there, but nobody sees what it shows): set by the app only.
+        self.visible = True
 
     @property
     def readers(self) -> int:
@@ -87,8 +91,8 @@ class EventStream:
 
     @property
     def attended(self) -> bool:
-        """Whether a live reader is attached: the app is watching."""
-        return bool(self._readers)
+        """Whether the app is watching: a live reader is attached, the app on screen."""
+        return bool(self._readers) and self.visible
 
     def publish(self, event: MobileEvent) -> None:
         self.seq += 1
@@ -96,7 +100,7 @@ class EventStream:
         self._buffer.append(frame)
         self._wake()
         if self._sinks:
-            attended = bool(self._readers)
+            attended = bool(self._readers) and self.visible
             for sink in self._sinks:
                 if not (attended and sink.unattended_only):
                     sink.deliver(self.agent_id, Frame._make(frame))

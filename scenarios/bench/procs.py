@@ -220,13 +220,25 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def connector_command(
-    finesse: str, *, head: list[str] | None = None, host: str = "127.0.0.1"
+    finesse: str,
+    *,
+    head: list[str] | None = None,
+    host: str = "127.0.0.1",
+    state_dir: str = "",
+    push_allow: str = "",
 ) -> list[str]:
     """`mobagent connector` (or `head`, a wrapper of it) for the simulator at `finesse`,
     on a free port of `host`, printing its listening line as JSON. Every simulated phone
-    signs in from this one address, so the per-address sign-in limit is off."""
+    signs in from this one address, so the per-address sign-in limit is off. `state_dir`:
+    where it keeps its VAPID key pair (a temporary one of the caller's, not the user's);
+    `push_allow`: the simulated push service's origin."""
     head = head or [sys.executable, "-m", "mobagent", "connector"]
-    return [*head, "--finesse", finesse, "--listen", f"{host}:0", "--signin-rate", "0", "--json"]
+    command = [*head, "--finesse", finesse, "--listen", f"{host}:0", "--signin-rate", "0"]
+    if state_dir:
+        command += ["--state-dir", state_dir]
+    if push_allow:
+        command += ["--push-allow", push_allow]
+    return [*command, "--json"]
 
 
 def report(

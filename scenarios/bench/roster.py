@@ -1,6 +1,7 @@
 """The generated roster of the benchmarks and load tests: agent i (1, 2, ...) is id 1000+i,
 extension 20000+i, mobile dial number +1555123iiii, one team and one queue (DN 8000) holding
-them all. One place, so that the simulator's roster and whoever signs the agents in agree."""
+them all, or the first `n` of them when a second queue (DN 8001) holds the `push` others.
+One place, so that the simulator's roster and whoever signs the agents in agree."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ def dial_number(i: int) -> str:
     return f"+1555123{i:04d}"
 
 
-def roster_toml(n: int) -> str:
-    """N agents in one team, one queue on DN 8000 holding them all."""
+def roster_toml(n: int, push: int = 0) -> str:
+    """N agents in one team, one queue on DN 8000 holding them all; with `push`, that many
+    more agents in a second queue, DN 8001 (the push benchmark's backgrounded agents)."""
     lines = ['[[teams]]\nid = "1"\nname = "Sales"\n']
-    for i in range(1, n + 1):
+    for i in range(1, n + push + 1):
         lines.append(
             f'[[agents]]\nid = "{agent_id(i)}"\npassword = "{PASSWORD}"\n'
             f'first_name = "Agent"\nlast_name = "A{agent_id(i)}"\n'
@@ -32,4 +34,7 @@ def roster_toml(n: int) -> str:
         )
     members = ", ".join(f'"{agent_id(i)}"' for i in range(1, n + 1))
     lines.append(f'[[queues]]\nid = "1"\nname = "Sales"\ndn = "8000"\nagents = [{members}]\n')
+    if push:
+        members = ", ".join(f'"{agent_id(i)}"' for i in range(n + 1, n + push + 1))
+        lines.append(f'[[queues]]\nid = "2"\nname = "Push"\ndn = "8001"\nagents = [{members}]\n')
     return "\n".join(lines)

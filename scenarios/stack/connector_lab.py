@@ -2,11 +2,14 @@
 ports, with phone apps (`mobile_sim.app.AppClient`) signed in through it.
 
 Tests and the Gherkin steps start the stack with it; `build_connector` is the one place that
-knows how the connector is put together.
+knows how the connector is put together. With `push=True` the simulated push service runs
+too, on the connector's push allowlist. The connector's state (its VAPID key pair) is kept
+in a temporary directory of the lab's unless `state_dir` is given.
 """
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import aiohttp
@@ -16,6 +19,7 @@ from connector.api.server import ApiRunner
 from connector.config import ConnectorConfig
 from mobile_sim.api import Mobile, Reply, send
 from mobile_sim.app import AppClient
+from mobile_sim.push_service import SimPushService
 from scenarios.stack.finesse_lab import FinesseLab
 
 PASSWORD = "password"  # every agent's in the default roster
@@ -39,8 +43,12 @@ def default_dial_number(agent_id: str) -> str:
 
 
 class ConnectorLab:
-    def __init__(self, *, finesse: FinesseLab | None = None, **config: Any) -> None:
+    def __init__(
+        self, *, finesse: FinesseLab | None = None, push: bool = False, **config: Any
+    ) -> None:
         self.finesse = finesse or FinesseLab()
+        self.push = SimPushService() if push else None
+        self._state = tempfile.TemporaryDirectory(prefix="mobagent-state-")
         self._config = config
         self.connector: Any = None
         self.runner: web.AppRunner | None = None
@@ -61,7 +69,11 @@ class ConnectorLab:
             # Off unless a test asks (`agents.reconcile_every`): its re-reads race the
             # notifications a test waits for.
             "reconcile_interval": 0.0,
+            "state_dir": self._state.name,
         }
+        if self.push is not None:
+            await self.push.start()
+            settings["push_allow"] = (self.push.origin,)
         if len(self.finesse.sim.sides) > 1:
             settings["finesse_secondary"] = (
                 f"http://{self.finesse.sim.sides[1].host}:{self.finesse.sim.sides[1].rest_port}"
@@ -89,7 +101,10 @@ class ConnectorLab:
             await self.http.close()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.push is not None:
+            await self.push.stop()
         await self.finesse.stop()
+        self._state.cleanup()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -113,13 +128,17 @@ class ConnectorLab:
         extension: str = "",
         password: str = PASSWORD,
         listen: bool = True,
+        push: bool = False,
     ) -> tuple[AppClient, dict[str, Any]]:
         """A new app signed in as the agent (on its default extension unless told): the app
-        and the login's reply. A refusal raises AppError."""
+        and the login's reply. A refusal raises AppError. `push`: subscribed to push too."""
         app = self.app()
         body = await app.login(
             agent_id, password, extension or default_extension(agent_id), mobile, listen=listen
         )
+        if push:
+            assert self.push is not None, "ConnectorLab(push=True) runs the push service"
+            await app.subscribe_push(self.push)
         return app, body
 
     async def sim(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:

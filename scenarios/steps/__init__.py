@@ -16,6 +16,7 @@ STEP_MODULES = (
     "scenarios.steps.call_steps",
     "scenarios.steps.check_steps",
     "scenarios.steps.resilience_steps",
+    "scenarios.steps.push_steps",
 )
 STEPDEF_PREFIX = "pytestbdd_stepdef_"
 

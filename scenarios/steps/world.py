@@ -152,7 +152,7 @@ class Stack:
         self.chromium: Any = None
 
     async def start(self) -> Stack:
-        self.lab = await ConnectorLab().start()
+        self.lab = await ConnectorLab(push=True).start()
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.sim = SimControl(self.lab.finesse.url("/sim/v1"), http=self.http)
         return self
@@ -393,6 +393,9 @@ class World:
         connector end its session, close apps and phones. The connector must then hold no
         session at all: a stale one fails the scenario's teardown."""
         problems: list[str] = []
+        push = self.stack.started.push
+        if push is not None:
+            push.clear_faults()
         try:
             if self.clock_changed:
                 await self.sim.set_speed(1)

@@ -26,6 +26,9 @@ BAD = {
         (["--max-sessions", "-1"], "--max-sessions"),
         (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
         (["--finesse", "finesse1"], "--finesse"),
+        (["--push-allow", "http://push.example.com"], "push_allow"),
+        (["--push-allow", "https://push.example.com/path"], "push_allow"),
+        (["--state-dir", "/proc/no/such/dir", "--listen", "127.0.0.1:0"], "--state-dir"),
     ],
     "app": [
         (["--listen", "nope"], "--listen"),
@@ -44,6 +47,7 @@ BAD = {
         (["--connector", "localhost"], "--connector"),
         (["--abandon-after", "-5"], "--abandon-after"),
         (["--persona", "nobody"], "persona"),
+        (["--push-port", "99999"], "--push-port"),
     ],
     "model": [
         (["--agents", "-1"], "--agents"),

@@ -206,6 +206,50 @@ def test_signing_out_never_fails(lab: LabThread, body: str) -> None:
     answered_well(*lab.run(lab.send("DELETE", "/api/v1/sessions/current", body, token=True)))
 
 
+# What a browser's PushSubscription.toJSON() gives (keys of the right sizes), or near it.
+P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+ENDPOINTS = st.sampled_from(
+    [
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/x",
+        "http://127.0.0.1:9/push/x",
+        "https://evil.example/x",
+        "https://fcm.googleapis.com:99999/x",
+        "http://[::1/x",
+        "",
+    ]
+)
+
+
+@EXAMPLES
+@given(
+    body=bodies(
+        {
+            "endpoint": ENDPOINTS | TEXT,
+            "expirationTime": st.none() | st.integers() | st.floats(),
+            "keys": st.fixed_dictionaries(
+                {},
+                optional={
+                    "p256dh": st.sampled_from([P256DH, P256DH[:-2], "", "A" * 87]) | TEXT,
+                    "auth": st.sampled_from(["tBHItJI5svbpez7KI4CCXg", "x"]) | TEXT,
+                },
+            ),
+        }
+    )
+)
+def test_subscribing_to_push_never_fails(lab: LabThread, body: str) -> None:
+    answered_well(*lab.run(lab.send("POST", "/api/v1/push-subscriptions", body, token=True)))
+
+
+@EXAMPLES
+@given(subscription=TEXT, body=bodies({"visible": st.booleans()}))
+def test_push_and_app_state_never_fail(lab: LabThread, subscription: str, body: str) -> None:
+    path = f"/api/v1/push-subscriptions/{quote(subscription, safe='', errors='surrogatepass')}"
+    answered_well(*lab.run(lab.send("DELETE", path, None, token=True)))
+    answered_well(*lab.run(lab.send("PUT", "/api/v1/app-state", body, token=True)))
+    answered_well(*lab.run(lab.send("GET", "/api/v1/push/vapid-public-key", None, token=True)))
+
+
 def test_the_three_reported_inputs_are_400_naming_the_field(lab: LabThread) -> None:
     reported = [
         ("POST", "/api/v1/sessions", '{"agentId": ' + "1" * 5000 + "}", False, "agentId"),

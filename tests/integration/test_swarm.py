@@ -9,9 +9,11 @@ their proportion to the agents' behaviour.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -64,12 +66,14 @@ async def work_a_shift(lab: ConnectorLab, **settings) -> dict:
         config = SwarmConfig(
             connector=lab.url("/api/v1"),
             sim=lab.finesse.url("/sim/v1"),
-            count=len(AGENTS),
-            personas=[BUSY],
-            seed=7,
-            time_scale=1 / SPEED,
-            calls_per_minute=6,  # a shift-minute: 2 s here
-            **settings,
+            **{
+                "count": len(AGENTS),
+                "personas": [BUSY],
+                "seed": 7,
+                "time_scale": 1 / SPEED,
+                "calls_per_minute": 6,  # a shift-minute: 2 s here
+                **settings,
+            },
         )
         return await Swarm(config).run()
     finally:
@@ -102,6 +106,37 @@ async def test_a_small_swarm_works_a_shift_and_everyone_logs_out():
     assert totals["resumes"] <= totals["backgrounded"]  # every resume follows a drop
     assert summary["run"]["shiftSeconds"] >= 100
     assert [a["agentId"] for a in summary["perAgent"]] == list(AGENTS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_apps_left_in_the_background_are_woken_by_push():
+    """`--push`: the swarm runs the push service; apps left in the background (WebSocket
+    closed) come back when a call's push arrives, and the shift goes on as usual."""
+    port = free_port()
+    leaves_it = dataclasses.replace(
+        BUSY, background_probability=0.9, left_in_background_probability=1.0
+    )
+    async with ConnectorLab(push_allow=(f"http://127.0.0.1:{port}",)) as lab:
+        # Fewer calls: the apps are left in the background only while the agent is idle.
+        summary = await work_a_shift(
+            lab,
+            duration=6.0,
+            personas=[leaves_it],
+            calls_per_minute=3,
+            push=True,
+            push_port=port,
+        )
+        await assert_everyone_left(lab, summary)
+        assert await lab.connector.push.subscriptions.count() == 0
+    totals = summary["totals"]
+    assert totals["leftForPush"] > 0 and totals["pushWakes"] > 0, (summary["push"], totals)
+    assert summary["push"]["counts"]["decrypted"] >= totals["pushWakes"]
+    assert summary["calls"]["answered"] > 0
 
 
 async def test_nailed_connection_and_desk_agents_work_beside_call_by_call():
@@ -138,13 +173,14 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def test_mobagent_agents_prints_a_json_summary_and_exits_0():
+def test_mobagent_agents_prints_a_json_summary_and_exits_0(tmp_path: Path):
     sim = start("sim", "--rest-port", "0", "--xmpp-port", "0", "--speed", "20", "--json")
     connector = None
     try:
         info = json.loads(sim.stdout.readline())
         finesse = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-        connector = start(*connector_command(finesse, head=["connector"]))
+        # Its VAPID key pair in the test's directory, not the user's state directory.
+        connector = start(*connector_command(finesse, head=["connector"], state_dir=str(tmp_path)))
         api = json.loads(connector.stdout.readline())["api"]
         agents = subprocess.run(
             [

@@ -154,3 +154,31 @@ async def test_a_closed_reader_leaves_no_waiter_behind():
         reader.wait()
         reader.close()
     assert s._waiters == [] and s.readers == 0
+
+
+class Recorder:
+    """A sink that keeps the seqs it is told of."""
+
+    def __init__(self, unattended_only: bool) -> None:
+        self.unattended_only = unattended_only
+        self.seqs: list[int] = []
+
+    def deliver(self, agent_id: str, frame) -> None:
+        self.seqs.append(frame.seq)
+
+
+def test_an_unattended_only_sink_is_told_while_nobody_watches_or_the_app_is_hidden():
+    push, store = Recorder(unattended_only=True), Recorder(unattended_only=False)
+    s = EventStream(lambda: {}, sinks=(push, store), agent_id="1001")
+    publish(s, 1)  # no reader: nobody watches
+    reader = s.reader()
+    publish(s, 1)  # watched
+    s.visible = False  # the app went to the background, its WebSocket still open
+    publish(s, 1)
+    s.visible = True
+    publish(s, 1)
+    reader.close()
+    publish(s, 1)
+    assert push.seqs == [1, 3, 5]
+    assert store.seqs == [1, 2, 3, 4, 5]
+    assert not s.attended

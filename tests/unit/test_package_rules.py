@@ -126,6 +126,21 @@ def test_nothing_outside_tests_imports_tests():
     assert violations(PACKAGES, lambda n: not within(n, "tests")) == []
 
 
+def test_push_stands_on_the_stream_alone():
+    """The push notifier is a sink and a few use cases: it knows the stream's frames, the
+    domain error and the metrics' histogram, never the service layer, the API or the
+    runtime (which wire it in)."""
+    allowed = ("connector.push", "connector.stream", "connector.errors", "connector.metrics")
+    assert len(sources("connector/push")) > 5
+    assert (
+        violations(
+            ("connector/push",),
+            lambda n: not within(n, "connector") or within(n, *allowed),
+        )
+        == []
+    )
+
+
 def connector_unit(name: str) -> str | None:
     """The part of the connector a module belongs to: its subpackage (`connector.finesse`)
     or, for a module directly under connector/, the module itself (`connector.runtime`)."""

@@ -37,6 +37,20 @@ def text(r: dict[str, Any]) -> str:
     if r["burst"]:
         b = r["burst"]
         lines.append(f"burst {b['events']} in {b['seconds']}s: lost {b['lost']}, e2e {b['e2e_ms']}")
+    if r["push"]:
+        pu = r["push"]
+        lines.append(
+            f"push: {pu['calls_per_second']:g} calls/s to backgrounded apps: placed "
+            f"{pu['placed']}, pushed {pu['pushed']}, lost {pu['lost']} (not routed: "
+            f"{pu['not_routed']}); push ms {pu['push_ms']}"
+        )
+        lines.append(
+            f"relay p99 ms without push {pu['relay_p99_ms_without_push']}, with push "
+            f"{pu['relay_p99_ms_with_push']} (x{pu['relay_p99_ratio']}); relay lost with push "
+            f"{pu['relay']['lost']}; connector added p99 ms without push "
+            f"{pu['connector_added_p99_ms_without_push']}, with push "
+            f"{pu['connector_added_p99_ms_with_push']}"
+        )
     if r["sweep"]:
         lines.append(f"sweep: highest rate meeting p99 <= 25 ms, 0 lost: {r['sweep']}")
     lines += verdict_lines(r)
@@ -122,6 +136,22 @@ def parser() -> argparse.ArgumentParser:
         "bulk state change (rates beyond what its REST API takes on one core)",
     )
     p.add_argument(
+        "--push-agents",
+        metavar="N",
+        type=cli_args.non_negative_int,
+        default=0,
+        help="more agents, their app in the background and subscribed to the simulated push "
+        "service: after the steady phase, it runs again while calls are routed to them and "
+        "pushed (0: no push phase)",
+    )
+    p.add_argument(
+        "--push-calls-per-second",
+        metavar="R",
+        type=cli_args.positive_float,
+        default=100.0,
+        help="calls a second routed to the backgrounded agents in the push phase",
+    )
+    p.add_argument(
         "--drain",
         metavar="S",
         type=cli_args.non_negative_float,
@@ -169,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     p = parser()
     args = p.parse_args(args_in)
-    if args.agents > MAX_AGENTS:
-        p.error(f"argument --agents: {args.agents}: at most {MAX_AGENTS}")
+    if args.agents + args.push_agents > MAX_AGENTS:
+        p.error(f"argument --agents: {args.agents} with --push-agents: at most {MAX_AGENTS}")
     if args.commands is None:
         args.commands = min(20, max(1, args.agents // 100))
     if not args.commands < args.agents:
@@ -192,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         app_procs=args.app_procs,
         gc_stats=args.gc_stats,
         inject=args.inject,
+        push_agents=args.push_agents,
+        push_rate=args.push_calls_per_second,
     )
 
     def show(result: dict) -> str:
@@ -203,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         "mobagent bench",
         lambda: run(settings),
         show,
-        lambda result: bool(result["failure_count"] or result["lost"]),
+        lambda result: bool(
+            result["failure_count"]
+            or result["lost"]
+            or (result["push"] and (result["push"]["lost"] or result["push"]["relay"]["lost"]))
+        ),
     )
 
 

@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,12 @@ from scenarios.bench.roster import ROSTER_NAME, roster_toml
 
 
 async def measure(
-    conn_pid: int, sim_pid: int, sim: dict[str, Any], api: str, settings: Settings
+    conn_pid: int,
+    sim_pid: int,
+    sim: dict[str, Any],
+    api: str,
+    settings: Settings,
+    push_port: int = 0,
 ) -> dict[str, Any]:
     """The load generator as separate processes: `app_procs` processes holding the N app
     WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
@@ -84,9 +91,17 @@ async def measure(
 
     receivers: list[tuple[Worker, list[LoadAgent]]] = []
     driver: Worker | None = None
+    pusher: Worker | None = None
+    push_step: dict[str, Any] | None = None
     children: list[Worker] = []
     failures: list[str] = []
     try:
+        if settings.push_agents:
+            pusher = await Worker.start("push", push_spec(sim, api, settings, push_port), PUSH_LOAD)
+            children.append(pusher)
+            log(f"signing in {settings.push_agents} apps that go to the background ...")
+            reply = await pusher.call({"cmd": "login", "concurrency": settings.concurrency})
+            log(f"  in after {reply['login_seconds']:.2f}s")
         for name, members in groups:
             child = await Worker.start(name, spec("receive", members))
             children.append(child)
@@ -187,6 +202,15 @@ async def measure(
                 f"generator {used}"
             )
             steps.append(step)
+        if pusher is not None:
+            push_step = await with_push_load(
+                pusher,
+                everyone,
+                settings,
+                lambda: drive(settings.rate, settings.seconds),
+                drain,
+                cpu,
+            )
         burst = None
         if settings.burst:
             log(f"burst: {settings.burst} events in {settings.burst_seconds:g}s ...")
@@ -219,19 +243,86 @@ async def measure(
         "login_seconds": round(login_seconds, 2),
         "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
         "steps": steps,
+        "push_step": push_step,
         "burst": burst,
         "failures": failures[:20],
         "failure_count": len(failures),
     }
 
 
+PUSH_LOAD = "scenarios.bench.connector.push_load"
+
+
+def push_spec(sim: dict[str, Any], api: str, settings: Settings, port: int) -> dict[str, Any]:
+    control = sim["sides"]["A"]["rest"].removesuffix("/finesse/api") + "/sim/v1"
+    return {
+        "api": api,
+        "sim": control,
+        "first": settings.agents + 1,
+        "count": settings.push_agents,
+        "port": port,
+    }
+
+
+async def with_push_load(
+    pusher: Worker,
+    everyone: list[LoadAgent],
+    settings: Settings,
+    drive: Callable[[], Awaitable[None]],
+    drain: Callable[[float], Awaitable[None]],
+    cpu: Callable[[], dict[str, float]],
+) -> dict[str, Any]:
+    """The steady phase again, with calls routed to the backgrounded agents meanwhile: the
+    relay's latency beside the push load, and the pushes' latency and losses."""
+    since = stats.mark(everyone)
+    log(
+        f"driving {settings.rate:g} events/s with {settings.push_rate:g} calls/s pushed to "
+        f"{settings.push_agents} backgrounded apps, for {settings.seconds:g}s ..."
+    )
+    calls = pusher.call(
+        {
+            "cmd": "calls",
+            "rate": settings.push_rate,
+            "seconds": settings.seconds,
+            "drain": settings.drain,
+        }
+    )
+    cpu0, t0 = cpu(), time.monotonic()
+    pushed, _ = await asyncio.gather(calls, drive())
+    wall = time.monotonic() - t0
+    cpu1 = cpu()
+    await drain(settings.drain)
+    relay = stats.phase(everyone, since)
+    latencies = pushed.pop("latencies")
+    step = {
+        "calls_per_second": settings.push_rate,
+        **pushed,
+        "push_ms": stats.summary(latencies, stats.E2E_Q),
+        "relay": relay,
+        "cpu_percent": {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1},
+    }
+    log(
+        f"  calls {step['placed']}, pushed {step['pushed']}, lost {step['lost']}, push "
+        f"{step['push_ms']}; relay e2e {relay['e2e_ms']}, lost {relay['lost']}; "
+        f"CPU % {step['cpu_percent']}"
+    )
+    return step
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def run(settings: Settings) -> dict[str, Any]:
     _allowed, cores = pinning()
     sim_cpus = {cores[0]} if cores else None
     conn_cpus = {cores[1]} if cores else None
+    push_port = free_port(HOST) if settings.push_agents else 0
     with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
         roster = Path(tmp) / ROSTER_NAME
-        roster.write_text(roster_toml(settings.agents))
+        roster.write_text(roster_toml(settings.agents, settings.push_agents))
         sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
         sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
         with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
@@ -246,13 +337,19 @@ def run(settings: Settings) -> dict[str, Any]:
             if settings.gc_stats:
                 head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
                 head += [os.path.abspath(settings.gc_stats)]
-            conn_cmd = connector_command(finesse, head=head, host=HOST)
+            conn_cmd = connector_command(
+                finesse,
+                head=head,
+                host=HOST,
+                state_dir=str(Path(tmp) / "state"),
+                push_allow=f"http://{HOST}:{push_port}" if push_port else "",
+            )
             with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
                 conn,
                 conn_info,
             ):
                 measured = asyncio.run(
-                    measure(conn.pid, sim_proc.pid, sim_info, conn_info["api"], settings)
+                    measure(conn.pid, sim_proc.pid, sim_info, conn_info["api"], settings, push_port)
                 )
                 conn.send_signal(signal.SIGINT)
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -291,6 +388,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "direct_subscribers": settings.direct,
         "command_agents": settings.commands,
         "burst": measured["burst"],
+        "push": _push_result(main_step, measured["push_step"]),
         "sweep": (
             {
                 "steps": measured["steps"],
@@ -309,6 +407,25 @@ def run(settings: Settings) -> dict[str, Any]:
     result["meets"] = verdicts(result)  # every target against this run's figures
     result["judged"] = judged(result)  # True only where the run is the size it was set for
     return result
+
+
+def _push_result(without: dict[str, Any], step: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The push phase's figures beside the relay's p99 without the push load."""
+    if step is None:
+        return None
+    before, during = without["e2e_ms"]["p99"], step["relay"]["e2e_ms"]["p99"]
+    # What the connector adds (the app's time minus a direct subscriber's for the same
+    # event): the simulator serves both loads on one core, and its delays show in e2e.
+    added_before = without["connector_added_ms"]["p99"]
+    added_during = step["relay"]["connector_added_ms"]["p99"]
+    return {
+        **step,
+        "relay_p99_ms_without_push": before,
+        "relay_p99_ms_with_push": during,
+        "relay_p99_ratio": round(during / before, 2) if before and during else None,
+        "connector_added_p99_ms_without_push": added_before,
+        "connector_added_p99_ms_with_push": added_during,
+    }
 
 
 def _at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any]:

@@ -29,6 +29,8 @@ class Settings:
     gc_stats: str | None = None
     app_procs: int = APP_PROCS
     inject: str = "rest"  # how the steady phases make their events: "rest" | "bulk"
+    push_agents: int = 0  # backgrounded agents woken by push (0: no push load)
+    push_rate: float = 100.0  # calls a second routed to them, during the push phase
 
 
 def sweep_rates(top: float) -> list[float]:

@@ -33,11 +33,12 @@ class Worker:
         self.failures: list[str] = []
 
     @classmethod
-    async def start(cls, name: str, spec: dict[str, Any]) -> Worker:
+    async def start(cls, name: str, spec: dict[str, Any], module: str = __name__) -> Worker:
+        """`module`: the process's code (this one's `serve`, or the push load's)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            __name__,
+            module,
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -1,0 +1,164 @@
+"""The push notifier: an event sink (`deliver`) and the push use cases of the mobile API.
+
+It is an `unattended_only` sink: the event stream tells it of an agent's events only while
+nobody watches them (no event WebSocket open, or the app said it is in the background);
+`PushPolicy` picks the few worth waking the phone for, and each of the agent's
+subscriptions gets them in a task of its own, so a slow or absent push service never holds
+up the event loop, nor another agent's events.
+
+A subscription belongs to the agent's session: it ends with it (`session_ended`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from connector.errors import AgentError, Refusal
+from connector.push.allowlist import Allowlist
+from connector.push.delivery import PushSender
+from connector.push.message import PushMessage, PushPolicy
+from connector.push.metrics import PushMetrics
+from connector.push.subscriptions import Subscription, Subscriptions, new_id
+from connector.push.vapid import VapidKeys
+from connector.stream import Frame
+
+log = logging.getLogger("connector.push")
+REMEMBERED_DIALOGS = 8  # per agent: pushed calls whose end is pushed too
+
+
+def _key(value: Any, field: str, length: int) -> bytes:
+    """A base64url key of the browser's subscription, decoded, of the length it must have."""
+    if not isinstance(value, str) or not value:
+        raise AgentError(Refusal.MISSING_FIELD, f"keys.{field} is required", field)
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != length:
+        raise AgentError(
+            Refusal.INVALID_FIELD, f"keys.{field} must be {length} bytes in base64url", field
+        )
+    return raw
+
+
+def browser_keys(keys: Any) -> tuple[bytes, bytes]:
+    """`keys: {p256dh, auth}` of a PushSubscription: a P-256 point and a 16-byte secret."""
+    if not isinstance(keys, dict):
+        raise AgentError(Refusal.MISSING_FIELD, "keys {p256dh, auth} is required", "keys")
+    p256dh = _key(keys.get("p256dh"), "p256dh", 65)
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh)
+    except ValueError:
+        raise AgentError(
+            Refusal.INVALID_FIELD, "keys.p256dh is not a P-256 public key", "p256dh"
+        ) from None
+    return p256dh, _key(keys.get("auth"), "auth", 16)
+
+
+class PushNotifier:
+    unattended_only = True  # the event stream's decision: push only when nobody watches
+
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        vapid: VapidKeys,
+        allowlist: Allowlist,
+        policy: PushPolicy,
+        metrics: PushMetrics,
+        *,
+        max_per_agent: int = 4,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.vapid = vapid
+        self.allowlist = allowlist
+        self.policy = policy
+        self.metrics = metrics
+        self.max_per_agent = max_per_agent
+        self.sender: PushSender | None = None  # set by the runtime once the loop runs
+        self._pushed: dict[str, dict[str, None]] = {}  # agent -> dialogs pushed, oldest first
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- the event sink -----------------------------------------------------------------------
+
+    def deliver(self, agent_id: str, frame: Frame) -> None:
+        pushed = self._pushed.get(agent_id, {})
+        message = self.policy.message(frame, pushed.keys())
+        if message is None or self.sender is None:
+            return
+        if message.dialog_id:
+            self._remember(agent_id, message.dialog_id, ringing=message.urgency == "high")
+        self._spawn(self._push(agent_id, message, time.monotonic()))
+
+    def _remember(self, agent_id: str, dialog_id: str, *, ringing: bool) -> None:
+        pushed = self._pushed.setdefault(agent_id, {})
+        if not ringing:
+            pushed.pop(dialog_id, None)
+            return
+        pushed[dialog_id] = None
+        if len(pushed) > REMEMBERED_DIALOGS:
+            del pushed[next(iter(pushed))]
+
+    async def _push(self, agent_id: str, message: PushMessage, started: float) -> None:
+        sender = self.sender
+        assert sender is not None
+        subscriptions = await self.subscriptions.for_agent(agent_id)
+        await asyncio.gather(*(sender.send(s, message, started) for s in subscriptions))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("push failed", exc_info=task.exception())
+
+    async def gone(self, subscription: Subscription) -> None:
+        """The push service no longer knows the subscription (404/410)."""
+        await self.subscriptions.remove(subscription.agent_id, subscription.id)
+
+    # -- the use cases of the mobile API ------------------------------------------------------
+
+    async def subscribe(self, agent_id: str, endpoint: str, keys: Any) -> Subscription:
+        """Keep the browser's subscription for the agent (refused unless its push service
+        is on the allowlist); the same endpoint again keeps its id."""
+        origin = self.allowlist.origin(endpoint)
+        p256dh, auth = browser_keys(keys)
+        subscription = Subscription(new_id(), agent_id, endpoint, origin, p256dh, auth)
+        return await self.subscriptions.add(subscription, self.max_per_agent)
+
+    async def unsubscribe(self, agent_id: str, subscription_id: str) -> None:
+        if not await self.subscriptions.remove(agent_id, subscription_id):
+            raise AgentError(Refusal.NOT_FOUND, "no such push subscription of this agent")
+
+    def session_ended(self, agent_id: str) -> None:
+        """The agent's session is over: its subscriptions go. A push of the session's last
+        event was started before this and read them first (see `Subscriptions`)."""
+        self._pushed.pop(agent_id, None)
+        self._spawn(self._drop(agent_id))
+
+    async def _drop(self, agent_id: str) -> None:
+        await self.subscriptions.drop_agent(agent_id)
+
+    async def settled(self, timeout: float = 5.0) -> bool:
+        """Wait until every push under way now is over (sent, given up, or removed): True
+        if they all were within `timeout`. For tests and an orderly stop."""
+        tasks = set(self._tasks)
+        if not tasks:
+            return True
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
