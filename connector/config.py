@@ -10,12 +10,15 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from connector.store.sealing import Sealer, SealError
+
 ENV_PREFIX = "MOBAGENT_CONNECTOR_"
 TLS_MODES = ("plain", "starttls", "direct")
+STATE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(ValueError):
@@ -61,6 +64,12 @@ class ConnectorConfig:
     resource: str = "mobileagent"
     gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never)
     gc_full_interval: float = 600.0  # s between full garbage collections (0: never)
+    # Where sessions, tokens and event streams live (docs/connector.md, State): "" in this
+    # process; redis://host:port/db shared, surviving a restart. Passwords in it are sealed
+    # with `state_key` (base64url, 32 bytes; several comma-separated to rotate: the first
+    # seals), which is never stored there.
+    state: str = ""
+    state_key: str = field(default="", repr=False)
 
     @property
     def listen_host(self) -> str:
@@ -113,7 +122,23 @@ class ConnectorConfig:
                 ipaddress.ip_address(address)
             except ValueError as exc:
                 raise ConfigError(f"trusted_proxies: {address!r} is not an IP address") from exc
+        self._validate_state()
         return self
+
+    def _validate_state(self) -> None:
+        if self.state in ("", "memory"):
+            return
+        if not self.state.startswith(STATE_SCHEMES):
+            raise ConfigError(f"state must be memory or a redis:// URL, not {self.state!r}")
+        if not self.state_key:
+            raise ConfigError(
+                "--state needs a key for the passwords it keeps: set "
+                "MOBAGENT_CONNECTOR_STATE_KEY (mobagent connector --generate-state-key prints one)"
+            )
+        try:
+            Sealer(self.state_key)
+        except SealError as exc:
+            raise ConfigError(f"state_key: {exc}") from exc
 
     @property
     def trusted_proxy_list(self) -> tuple[str, ...]:

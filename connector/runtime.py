@@ -25,7 +25,11 @@ from connector.finesse.xmpp_transport import XmppOptions, XmppTransport
 from connector.gc_policy import GcPolicy
 from connector.metrics import Metrics
 from connector.service.agents import AgentService, ServiceSettings
+from connector.service.ports import StatePort
 from connector.service.tokens import Tokens
+from connector.store.memory import MemoryState
+from connector.store.redis_state import RedisState
+from connector.store.sealing import Sealer
 from connector.stream import EventSink
 
 log = logging.getLogger("connector")
@@ -53,6 +57,9 @@ class Connector:
             freeze_interval=config.gc_freeze_interval, full_interval=config.gc_full_interval
         )
         self.sinks: list[EventSink] = []  # event sinks besides the WebSockets (push, store)
+        self.state = state_store(config, self.tokens)
+        if (sink := self.state.sink()) is not None:
+            self.sinks.append(sink)
         self.http: aiohttp.ClientSession | None = None
         self.websockets = 0  # open event-stream WebSockets (a gauge for /metrics)
         self._moving: asyncio.Task[None] | None = None
@@ -81,10 +88,11 @@ class Connector:
             self.ssl_context,
             on_dropped=self._notification_dropped,
         )
+        await self.state.start()
         self.agents = AgentService(
             self.rest,
             self.transport,
-            self.tokens,
+            self.state,
             self.metrics,
             settings=ServiceSettings(
                 login_timeout=config.login_timeout,
@@ -102,6 +110,11 @@ class Connector:
         )
         self.hosts.add_switch_listener(self._on_switch)
         self._first_contact = asyncio.ensure_future(self._reach_finesse())
+        if self.state.durable:
+            # Before the API listens: an app's first request after a restart finds its agent.
+            taken = await self.agents.take_up(await self.state.stored_sessions())
+            if taken:
+                log.warning("%d session(s) taken up from the state store", taken)
         self.agents.start()
         self.gc_policy.start()
 
@@ -145,5 +158,18 @@ class Connector:
         if self._moving is not None:
             self._moving.cancel()
         await self.agents.close_all()
+        await self.state.close()
         if self.http is not None:
             await self.http.close()
+
+
+def state_store(config: ConnectorConfig, tokens: Tokens) -> StatePort:
+    """The state store the `state` option names: this process's memory, or Redis."""
+    if config.state in ("", "memory"):
+        return MemoryState(tokens)
+    return RedisState(
+        config.state,
+        Sealer(config.state_key),
+        token_ttl=config.token_ttl,
+        depth=config.event_buffer,
+    )

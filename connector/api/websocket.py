@@ -32,7 +32,7 @@ CLOSE_REPLACED = 4002  # a newer WebSocket of the agent replaced this one (the o
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
-    link = caller(request, websocket=True)
+    link = await caller(request, websocket=True)
     since = requests.since(request)
     connector = request.app[CONNECTOR]
     config, metrics = connector.config, connector.metrics

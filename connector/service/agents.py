@@ -20,15 +20,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from connector.errors import AgentError, Refusal
-from connector.finesse.errors import FinesseApiError, FinesseUnauthorized
-from connector.finesse.models import AgentState, MobileAgent, ReasonCode, WrapUpReason
+from connector.finesse.errors import FinesseApiError, FinesseError, FinesseUnauthorized
+from connector.finesse.models import (
+    AgentState,
+    MobileAgent,
+    MobileAgentMode,
+    ReasonCode,
+    WrapUpReason,
+)
 from connector.finesse.notifications import NotificationTransport
 from connector.finesse.rest import Credentials
 from connector.metrics import Metrics
 from connector.service.link import AgentLink
-from connector.service.ports import FinessePort
+from connector.service.ports import FinessePort, StatePort, StoredSession
 from connector.service.throttle import FailureWindow, RateLimiter
-from connector.service.tokens import Tokens
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession
 from connector.session.events import MobileEvent
@@ -117,7 +122,7 @@ class AgentService:
         self,
         finesse: FinessePort,
         transport: NotificationTransport,
-        tokens: Tokens,
+        state: StatePort,
         metrics: Metrics,
         *,
         settings: ServiceSettings | None = None,
@@ -127,7 +132,7 @@ class AgentService:
     ) -> None:
         self.finesse = finesse
         self.transport = transport
-        self.tokens = tokens
+        self.state = state  # tokens, and the sessions a restart or another process takes up
         self.metrics = metrics
         self.settings = settings or ServiceSettings()
         self.sinks = tuple(sinks)
@@ -143,8 +148,8 @@ class AgentService:
 
     # -- who is asking ------------------------------------------------------------------------
 
-    def authenticate(self, token: str) -> AgentLink:
-        agent_id, expired = self.tokens.lookup(token) if token else (None, False)
+    async def authenticate(self, token: str) -> AgentLink:
+        agent_id, expired = await self.state.lookup_token(token) if token else (None, False)
         if expired:
             raise AgentError(Refusal.TOKEN_EXPIRED, "the session token has expired: sign in again")
         link = self.links.get(agent_id) if agent_id else None
@@ -178,6 +183,11 @@ class AgentService:
                 "too many sign-ins from this address; try again later",
                 retry_after=wait,
             )
+        why = self.state.unavailable()
+        if why is not None:
+            # Its session could not be kept: a restart would lose it. (Signed-in agents
+            # carry on; their events wait in memory until the store is back.)
+            raise AgentError(Refusal.STATE_UNAVAILABLE, f"sign-ins are paused: {why}")
         async with self._locks.hold(agent_id):
             wait = self.failures.retry_after(agent_id)
             if wait is not None:
@@ -212,11 +222,32 @@ class AgentService:
                     await link.close()
                 self.metrics.login_failures[_failure_reason(exc)] += 1
                 raise
+            if agent_id not in self.links:
+                await self._keep(link, mobile)
             self.links[agent_id] = link
             link.confirm_signed_in()
             self.metrics.logins += 1
             self._changed()
-            return self.tokens.issue(agent_id), link
+            return await self.state.issue_token(agent_id), link
+
+    async def _keep(self, link: AgentLink, mobile: MobileAgent | None) -> None:
+        """The new session in the state store, before its first token: a restart finds it.
+        If the store refuses, the session is closed again (Finesse logs the agent out after
+        its presence timeout) and the sign-in fails with 503."""
+        session = link.session
+        stored = StoredSession(
+            link.agent_id,
+            link.creds.password,
+            session.extension,
+            str(mobile.mode) if mobile else "",
+            session.dial_number,
+            seq=link.stream.seq,
+        )
+        try:
+            await self.state.save_session(stored, session)
+        except AgentError:
+            await link.close()
+            raise
 
     def _wrong_credentials(self, agent_id: str, client: str, error_type: str) -> AgentError:
         self.metrics.login_failures[Refusal.WRONG_CREDENTIALS.value] += 1
@@ -265,6 +296,7 @@ class AgentService:
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
         async with self._locks.hold(link.agent_id):
             await link.log_out(reason_code_id, self.settings.login_timeout)
+            await self.state.revoke_tokens(link.agent_id)  # everywhere, before we answer
             self._forget(link, {"reason": ev.SIGNED_OUT, "message": "signed out"})
             await link.close(ev.SIGNED_OUT)
 
@@ -287,10 +319,51 @@ class AgentService:
         revoked, the service no longer holds it. Closing it is the caller's."""
         if self.links.get(link.agent_id) is link:
             del self.links[link.agent_id]
-        self.tokens.revoke_agent(link.agent_id)
         self.metrics.sessions_ended[details["reason"]] += 1
         link.publish(MobileEvent(ev.SESSION_ENDED, details))
+        self.state.drop_session(link.agent_id)  # its tokens too, after that last frame
         self._changed()
+
+    async def take_up(self, stored: Sequence[StoredSession], *, at_once: int = 64) -> int:
+        """Carry on the sessions the state store holds (a restart: the agents are still
+        logged in to Finesse, which logs them out 60 s after their presence went): each
+        one's stream goes on after its stored frames, its notifications reopen, and what
+        changed in the gap is published as ordinary events. `at_once` sessions are opened
+        concurrently. Returns how many were taken up."""
+        gate = asyncio.Semaphore(at_once)
+
+        async def one(record: StoredSession) -> bool:
+            async with gate:
+                return await self._take_up(record)
+
+        results = await asyncio.gather(*(one(r) for r in stored if r.agent_id not in self.links))
+        return sum(results)
+
+    async def _take_up(self, record: StoredSession) -> bool:
+        creds = Credentials(record.agent_id, record.password)
+        mode = record.mobile_mode
+        mobile = MobileAgent(MobileAgentMode(mode), record.dial_number) if mode else None
+        link = self._new_link(creds, record.extension, mobile)
+        link.session.user = record.user
+        link.session.dialogs = {d.id: d for d in record.dialogs}
+        # Numbers a crashed process published but had not written yet are skipped (an app
+        # may have seen them): at most `event_buffer` of them wait in memory (redis_state).
+        link.stream.resume(record.frames, record.seq + self.settings.event_buffer)
+        self.links[record.agent_id] = link
+        # Kept again: the seq it goes on from (a second crash must not reuse the numbers
+        # this process is about to use), the password sealed with the current key.
+        await self.state.save_session(
+            dataclasses.replace(record, seq=link.stream.seq, frames=()), link.session
+        )
+        try:
+            await link.take_up(self.transport)
+        except FinesseError as exc:
+            refused = isinstance(exc, FinesseUnauthorized)
+            log.warning("agent %s: stored session not taken up: %s", record.agent_id, exc)
+            link.on_closed(credentials_refused=refused)
+            return False
+        self._changed()
+        return True
 
     async def close_all(self) -> None:
         """The connector stops: close every session (Finesse logs the agents out after its
