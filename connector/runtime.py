@@ -63,6 +63,7 @@ class Connector:
         self.http: aiohttp.ClientSession | None = None
         self.websockets = 0  # open event-stream WebSockets (a gauge for /metrics)
         self._moving: asyncio.Task[None] | None = None
+        self._reopening: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -111,10 +112,10 @@ class Connector:
         self.hosts.add_switch_listener(self._on_switch)
         self._first_contact = asyncio.ensure_future(self._reach_finesse())
         if self.state.durable:
-            # Before the API listens: an app's first request after a restart finds its agent.
-            taken = await self.agents.take_up(await self.state.stored_sessions())
-            if taken:
-                log.warning("%d session(s) taken up from the state store", taken)
+            # Held before the API listens (an app's first request after a restart finds its
+            # agent); their notifications reopen meanwhile.
+            adopted = self.agents.adopt(await self.state.stored_sessions())
+            self._reopening = asyncio.ensure_future(self.agents.reopen(adopted))
         self.agents.start()
         self.gc_policy.start()
 
@@ -155,8 +156,9 @@ class Connector:
         self.gc_policy.stop()
         self.monitor.stop()
         self._first_contact.cancel()
-        if self._moving is not None:
-            self._moving.cancel()
+        for task in (self._moving, self._reopening):
+            if task is not None:
+                task.cancel()
         await self.agents.close_all()
         await self.state.close()
         if self.http is not None:

@@ -324,46 +324,75 @@ class AgentService:
         self.state.drop_session(link.agent_id)  # its tokens too, after that last frame
         self._changed()
 
-    async def take_up(self, stored: Sequence[StoredSession], *, at_once: int = 64) -> int:
-        """Carry on the sessions the state store holds (a restart: the agents are still
-        logged in to Finesse, which logs them out 60 s after their presence went): each
-        one's stream goes on after its stored frames, its notifications reopen, and what
-        changed in the gap is published as ordinary events. `at_once` sessions are opened
-        concurrently. Returns how many were taken up."""
+    async def take_up(self, stored: Sequence[StoredSession]) -> int:
+        """`adopt` then `reopen`: the sessions the state store holds, carried on here.
+        Returns how many were taken up."""
+        return await self.reopen(self.adopt(stored))
+
+    def adopt(self, stored: Sequence[StoredSession]) -> list[tuple[AgentLink, StoredSession]]:
+        """Hold sessions the state store kept (after a restart the agents are still logged
+        in to Finesse, which logs them out 60 s after their presence went), at once and
+        without I/O: their tokens work from now on, the snapshot answers GET /agent and
+        /dialogs, each stream goes on after its stored frames. `reopen` does the rest."""
+        adopted = []
+        for record in stored:
+            if record.agent_id in self.links:
+                continue
+            creds = Credentials(record.agent_id, record.password)
+            mode = record.mobile_mode
+            mobile = MobileAgent(MobileAgentMode(mode), record.dial_number) if mode else None
+            link = self._new_link(creds, record.extension, mobile)
+            link.session.user = record.user
+            link.session.dialogs = {d.id: d for d in record.dialogs}
+            # Numbers a crashed process published but had not written yet are skipped (an
+            # app may have seen them): at most `event_buffer` of them wait in memory.
+            link.stream.resume(record.frames, record.seq + self.settings.event_buffer)
+            self.links[record.agent_id] = link
+            adopted.append((link, record))
+        self._changed()
+        return adopted
+
+    async def reopen(
+        self,
+        adopted: Sequence[tuple[AgentLink, StoredSession]],
+        *,
+        at_once: int = 64,
+        retry_for: float = 45.0,
+    ) -> int:
+        """Open the adopted sessions' notifications, `at_once` at a time, and publish what
+        changed in the gap as ordinary events (`AgentLink.take_up`). Finesse not answering
+        is tried again for `retry_for` seconds (inside its 60 s before a forced logout);
+        refused credentials end the session at once. Returns how many are up."""
         gate = asyncio.Semaphore(at_once)
 
-        async def one(record: StoredSession) -> bool:
+        async def one(link: AgentLink, record: StoredSession) -> bool:
             async with gate:
-                return await self._take_up(record)
+                return await self._reopen(link, record, retry_for)
 
-        results = await asyncio.gather(*(one(r) for r in stored if r.agent_id not in self.links))
-        return sum(results)
+        return sum(await asyncio.gather(*(one(link, record) for link, record in adopted)))
 
-    async def _take_up(self, record: StoredSession) -> bool:
-        creds = Credentials(record.agent_id, record.password)
-        mode = record.mobile_mode
-        mobile = MobileAgent(MobileAgentMode(mode), record.dial_number) if mode else None
-        link = self._new_link(creds, record.extension, mobile)
-        link.session.user = record.user
-        link.session.dialogs = {d.id: d for d in record.dialogs}
-        # Numbers a crashed process published but had not written yet are skipped (an app
-        # may have seen them): at most `event_buffer` of them wait in memory (redis_state).
-        link.stream.resume(record.frames, record.seq + self.settings.event_buffer)
-        self.links[record.agent_id] = link
-        # Kept again: the seq it goes on from (a second crash must not reuse the numbers
-        # this process is about to use), the password sealed with the current key.
+    async def _reopen(self, link: AgentLink, record: StoredSession, retry_for: float) -> bool:
+        # Kept again first: the seq it goes on from (a second crash must not reuse the
+        # numbers this process is about to use), the password sealed with the current key.
         await self.state.save_session(
             dataclasses.replace(record, seq=link.stream.seq, frames=()), link.session
         )
-        try:
-            await link.take_up(self.transport)
-        except FinesseError as exc:
-            refused = isinstance(exc, FinesseUnauthorized)
-            log.warning("agent %s: stored session not taken up: %s", record.agent_id, exc)
-            link.on_closed(credentials_refused=refused)
-            return False
-        self._changed()
-        return True
+        loop = asyncio.get_running_loop()
+        give_up, delay = loop.time() + retry_for, 0.5
+        while self.links.get(link.agent_id) is link:
+            try:
+                await link.take_up(self.transport)
+                return True
+            except FinesseError as exc:
+                refused = isinstance(exc, FinesseUnauthorized)
+                if refused or loop.time() + delay > give_up:
+                    log.warning("agent %s: stored session not taken up: %s", link.agent_id, exc)
+                    link.on_closed(credentials_refused=refused)
+                    return False
+                log.info("agent %s: taking up again in %g s: %s", link.agent_id, delay, exc)
+            await asyncio.sleep(delay)  # back-off while Finesse does not answer
+            delay = min(delay * 2, 5.0)
+        return False
 
     async def close_all(self) -> None:
         """The connector stops: close every session (Finesse logs the agents out after its
