@@ -69,6 +69,9 @@ class ConnectorConfig:
     # with `state_key` (base64url, 32 bytes; several comma-separated to rotate: the first
     # seals), which is never stored there.
     state: str = ""
+    # s a process holds an agent's notification session without renewing (renewed every
+    # third of it): how long its agents wait for another process after it dies or stalls.
+    lease_ttl: float = 6.0
     state_key: str = field(default="", repr=False)
 
     @property
@@ -126,6 +129,8 @@ class ConnectorConfig:
         return self
 
     def _validate_state(self) -> None:
+        if self.lease_ttl < 1:
+            raise ConfigError("lease_ttl must be >= 1 s")
         if self.state in ("", "memory"):
             return
         if not self.state.startswith(STATE_SCHEMES):

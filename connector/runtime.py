@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import aiohttp
 
@@ -114,7 +115,7 @@ class Connector:
         if self.state.durable:
             # Held before the API listens (an app's first request after a restart finds its
             # agent); their notifications reopen meanwhile.
-            adopted = self.agents.adopt(await self.state.stored_sessions())
+            adopted = self.agents.adopt(await self.state.claim_stored())
             self._reopening = asyncio.ensure_future(self.agents.reopen(adopted))
         self.agents.start()
         self.gc_policy.start()
@@ -169,9 +170,15 @@ def state_store(config: ConnectorConfig, tokens: Tokens) -> StatePort:
     """The state store the `state` option names: this process's memory, or Redis."""
     if config.state in ("", "memory"):
         return MemoryState(tokens)
+    # The process's name in leases: its node and port when the port is fixed, so that a
+    # restarted process takes its own agents back at once (another one waits for its
+    # leases to lapse); random with a port chosen at start.
+    owner = f"{socket.gethostname()}:{config.listen_port}" if config.listen_port else ""
     return RedisState(
         config.state,
         Sealer(config.state_key),
         token_ttl=config.token_ttl,
         depth=config.event_buffer,
+        owner=owner,
+        lease_ttl=config.lease_ttl,
     )

@@ -37,7 +37,7 @@ from connector.service.throttle import FailureWindow, RateLimiter
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession
 from connector.session.events import MobileEvent
-from connector.stream import EventSink, EventStream
+from connector.stream import EventSink, EventStream, Reader
 
 REASON_CATEGORIES = (AgentState.NOT_READY, AgentState.LOGOUT)
 log = logging.getLogger("connector")
@@ -142,6 +142,8 @@ class AgentService:
         self._closing: set[asyncio.Task[None]] = set()
         self._reconciler: asyncio.Task[None] | None = None
         self._locks = KeyedLocks()
+        self._reopening: set[asyncio.Task[int]] = set()
+        state.watch(self._lost, self._orphans)
         settings = self.settings
         self.failures = FailureWindow(settings.login_failure_limit, settings.login_failure_window)
         self.signins = RateLimiter(settings.signin_rate, settings.signin_burst)
@@ -153,9 +155,25 @@ class AgentService:
         if expired:
             raise AgentError(Refusal.TOKEN_EXPIRED, "the session token has expired: sign in again")
         link = self.links.get(agent_id) if agent_id else None
+        if link is None and agent_id:
+            stored = await self.state.load_session(agent_id)  # held by another process
+            link = self._view(stored) if stored is not None else None
         if link is None:
             raise AgentError(Refusal.UNAUTHORIZED, "a valid session token is required")
         return link
+
+    def held_here(self, link: AgentLink) -> bool:
+        """Whether this process holds the agent's session (else `link` is a view of a
+        session another process holds, read from the state store)."""
+        return self.links.get(link.agent_id) is link
+
+    def reader(self, link: AgentLink, since: int | None) -> Reader:
+        """A reader of the agent's events: its own stream here, or the stream another
+        process writes, followed from the state store."""
+        stream = (
+            link.stream if self.held_here(link) else self.state.follow(link.agent_id, link.stream)
+        )
+        return stream.reader(since)
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -211,6 +229,8 @@ class AgentService:
             if link is None:
                 if len(self.links) >= self.settings.max_sessions:
                     raise AgentError(Refusal.TOO_MANY_SESSIONS, "the connector is full")
+                if not await self.state.claim(agent_id):
+                    return await self._join_elsewhere(agent_id, password, extension, mobile, client)
                 link = self._new_link(creds, extension, mobile)
                 link.session.user = user
             else:
@@ -220,6 +240,7 @@ class AgentService:
             except BaseException as exc:
                 if agent_id not in self.links:
                     await link.close()
+                    self.state.drop_session(agent_id)  # and its lease
                 self.metrics.login_failures[_failure_reason(exc)] += 1
                 raise
             if agent_id not in self.links:
@@ -229,6 +250,42 @@ class AgentService:
             self.metrics.logins += 1
             self._changed()
             return await self.state.issue_token(agent_id), link
+
+    async def _join_elsewhere(
+        self, agent_id: str, password: str, extension: str, mobile: MobileAgent | None, client: str
+    ) -> tuple[str, AgentLink]:
+        """The agent is signed in through another connector process: a second sign-in joins
+        that session on the same terms as a local one (`_check_joins`)."""
+        stored = await self.state.load_session(agent_id)
+        if stored is None:
+            raise AgentError(
+                Refusal.ALREADY_SIGNED_IN,
+                f"agent {agent_id} is signing in through another connector process; try again",
+            )
+        if not hmac.compare_digest(stored.password.encode(), password.encode()):
+            raise self._wrong_credentials(agent_id, client, "Authorization Failure")
+        view = self._view(stored)
+        _check_joins(view, extension, mobile)
+        self.metrics.logins += 1
+        return await self.state.issue_token(agent_id), view
+
+    def _view(self, stored: StoredSession) -> AgentLink:
+        """A session another process holds, as stored: its snapshot answers reads and the
+        advisory checks of commands (which go straight to Finesse); its stream, once
+        followed (`reader`), relays what the holder writes."""
+        link = self._link_of(stored)
+        link.stream.resume(stored.frames, stored.seq)
+        link.signed_in = True
+        return link
+
+    def _link_of(self, stored: StoredSession) -> AgentLink:
+        creds = Credentials(stored.agent_id, stored.password)
+        mode = stored.mobile_mode
+        mobile = MobileAgent(MobileAgentMode(mode), stored.dial_number) if mode else None
+        link = self._new_link(creds, stored.extension, mobile)
+        link.session.user = stored.user
+        link.session.dialogs = {d.id: d for d in stored.dialogs}
+        return link
 
     async def _keep(self, link: AgentLink, mobile: MobileAgent | None) -> None:
         """The new session in the state store, before its first token: a restart finds it.
@@ -294,6 +351,14 @@ class AgentService:
         )
 
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
+        if not self.held_here(link):
+            # Held by another process: LOGOUT, and the tokens go at once; that process sees
+            # the agent logged out and ends the session (`session.ended`, logged_out).
+            await self.finesse.put_user(
+                link.creds, state=AgentState.LOGOUT, reason_code_id=reason_code_id
+            )
+            await self.state.revoke_tokens(link.agent_id)
+            return
         async with self._locks.hold(link.agent_id):
             await link.log_out(reason_code_id, self.settings.login_timeout)
             await self.state.revoke_tokens(link.agent_id)  # everywhere, before we answer
@@ -324,6 +389,26 @@ class AgentService:
         self.state.drop_session(link.agent_id)  # its tokens too, after that last frame
         self._changed()
 
+    def _lost(self, agent_id: str) -> None:
+        """Another process holds the agent now (this one was paused, or cut off from the
+        store while the others were not): close its session here without a word to the
+        app (its readers' WebSockets close; it reconnects and reads the new holder's
+        stream), and no sign-out: the agent stays logged in."""
+        link = self.links.pop(agent_id, None)
+        if link is None:
+            return
+        link.signed_in = False
+        task = asyncio.ensure_future(link.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        self._changed()
+
+    def _orphans(self, stored: list[StoredSession]) -> None:
+        """Sessions of a process that died or stalled, claimed here: taken up."""
+        task = asyncio.ensure_future(self.reopen(self.adopt(stored)))
+        self._reopening.add(task)
+        task.add_done_callback(self._reopening.discard)
+
     async def take_up(self, stored: Sequence[StoredSession]) -> int:
         """`adopt` then `reopen`: the sessions the state store holds, carried on here.
         Returns how many were taken up."""
@@ -338,12 +423,7 @@ class AgentService:
         for record in stored:
             if record.agent_id in self.links:
                 continue
-            creds = Credentials(record.agent_id, record.password)
-            mode = record.mobile_mode
-            mobile = MobileAgent(MobileAgentMode(mode), record.dial_number) if mode else None
-            link = self._new_link(creds, record.extension, mobile)
-            link.session.user = record.user
-            link.session.dialogs = {d.id: d for d in record.dialogs}
+            link = self._link_of(record)
             # Numbers a crashed process published but had not written yet are skipped (an
             # app may have seen them): at most `event_buffer` of them wait in memory.
             link.stream.resume(record.frames, record.seq + self.settings.event_buffer)
@@ -399,6 +479,8 @@ class AgentService:
         own timeout, as it would after any loss of their notification sessions)."""
         if self._reconciler is not None:
             self._reconciler.cancel()
+        for task in self._reopening:
+            task.cancel()
         await asyncio.gather(*(link.close() for link in self.links.values()))
         self.links.clear()
 

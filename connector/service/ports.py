@@ -9,6 +9,7 @@ new adapters implement these, not the whole connector.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +22,7 @@ from connector.finesse.models import (
     WrapUpReason,
 )
 from connector.finesse.rest import Credentials
-from connector.stream import EventSink
+from connector.stream import EventSink, EventStream
 
 
 class FinessePort(Protocol):
@@ -116,6 +117,31 @@ class StatePort(Protocol):
 
     def sink(self) -> EventSink | None:
         """The event sink that writes each agent's frames (None: nothing to write)."""
+
+    # Several processes: each agent's notification session is held by one of them (a
+    # lease); any of them serves any agent's requests.
+
+    async def claim(self, agent_id: str) -> bool:
+        """Hold the agent here (a new sign-in), unless another process does."""
+
+    async def claim_stored(self) -> list[StoredSession]:
+        """At start: the stored sessions this process may take up now (its own before a
+        restart, and those nobody holds)."""
+
+    def watch(
+        self,
+        on_lost: Callable[[str], None],
+        on_orphans: Callable[[list[StoredSession]], None],
+    ) -> None:
+        """`on_lost(agent)`: another process holds the agent now: let it go here.
+        `on_orphans(stored)`: sessions of a process that went, claimed here: take them up."""
+
+    async def load_session(self, agent_id: str) -> StoredSession | None:
+        """A session held by another process, to serve a request for it."""
+
+    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+        """The agent's event stream as another process writes it, relayed into `mirror`
+        (or the mirror already following it) while readers are attached."""
 
 
 class LiveSession(Protocol):

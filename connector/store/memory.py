@@ -6,9 +6,11 @@ themselves, so there is nothing to write and nothing to take up at start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from connector.service.ports import LiveSession, StoredSession
 from connector.service.tokens import Tokens
-from connector.stream import EventSink
+from connector.stream import EventSink, EventStream
 
 
 class MemoryState:
@@ -40,6 +42,27 @@ class MemoryState:
 
     def sink(self) -> EventSink | None:
         return None
+
+    # One process holds every agent: nothing to claim from anyone.
+
+    async def claim(self, agent_id: str) -> bool:
+        return True
+
+    async def claim_stored(self) -> list[StoredSession]:
+        return []
+
+    def watch(
+        self,
+        on_lost: Callable[[str], None],
+        on_orphans: Callable[[list[StoredSession]], None],
+    ) -> None:
+        pass
+
+    async def load_session(self, agent_id: str) -> StoredSession | None:
+        return None
+
+    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+        return mirror
 
     async def start(self) -> None:
         pass

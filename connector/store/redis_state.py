@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import random
 import secrets
 import time
 from collections import deque
@@ -44,7 +45,7 @@ from connector.errors import AgentError, Refusal
 from connector.finesse import codec
 from connector.service.ports import LiveSession, StoredSession
 from connector.store.sealing import Sealer, SealError
-from connector.stream import Frame
+from connector.stream import EventStream, Frame
 
 log = logging.getLogger("connector.store")
 PREFIX = "mobagent:"
@@ -52,15 +53,37 @@ TOKEN_GRACE = 24 * 3600.0  # an expired token is kept this long to say "expired"
 ENDED_STREAM_TTL_MS = 300_000  # a finished session's stream, for an app that reads it late
 RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answer
 
-# KEYS: stream, session, tokens set. ARGV: maxlen, the stream's lifetime in ms once the
-# session ended ("" while it goes on), user, dialogs, then (seq, ts, text) per frame. Frames
-# not newer than the stream's last entry were written before (a retry): skipped. The
-# snapshot is kept only while the session is; its seq is a high-water mark.
-JOURNAL = """
+# Whether the lease value ARGV[n] still holds the agent (KEYS lease, epoch, session): the
+# lease is ours, or it lapsed (e.g. Redis restarted) and nobody claimed the agent since (the
+# epoch is still ours) while its session goes on: then it is ours again.
+HOLDS = """
+local function holds(lease_key, epoch_key, session_key, value, ttl)
+  local lease = redis.call('GET', lease_key)
+  if lease then return lease == value end
+  local epoch = redis.call('GET', epoch_key)
+  if epoch and string.match(value, '|(%d+)$') == epoch
+      and redis.call('EXISTS', session_key) == 1 then
+    redis.call('SET', lease_key, value, 'PX', ttl)
+    return true
+  end
+  return false
+end
+"""
+
+# KEYS: stream, session, tokens set, lease, epoch. ARGV: maxlen, the stream's lifetime in ms
+# once the session ended ("" while it goes on), user, dialogs, lease value, lease ms, then
+# (seq, ts, text) per frame. Fenced: nothing is written unless the lease is the writer's
+# (returns -1). Frames not newer than the stream's last entry were written before (a
+# retry): skipped. The snapshot is kept only while the session is; its seq is a high-water
+# mark. The end of a session takes its tokens, its lease and its snapshot.
+JOURNAL = (
+    HOLDS
+    + """
+if not holds(KEYS[4], KEYS[5], KEYS[2], ARGV[5], ARGV[6]) then return -1 end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
-local i = 5
+local i = 7
 while i <= #ARGV do
   local seq = tonumber(ARGV[i])
   if seq > last then
@@ -74,7 +97,7 @@ if ARGV[2] ~= '' then
   for _, h in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     redis.call('DEL', 'mobagent:token:' .. h)
   end
-  redis.call('DEL', KEYS[3], KEYS[2])
+  redis.call('DEL', KEYS[3], KEYS[2], KEYS[4])
   redis.call('SREM', 'mobagent:sessions', string.sub(KEYS[2], 18))
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 elseif redis.call('EXISTS', KEYS[2]) == 1 then
@@ -84,6 +107,37 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
 end
 return last
 """
+)
+
+# KEYS: lease, epoch. ARGV: owner, lease ms. The agent's lease for `owner` with the next
+# epoch (its value "owner|epoch"), or "" if another owner holds it. A lease of the same owner
+# (this process's previous life on the same node and port) is taken back at once.
+CLAIM = """
+local lease = redis.call('GET', KEYS[1])
+if lease and string.sub(lease, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return '' end
+local value = ARGV[1] .. '|' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+"""
+
+# KEYS: (lease, epoch, session) per agent. ARGV: lease ms, then the lease value per agent.
+# Renews each lease still ours (compare-and-set); 1 per agent kept, 0 per agent lost.
+RENEW = (
+    HOLDS
+    + """
+local out = {}
+for n = 1, #KEYS / 3 do
+  local k = (n - 1) * 3
+  if holds(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[n + 1], ARGV[1]) then
+    redis.call('PEXPIRE', KEYS[k + 1], ARGV[1])
+    out[n] = 1
+  else
+    out[n] = 0
+  end
+end
+return out
+"""
+)
 
 # KEYS: tokens set. Every token of the agent, at once.
 REVOKE = """
@@ -115,6 +169,7 @@ class _Batch:
     agent_id: str
     frames: list[Frame]
     ended: bool
+    lease: str
     user: str = ""
     dialogs: str = ""
     done: list[str] = field(default_factory=list)
@@ -130,10 +185,22 @@ class RedisState:
         *,
         token_ttl: float,
         depth: int,
+        owner: str = "",
+        lease_ttl: float = 6.0,
         probe_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
+        # This process, in lease values: stable for a node and port (a restarted process
+        # takes its own leases back at once), else random.
+        self.owner = owner or secrets.token_hex(6)
+        self.lease_ttl = lease_ttl
+        self._held: dict[str, str] = {}  # agent -> our lease value ("owner|epoch")
+        self._last_renewal = 0.0  # loop time the last renewal round began
+        self._on_lost: Callable[[str], None] = lambda _agent: None
+        self._on_orphans: Callable[[list[StoredSession]], None] = lambda _stored: None
+        self._mirrors: dict[str, EventStream] = {}  # agents other processes hold, followed
+        self._follower: asyncio.Task[None] | None = None
         self._redis = aioredis.Redis.from_url(
             url,
             socket_timeout=2.0,
@@ -154,6 +221,8 @@ class RedisState:
         self._tasks: list[asyncio.Task[None]] = []
         self._journal = self._redis.register_script(JOURNAL)
         self._revoke = self._redis.register_script(REVOKE)
+        self._claim = self._redis.register_script(CLAIM)
+        self._renew = self._redis.register_script(RENEW)
         self.unavailable_since: float | None = None
         self.answering = asyncio.Event()  # set while Redis answers (for waiting on it)
         self.lost = asyncio.Event()  # set while it does not
@@ -167,9 +236,11 @@ class RedisState:
         except RedisError as exc:
             self._failed(exc)
             log.warning("Redis at %s does not answer (%s); still trying", self._where(), exc)
+        self._last_renewal = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.ensure_future(self._writer()),
             asyncio.ensure_future(self._probe()),
+            asyncio.ensure_future(self._leases()),
         ]
 
     async def flush(self) -> None:
@@ -181,8 +252,9 @@ class RedisState:
         with contextlib.suppress(RedisError, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self._write_all()
-        for task in self._tasks:
-            task.cancel()
+        for task in [*self._tasks, self._follower]:
+            if task is not None:
+                task.cancel()
         await self._redis.aclose()
 
     def _where(self) -> str:
@@ -360,17 +432,21 @@ class RedisState:
 
     def _take(self, agent_id: str) -> _Batch | None:
         """The agent's queued frames (and end) with its snapshot as of now: taken together,
-        synchronously, so the snapshot is the state after exactly these frames."""
+        synchronously, so the snapshot is the state after exactly these frames. Frames of
+        an agent this process does not hold (any more) are not written: dropped."""
         journal = self._journals.pop(agent_id, None)
-        if journal is None:
+        lease = self._held.get(agent_id)
+        if journal is None or lease is None:
             return None
         snap = self._snapshot(self._live.get(agent_id))
-        return _Batch(agent_id, list(journal.frames), journal.ended, **snap)
+        return _Batch(agent_id, list(journal.frames), journal.ended, lease, **snap)
 
     def _put_back(self, batches: list[_Batch]) -> None:
         """A write failed: the batches go back in front of whatever came meanwhile."""
         for batch in reversed(batches):
             later = self._journals.pop(batch.agent_id, None)
+            if batch.agent_id not in self._held:
+                continue  # lost meanwhile: never written
             journal = _Journal(deque(batch.frames, maxlen=self.depth), batch.ended)
             if later is not None:
                 journal.frames.extend(later.frames)
@@ -408,6 +484,7 @@ class RedisState:
                     raise
 
     async def _run(self, batches: list[_Batch]) -> None:
+        lease_ms = int(self.lease_ttl * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for b in batches:
                 args: list[str | int | float] = [
@@ -415,13 +492,175 @@ class RedisState:
                     ENDED_STREAM_TTL_MS if b.ended else "",
                     b.user,
                     b.dialogs,
+                    b.lease,
+                    lease_ms,
                 ]
                 for seq, ts, text in b.frames:
                     args += [seq, repr(ts), text]
+                agent = b.agent_id
                 keys = [
-                    _key("stream", b.agent_id),
-                    _key("session", b.agent_id),
-                    _key("tokens", b.agent_id),
+                    _key("stream", agent),
+                    _key("session", agent),
+                    _key("tokens", agent),
+                    _key("lease", agent),
+                    _key("epoch", agent),
                 ]
                 await self._journal(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+            results = await pipe.execute()
+        for b, result in zip(batches, results, strict=True):
+            if int(result) == -1:
+                self._fenced(b.agent_id)
+            elif b.ended and self._held.get(b.agent_id) == b.lease:
+                del self._held[b.agent_id]
+
+    # -- leases: one process per agent's notification session ---------------------------------
+
+    def watch(
+        self,
+        on_lost: Callable[[str], None],
+        on_orphans: Callable[[list[StoredSession]], None],
+    ) -> None:
+        """`on_lost(agent)`: another process holds the agent now (this one was paused or
+        cut off): close its session here, publish nothing more for it. `on_orphans(stored)`:
+        sessions whose process died, claimed by this one: take them up."""
+        self._on_lost, self._on_orphans = on_lost, on_orphans
+
+    async def claim(self, agent_id: str) -> bool:
+        """The agent's lease for this process (a new epoch), unless another holds it."""
+        try:
+            value = await self._claim(
+                keys=[_key("lease", agent_id), _key("epoch", agent_id)],
+                args=[self.owner, int(self.lease_ttl * 1000)],
+            )
+        except RedisError as exc:
+            raise self._refused(exc) from exc
+        if not value:
+            return False
+        self._held[agent_id] = value
+        return True
+
+    def holds(self, agent_id: str) -> bool:
+        """Whether this process may act for the agent as far as it knows: it holds the
+        lease, and has tried to renew it within the lease's time (not after a pause; a
+        process cut off from Redis goes on: see docs/deploy-cluster.md)."""
+        loop_time = asyncio.get_running_loop().time()
+        return agent_id in self._held and loop_time - self._last_renewal < self.lease_ttl
+
+    def release(self, agent_id: str) -> None:
+        """A sign-in that failed: its lease goes with the session's end (drop_session)."""
+        self.drop_session(agent_id)
+
+    def _fenced(self, agent_id: str) -> None:
+        if self._held.pop(agent_id, None) is None:
+            return
+        self._journals.pop(agent_id, None)
+        self._live.pop(agent_id, None)
+        log.warning("agent %s: another connector process holds it now; letting go", agent_id)
+        self._on_lost(agent_id)
+
+    async def _leases(self) -> None:
+        """Every third of the lease time: renew ours (compare-and-set), and claim the
+        sessions whose lease lapsed (their process died or stalled) to take them up."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            self._last_renewal = loop.time()
+            try:
+                await self._renew_all()
+                await self._claim_orphans()
+            except (RedisError, AgentError) as exc:
+                self._failed(exc)
+
+    async def _renew_all(self, chunk: int = 500) -> None:
+        agents = list(self._held.items())
+        lease_ms = int(self.lease_ttl * 1000)
+        for start in range(0, len(agents), chunk):
+            part = agents[start : start + chunk]
+            keys = [
+                k
+                for agent, _ in part
+                for k in (_key("lease", agent), _key("epoch", agent), _key("session", agent))
+            ]
+            kept = await self._renew(keys=keys, args=[lease_ms, *(v for _, v in part)])
+            for (agent, value), ok in zip(part, kept, strict=True):
+                if not ok and self._held.get(agent) == value:
+                    self._fenced(agent)
+
+    async def _claim_orphans(self) -> None:
+        signed_in = await self._redis.smembers(f"{PREFIX}sessions")
+        candidates = [a for a in signed_in if a not in self._held]
+        if not candidates:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for agent in candidates:
+                pipe.exists(_key("lease", agent))
+            leased = await pipe.execute()
+        orphans = [a for a, held in zip(candidates, leased, strict=True) if not held]
+        random.shuffle(orphans)  # processes racing for them spread the load
+        taken = []
+        for agent in orphans:
+            if await self.claim(agent):
+                stored = await self._stored(agent)
+                if stored is None:
+                    self._held.pop(agent, None)
+                else:
+                    taken.append(stored)
+        if taken:
+            log.warning("taking up %d session(s) of a connector process that went", len(taken))
+            self._on_orphans(taken)
+
+    async def claim_stored(self) -> list[StoredSession]:
+        try:
+            agents = sorted(await self._redis.smembers(f"{PREFIX}sessions"))
+        except RedisError as exc:
+            raise self._refused(exc) from exc
+        out = []
+        for agent in agents:
+            if await self.claim(agent):
+                stored = await self.load_session(agent)
+                if stored is not None:
+                    out.append(stored)
+        return out
+
+    # -- streams other processes write --------------------------------------------------------
+
+    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+        following = self._mirrors.get(agent_id)
+        if following is not None and not following.closed:
+            return following
+        self._mirrors[agent_id] = mirror
+        if self._follower is None or self._follower.done():
+            self._follower = asyncio.ensure_future(self._follow())
+        return mirror
+
+    async def _follow(self, block_ms: int = 250) -> None:
+        """One XREAD over every followed stream, relayed into its mirror; a stream nobody
+        reads any more is let go. (A stream added meanwhile joins within `block_ms`.)"""
+        delay = RETRY_MIN
+        while self._mirrors:
+            for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
+                del self._mirrors[agent]
+            if not self._mirrors:
+                return
+            wanted = {_key("stream", a): f"{m.seq}-0" for a, m in self._mirrors.items()}
+            try:
+                reply = await self._redis.xread(wanted, count=500, block=block_ms)
+            except RedisError as exc:
+                self._failed(exc)
+                await asyncio.sleep(delay)  # back-off while Redis does not answer
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            delay = RETRY_MIN
+            for key, entries in reply or ():
+                mirror = self._mirrors.get(key.rpartition(":")[2])
+                if mirror is not None:
+                    mirror.relay(
+                        (int(i.partition("-")[0]), float(v["t"]), v["f"]) for i, v in entries
+                    )
+
+    async def load_session(self, agent_id: str) -> StoredSession | None:
+        """The agent's stored session (for a process that serves it without holding it)."""
+        try:
+            return await self._stored(agent_id)
+        except RedisError as exc:
+            raise self._refused(exc) from exc

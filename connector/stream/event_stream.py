@@ -29,7 +29,9 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import takewhile
 from typing import Any, NamedTuple, Protocol
 
-from connector.session.events import SESSION_RESYNC, MobileEvent
+from connector.session.events import SESSION_ENDED, SESSION_RESYNC, MobileEvent
+
+SESSION_ENDED_MARK = f'"type":"{SESSION_ENDED}"'  # as _frame() writes it
 
 
 class Frame(NamedTuple):
@@ -109,6 +111,20 @@ class EventStream:
         self._buffer.extend(frames)
         self.seq = max(seq, self._buffer[-1][0] if self._buffer else 0)
 
+    def relay(self, frames: Iterable[tuple[int, float, str]]) -> None:
+        """Frames another process published (a mirror of its stream: their seq kept, no
+        sinks told); a `session.ended` one closes the stream with its reason."""
+        for frame in frames:
+            if frame[0] <= self.seq:
+                continue
+            self._buffer.append(frame)
+            self.seq = frame[0]
+            if SESSION_ENDED_MARK in frame[2]:
+                message = json.loads(frame[2])
+                if message["type"] == SESSION_ENDED:
+                    self.close(message["data"].get("reason", ""))
+        self._wake()
+
     def close(self, reason: str = "") -> None:
         """The session ended: readers finish what is buffered, then stop. `reason` (a
         `session.ended` reason) tells readers it ended on its own, not by their leaving."""
@@ -171,6 +187,10 @@ class Reader:
         waiter.cancel()  # done already when the sender was cancelled while waiting
         with contextlib.suppress(ValueError):  # gone: woken since
             self._stream._waiters.remove(waiter)
+
+    @property
+    def stream(self) -> EventStream:
+        return self._stream
 
     @property
     def ended(self) -> bool:

@@ -100,10 +100,11 @@ async def test_a_crashed_process_sessions_are_taken_up_with_the_gap_as_events(re
     finesse.world.make_call("1001", "5002")  # a call starts while nobody listens
     (dialog,) = finesse.world.dialogs("1001")
 
-    second = Process(store(redis_lab), finesse)
+    # Started again on the same node and port: the same owner, its leases taken back.
+    second = Process(store(redis_lab, owner=first.state.owner), finesse)
     await second.state.start()
     try:
-        assert await second.agents.take_up(await second.state.stored_sessions()) == 1
+        assert await second.agents.take_up(await second.state.claim_stored()) == 1
         again = await second.agents.authenticate(token)
         assert again.creds.password == "password"
         gap = [f.message() for f in again.stream.reader(since=seen).take()]
