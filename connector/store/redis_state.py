@@ -199,6 +199,7 @@ class RedisState:
         self._last_renewal = 0.0  # loop time the last renewal round began
         self._on_lost: Callable[[str], None] = lambda _agent: None
         self._on_orphans: Callable[[list[StoredSession]], None] = lambda _stored: None
+        self._suspects: set[str] = set()  # agents seen without a lease at the last scan
         self._mirrors: dict[str, EventStream] = {}  # agents other processes hold, followed
         self._follower: asyncio.Task[None] | None = None
         self._redis = aioredis.Redis.from_url(
@@ -595,7 +596,11 @@ class RedisState:
             for agent in candidates:
                 pipe.exists(_key("lease", agent))
             leased = await pipe.execute()
-        orphans = [a for a, held in zip(candidates, leased, strict=True) if not held]
+        # Claimed only when seen without a lease twice in a row (a third of the lease time
+        # apart): a live holder whose lease lapsed with a Redis restart takes it back first.
+        missing = {a for a, held in zip(candidates, leased, strict=True) if not held}
+        orphans = list(missing & self._suspects)
+        self._suspects = missing
         random.shuffle(orphans)  # processes racing for them spread the load
         taken = []
         for agent in orphans:
