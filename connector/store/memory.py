@@ -19,6 +19,14 @@ class MemoryState:
     def __init__(self, tokens: Tokens) -> None:
         self.tokens = tokens
 
+    @property
+    def token_ttl(self) -> float:
+        return self.tokens.ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.tokens.ttl = seconds
+
     def unavailable(self) -> str | None:
         return None
 

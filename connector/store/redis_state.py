@@ -314,6 +314,8 @@ class RedisState:
         return token
 
     async def lookup_token(self, token: str) -> tuple[str | None, bool]:
+        if not token.isascii():  # never one of ours (and a lone surrogate cannot be hashed)
+            return None, False
         key = _key("token", _hash(token))
         try:
             agent_id, expires = await self._redis.hmget(key, ["agent", "exp"])
