@@ -233,3 +233,56 @@ async def test_a_token_revoked_through_one_process_is_refused_by_the_other(redis
         with pytest.raises(AppError) as refused:
             await direct.get_agent()
         assert refused.value.status == 401
+
+
+@pytest.mark.timeout(180)
+async def test_redis_restarted_under_load_loses_nothing_and_logs_nobody_out(persistent_redis):
+    async with cluster(persistent_redis) as lab:
+        holders = await lab.holders()
+        before = {app.agent_id: app.last_seq for app in lab.apps}
+        persistent_redis.stop()
+        stopped = time.monotonic()
+
+        async def not_ready() -> bool:
+            for process in lab.processes:
+                async with lab.http.get(f"http://127.0.0.1:{process.port}/readyz") as r:
+                    body = await r.json()
+                    if r.status != 503 or "Redis" not in body.get("reason", ""):
+                        return False
+            return True
+
+        await eventually(not_ready)
+        again = AppClient(lab.processes[0].api, http=lab.http)
+        with pytest.raises(AppError) as refused:
+            await again.login("1001", roster.PASSWORD, roster.extension(1), listen=False)
+        assert (refused.value.status, refused.value.type) == (503, "state_unavailable")
+        # Load while Redis is away: every agent changes state four times (Finesse's side).
+        states = ["READY", "NOT_READY", "READY", "NOT_READY"]
+        for state in states:
+            change = {"agents": lab.ids, "state": state}
+            if state == "NOT_READY":
+                change["reasonCodeId"] = "1"  # Break, in every roster
+            status, body = await lab.finesse.control("POST", "/agents/state", change)
+            assert status == 200 and all(r["status"] == 202 for r in body["results"]), body
+        # The fault lasts longer than the leases (not a wait for an outcome: the length of
+        # the outage is what is tested), so that they lapse in Redis meanwhile.
+        await asyncio.sleep(max(0.0, LEASE * 1.5 - (time.monotonic() - stopped)))
+        persistent_redis.start()
+        outage = time.monotonic() - stopped
+        for app in lab.apps:
+            # Every change reaches every app, in order, whichever process its stream is on.
+            def seen(app: AppClient = app) -> list[str]:
+                return [
+                    e["data"]["state"]
+                    for e in app.history
+                    if e["type"] == "agent.state" and e["seq"] > before[app.agent_id]
+                ]
+
+            assert await app.wait_until(lambda seen=seen: seen()[-4:] == states, TIMEOUT), (
+                app.agent_id,
+                seen(),
+            )
+            in_order(app)
+        assert await lab.holders() == holders  # nobody's notification session moved
+        lab.no_forced_logout()
+        print(f"Redis away for {outage:.2f} s under load: nothing lost")
