@@ -37,7 +37,7 @@ from connector.service.throttle import FailureWindow, RateLimiter
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession
 from connector.session.events import MobileEvent
-from connector.stream import EventSink, EventStream, Reader
+from connector.stream import EventSink, EventStream
 
 REASON_CATEGORIES = (AgentState.NOT_READY, AgentState.LOGOUT)
 log = logging.getLogger("connector")
@@ -167,13 +167,12 @@ class AgentService:
         session another process holds, read from the state store)."""
         return self.links.get(link.agent_id) is link
 
-    def reader(self, link: AgentLink, since: int | None) -> Reader:
-        """A reader of the agent's events: its own stream here, or the stream another
-        process writes, followed from the state store."""
-        stream = (
-            link.stream if self.held_here(link) else self.state.follow(link.agent_id, link.stream)
-        )
-        return stream.reader(since)
+    async def events(self, link: AgentLink) -> EventStream:
+        """The agent's event stream to read: its own here, or the stream another process
+        writes, followed from the state store."""
+        if self.held_here(link):
+            return link.stream
+        return await self.state.follow(link.agent_id, link.stream)
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -274,7 +273,6 @@ class AgentService:
         advisory checks of commands (which go straight to Finesse); its stream, once
         followed (`reader`), relays what the holder writes."""
         link = self._link_of(stored)
-        link.stream.resume(stored.frames, stored.seq)
         link.signed_in = True
         return link
 

@@ -139,7 +139,7 @@ class StatePort(Protocol):
     async def load_session(self, agent_id: str) -> StoredSession | None:
         """A session held by another process, to serve a request for it."""
 
-    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+    async def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
         """The agent's event stream as another process writes it, relayed into `mirror`
         (or the mirror already following it) while readers are attached."""
 

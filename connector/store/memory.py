@@ -69,7 +69,7 @@ class MemoryState:
     async def load_session(self, agent_id: str) -> StoredSession | None:
         return None
 
-    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+    async def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
         return mirror
 
     async def start(self) -> None:

@@ -33,7 +33,7 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -154,6 +154,11 @@ def _hash(token: str) -> str:
 
 def _key(kind: str, agent_id: str) -> str:
     return f"{PREFIX}{kind}:{agent_id}"
+
+
+def _frames(entries: Iterable[tuple[str, dict[str, str]]]) -> tuple[tuple[int, float, str], ...]:
+    """Stream entries (id `<seq>-0`, fields `t` and `f`) as frames."""
+    return tuple((int(i.partition("-")[0]), float(v["t"]), v["f"]) for i, v in entries)
 
 
 @dataclass
@@ -378,11 +383,15 @@ class RedisState:
             raise self._refused(exc) from exc
         return out
 
-    async def _stored(self, agent_id: str) -> StoredSession | None:
+    async def _stored(self, agent_id: str, *, frames: bool = True) -> StoredSession | None:
+        """The stored session; with its newest frames for a process that takes it up (not
+        for one that only serves a request: that is the whole replay buffer)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(_key("session", agent_id))
-            pipe.xrevrange(_key("stream", agent_id), count=self.depth)
-            fields, entries = await pipe.execute()
+            if frames:
+                pipe.xrevrange(_key("stream", agent_id), count=self.depth)
+            fields, *more = await pipe.execute()
+        entries = more[0] if more else []
         if not fields or "password" not in fields:
             return None
         try:
@@ -390,11 +399,9 @@ class RedisState:
         except SealError as exc:
             log.warning("agent %s: stored session not taken up: %s", agent_id, exc)
             return None
-        frames = tuple(
-            (int(entry_id.partition("-")[0]), float(values["t"]), values["f"])
-            for entry_id, values in reversed(entries)
-        )
-        seq = max(int(fields.get("seq") or 0), frames[-1][0] if frames else 0)
+        stored_frames = _frames(reversed(entries))
+        last = stored_frames[-1][0] if stored_frames else 0
+        seq = max(int(fields.get("seq") or 0), last)
         user_xml, dialogs_xml = fields.get("user", ""), fields.get("dialogs", "")
         return StoredSession(
             agent_id,
@@ -405,7 +412,7 @@ class RedisState:
             user=codec.parse_user(user_xml) if user_xml else None,
             dialogs=tuple(codec.parse_dialogs(dialogs_xml)) if dialogs_xml else (),
             seq=seq,
-            frames=frames,
+            frames=stored_frames,
         )
 
     # -- frames -------------------------------------------------------------------------------
@@ -624,17 +631,26 @@ class RedisState:
         out = []
         for agent in agents:
             if await self.claim(agent):
-                stored = await self.load_session(agent)
+                stored = await self._stored(agent)
                 if stored is not None:
                     out.append(stored)
         return out
 
     # -- streams other processes write --------------------------------------------------------
 
-    def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
+    async def follow(self, agent_id: str, mirror: EventStream) -> EventStream:
         following = self._mirrors.get(agent_id)
         if following is not None and not following.closed:
             return following
+        try:
+            entries = await self._redis.xrevrange(_key("stream", agent_id), count=self.depth)
+        except RedisError as exc:
+            raise self._refused(exc) from exc
+        following = self._mirrors.get(agent_id)  # another reader may have won the race
+        if following is not None and not following.closed:
+            return following
+        frames = _frames(reversed(entries))
+        mirror.resume(frames, frames[-1][0] if frames else 0)  # the replay buffer, as written
         self._mirrors[agent_id] = mirror
         if self._follower is None or self._follower.done():
             self._follower = asyncio.ensure_future(self._follow())
@@ -661,13 +677,11 @@ class RedisState:
             for key, entries in reply or ():
                 mirror = self._mirrors.get(key.rpartition(":")[2])
                 if mirror is not None:
-                    mirror.relay(
-                        (int(i.partition("-")[0]), float(v["t"]), v["f"]) for i, v in entries
-                    )
+                    mirror.relay(_frames(entries))
 
     async def load_session(self, agent_id: str) -> StoredSession | None:
         """The agent's stored session (for a process that serves it without holding it)."""
         try:
-            return await self._stored(agent_id)
+            return await self._stored(agent_id, frames=False)
         except RedisError as exc:
             raise self._refused(exc) from exc

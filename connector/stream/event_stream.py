@@ -189,10 +189,6 @@ class Reader:
             self._stream._waiters.remove(waiter)
 
     @property
-    def stream(self) -> EventStream:
-        return self._stream
-
-    @property
     def ended(self) -> bool:
         """The stream is closed and this reader has taken everything."""
         return self._stream.closed and self._cursor == self._stream.seq
