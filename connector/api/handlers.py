@@ -132,6 +132,8 @@ async def healthz(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "sessions": len(connector.agents.links),
+            # Of them, with their notification session up (after a take-over: how far it is).
+            "notificationsUp": sum(link.connected for link in connector.agents.links.values()),
             "finesse": connector.hosts.active,
             "finesseStatus": status,
         }
