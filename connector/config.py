@@ -71,7 +71,7 @@ class ConnectorConfig:
     state: str = ""
     # s a process holds an agent's notification session without renewing (renewed every
     # third of it): how long its agents wait for another process after it dies or stalls.
-    lease_ttl: float = 6.0
+    lease_ttl: float = 5.0
     state_key: str = field(default="", repr=False)
 
     @property

@@ -40,6 +40,10 @@ from connector.session.events import MobileEvent
 from connector.stream import EventSink, EventStream
 
 REASON_CATEGORIES = (AgentState.NOT_READY, AgentState.LOGOUT)
+# Sessions taken up (notifications opened, resynced) at once after a restart or take-over:
+# enough to keep Finesse and this process busy, few enough not to open thousands of
+# connections in one burst.
+REOPEN_AT_ONCE = 128
 log = logging.getLogger("connector")
 
 
@@ -143,6 +147,7 @@ class AgentService:
         self._reconciler: asyncio.Task[None] | None = None
         self._locks = KeyedLocks()
         self._reopening: set[asyncio.Task[int]] = set()
+        self._reopen_gate = asyncio.Semaphore(REOPEN_AT_ONCE)
         state.watch(self._lost, self._orphans)
         settings = self.settings
         self.failures = FailureWindow(settings.login_failure_limit, settings.login_failure_window)
@@ -228,9 +233,12 @@ class AgentService:
             if link is None:
                 if len(self.links) >= self.settings.max_sessions:
                     raise AgentError(Refusal.TOO_MANY_SESSIONS, "the connector is full")
-                if not await self.state.claim(agent_id):
+                base = await self.state.claim(agent_id)
+                if base is None:
                     return await self._join_elsewhere(agent_id, password, extension, mobile, client)
                 link = self._new_link(creds, extension, mobile)
+                if base:  # numbers go on after the agent's previous session (shared state)
+                    link.stream.resume((), base)
                 link.session.user = user
             else:
                 _check_joins(link, extension, mobile)
@@ -431,20 +439,16 @@ class AgentService:
         return adopted
 
     async def reopen(
-        self,
-        adopted: Sequence[tuple[AgentLink, StoredSession]],
-        *,
-        at_once: int = 64,
-        retry_for: float = 45.0,
+        self, adopted: Sequence[tuple[AgentLink, StoredSession]], *, retry_for: float = 45.0
     ) -> int:
-        """Open the adopted sessions' notifications, `at_once` at a time, and publish what
-        changed in the gap as ordinary events (`AgentLink.take_up`). Finesse not answering
-        is tried again for `retry_for` seconds (inside its 60 s before a forced logout);
-        refused credentials end the session at once. Returns how many are up."""
-        gate = asyncio.Semaphore(at_once)
+        """Open the adopted sessions' notifications, `REOPEN_AT_ONCE` at a time (all the
+        take-ups of this process together), and publish what changed in the gap as
+        ordinary events (`AgentLink.take_up`). Finesse not answering is tried again for
+        `retry_for` seconds (inside its 60 s before a forced logout); refused credentials
+        end the session at once. Returns how many are up."""
 
         async def one(link: AgentLink, record: StoredSession) -> bool:
-            async with gate:
+            async with self._reopen_gate:
                 return await self._reopen(link, record, retry_for)
 
         return sum(await asyncio.gather(*(one(link, record) for link, record in adopted)))

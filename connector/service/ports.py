@@ -121,8 +121,9 @@ class StatePort(Protocol):
     # Several processes: each agent's notification session is held by one of them (a
     # lease); any of them serves any agent's requests.
 
-    async def claim(self, agent_id: str) -> bool:
-        """Hold the agent here (a new sign-in), unless another process does."""
+    async def claim(self, agent_id: str) -> int | None:
+        """Hold the agent here (a new sign-in), unless another process does (None); the
+        seq its new stream goes on from (past a previous session's still readable frames)."""
 
     async def claim_stored(self) -> list[StoredSession]:
         """At start: the stored sessions this process may take up now (its own before a

@@ -53,8 +53,8 @@ class MemoryState:
 
     # One process holds every agent: nothing to claim from anyone.
 
-    async def claim(self, agent_id: str) -> bool:
-        return True
+    async def claim(self, agent_id: str) -> int | None:
+        return 0
 
     async def claim_stored(self) -> list[StoredSession]:
         return []

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import random
 import secrets
@@ -35,6 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -109,15 +111,23 @@ return last
 """
 )
 
-# KEYS: lease, epoch. ARGV: owner, lease ms. The agent's lease for `owner` with the next
-# epoch (its value "owner|epoch"), or "" if another owner holds it. A lease of the same owner
-# (this process's previous life on the same node and port) is taken back at once.
+# KEYS: lease, epoch, stream, session. ARGV: owner, lease ms. The agent's lease for `owner`
+# with the next epoch (its value "owner|epoch"), or "" if another owner holds it; and the
+# highest seq the agent's stream has used (a new session's numbers go on after it, past the
+# end of the previous one, which stays readable a while). A lease of the same owner (this
+# process's previous life on the same node and port) is taken back at once.
 CLAIM = """
 local lease = redis.call('GET', KEYS[1])
-if lease and string.sub(lease, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return '' end
+if lease and string.sub(lease, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return {'', 0} end
 local value = ARGV[1] .. '|' .. redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return value
+local last = tonumber(redis.call('HGET', KEYS[4], 'seq') or '0')
+local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+if #top > 0 then
+  local seq = tonumber(string.match(top[1][1], '^(%d+)'))
+  if seq > last then last = seq end
+end
+return {value, last}
 """
 
 # KEYS: (lease, epoch, session) per agent. ARGV: lease ms, then the lease value per agent.
@@ -138,6 +148,15 @@ end
 return out
 """
 )
+
+# The signed-in agents whose lease lapsed (or was never taken).
+UNLEASED = """
+local out = {}
+for _, agent in ipairs(redis.call('SMEMBERS', 'mobagent:sessions')) do
+  if redis.call('EXISTS', 'mobagent:lease:' .. agent) == 0 then out[#out + 1] = agent end
+end
+return out
+"""
 
 # KEYS: tokens set. Every token of the agent, at once.
 REVOKE = """
@@ -191,7 +210,7 @@ class RedisState:
         token_ttl: float,
         depth: int,
         owner: str = "",
-        lease_ttl: float = 6.0,
+        lease_ttl: float = 5.0,
         probe_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -201,10 +220,9 @@ class RedisState:
         self.owner = owner or secrets.token_hex(6)
         self.lease_ttl = lease_ttl
         self._held: dict[str, str] = {}  # agent -> our lease value ("owner|epoch")
-        self._last_renewal = 0.0  # loop time the last renewal round began
         self._on_lost: Callable[[str], None] = lambda _agent: None
         self._on_orphans: Callable[[list[StoredSession]], None] = lambda _stored: None
-        self._suspects: set[str] = set()  # agents seen without a lease at the last scan
+        self._suspects: dict[str, float] = {}  # agents seen without a lease: since when
         self._mirrors: dict[str, EventStream] = {}  # agents other processes hold, followed
         self._follower: asyncio.Task[None] | None = None
         self._redis = aioredis.Redis.from_url(
@@ -229,6 +247,7 @@ class RedisState:
         self._revoke = self._redis.register_script(REVOKE)
         self._claim = self._redis.register_script(CLAIM)
         self._renew = self._redis.register_script(RENEW)
+        self._unleased = self._redis.register_script(UNLEASED)
         self.unavailable_since: float | None = None
         self.answering = asyncio.Event()  # set while Redis answers (for waiting on it)
         self.lost = asyncio.Event()  # set while it does not
@@ -242,7 +261,6 @@ class RedisState:
         except RedisError as exc:
             self._failed(exc)
             log.warning("Redis at %s does not answer (%s); still trying", self._where(), exc)
-        self._last_renewal = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.ensure_future(self._writer()),
             asyncio.ensure_future(self._probe()),
@@ -349,18 +367,20 @@ class RedisState:
             try:
                 if earlier is not None:
                     await self._run([earlier])
-                await self._redis.hset(
-                    _key("session", agent_id),
-                    mapping={
-                        "extension": session.extension,
-                        "mode": session.mobile_mode,
-                        "dial": session.dial_number,
-                        "password": self._sealer.seal(agent_id, session.password),
-                        "seq": session.seq,
-                        **self._snapshot(live),
-                    },
-                )
-                await self._redis.sadd(f"{PREFIX}sessions", agent_id)
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(
+                        _key("session", agent_id),
+                        mapping={
+                            "extension": session.extension,
+                            "mode": session.mobile_mode,
+                            "dial": session.dial_number,
+                            "password": self._sealer.seal(agent_id, session.password),
+                            "seq": session.seq,
+                            **self._snapshot(live),
+                        },
+                    )
+                    pipe.sadd(f"{PREFIX}sessions", agent_id)
+                    await pipe.execute()
             except RedisError as exc:
                 raise self._refused(exc) from exc
             self._live[agent_id] = live
@@ -386,12 +406,26 @@ class RedisState:
     async def _stored(self, agent_id: str, *, frames: bool = True) -> StoredSession | None:
         """The stored session; with its newest frames for a process that takes it up (not
         for one that only serves a request: that is the whole replay buffer)."""
+        return (await self._stored_many([agent_id], frames=frames))[0]
+
+    async def _stored_many(
+        self, agents: list[str], *, frames: bool = True
+    ) -> list[StoredSession | None]:
+        """`_stored` of several agents, in one pipeline."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(_key("session", agent_id))
-            if frames:
-                pipe.xrevrange(_key("stream", agent_id), count=self.depth)
-            fields, *more = await pipe.execute()
-        entries = more[0] if more else []
+            for agent_id in agents:
+                pipe.hgetall(_key("session", agent_id))
+                if frames:
+                    pipe.xrevrange(_key("stream", agent_id), count=self.depth)
+            replies = await pipe.execute()
+        if not frames:
+            return [self._parse(a, fields, []) for a, fields in zip(agents, replies, strict=True)]
+        pairs = zip(agents, replies[0::2], replies[1::2], strict=True)
+        return [self._parse(a, fields, entries) for a, fields, entries in pairs]
+
+    def _parse(
+        self, agent_id: str, fields: dict[str, str], entries: list[Any]
+    ) -> StoredSession | None:
         if not fields or "password" not in fields:
             return None
         try:
@@ -483,8 +517,8 @@ class RedisState:
             self._ok()
 
     async def _write_all(self, chunk: int = 256) -> None:
-        async with self._writing:
-            while self._journals:
+        while self._journals:
+            async with self._writing:  # a chunk at a time: a session saved meanwhile waits less
                 agents = list(self._journals)[:chunk]
                 batches = [b for b in map(self._take, agents) if b is not None]
                 try:
@@ -535,30 +569,24 @@ class RedisState:
         sessions whose process died, claimed by this one: take them up."""
         self._on_lost, self._on_orphans = on_lost, on_orphans
 
-    async def claim(self, agent_id: str) -> bool:
-        """The agent's lease for this process (a new epoch), unless another holds it."""
+    async def claim(self, agent_id: str) -> int | None:
+        """The agent's lease for this process (a new epoch), unless another holds it (None);
+        the seq its stream goes on from."""
         try:
-            value = await self._claim(
-                keys=[_key("lease", agent_id), _key("epoch", agent_id)],
-                args=[self.owner, int(self.lease_ttl * 1000)],
-            )
+            value, last = await self._claim(keys=self._claim_keys(agent_id), args=self._claim_args)
         except RedisError as exc:
             raise self._refused(exc) from exc
         if not value:
-            return False
+            return None
         self._held[agent_id] = value
-        return True
+        return int(last)
 
-    def holds(self, agent_id: str) -> bool:
-        """Whether this process may act for the agent as far as it knows: it holds the
-        lease, and has tried to renew it within the lease's time (not after a pause; a
-        process cut off from Redis goes on: see docs/deploy-cluster.md)."""
-        loop_time = asyncio.get_running_loop().time()
-        return agent_id in self._held and loop_time - self._last_renewal < self.lease_ttl
+    def _claim_keys(self, agent_id: str) -> list[str]:
+        return [_key(kind, agent_id) for kind in ("lease", "epoch", "stream", "session")]
 
-    def release(self, agent_id: str) -> None:
-        """A sign-in that failed: its lease goes with the session's end (drop_session)."""
-        self.drop_session(agent_id)
+    @property
+    def _claim_args(self) -> list[str | int]:
+        return [self.owner, int(self.lease_ttl * 1000)]
 
     def _fenced(self, agent_id: str) -> None:
         if self._held.pop(agent_id, None) is None:
@@ -569,14 +597,13 @@ class RedisState:
         self._on_lost(agent_id)
 
     async def _leases(self) -> None:
-        """Every third of the lease time: renew ours (compare-and-set), and claim the
-        sessions whose lease lapsed (their process died or stalled) to take them up."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.lease_ttl / 3)
-            self._last_renewal = loop.time()
+        """Every third of the lease time renew ours (compare-and-set); every sixth, look
+        for sessions whose lease lapsed (their process died or stalled) to take them up."""
+        for tick in itertools.count(1):
+            await asyncio.sleep(self.lease_ttl / 6)
             try:
-                await self._renew_all()
+                if tick % 2 == 0:
+                    await self._renew_all()
                 await self._claim_orphans()
             except (RedisError, AgentError) as exc:
                 self._failed(exc)
@@ -596,45 +623,51 @@ class RedisState:
                 if not ok and self._held.get(agent) == value:
                     self._fenced(agent)
 
-    async def _claim_orphans(self) -> None:
-        signed_in = await self._redis.smembers(f"{PREFIX}sessions")
-        candidates = [a for a in signed_in if a not in self._held]
-        if not candidates:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for agent in candidates:
-                pipe.exists(_key("lease", agent))
-            leased = await pipe.execute()
-        # Claimed only when seen without a lease twice in a row (a third of the lease time
-        # apart): a live holder whose lease lapsed with a Redis restart takes it back first.
-        missing = {a for a, held in zip(candidates, leased, strict=True) if not held}
-        orphans = list(missing & self._suspects)
-        self._suspects = missing
+    async def _claim_orphans(self, chunk: int = 200) -> None:
+        # Found by Redis (one script over every session): each process looks several
+        # times a lease period, and thousands of sessions' replies would cost it the CPU.
+        missing = {a for a in await self._unleased() if a not in self._held}
+        # Claimed only once seen without a lease for more than a third of the lease time
+        # (a renewal period): a live holder whose lease lapsed with a Redis restart takes
+        # it back first.
+        now = asyncio.get_running_loop().time()
+        self._suspects = {a: self._suspects.get(a, now) for a in missing}
+        orphans = [a for a, seen in self._suspects.items() if now - seen > self.lease_ttl / 3]
         random.shuffle(orphans)  # processes racing for them spread the load
+        for start in range(0, len(orphans), chunk):
+            # Taken up a chunk at a time: the first reopen while the rest are claimed.
+            taken = await self._claim_many(orphans[start : start + chunk])
+            if taken:
+                log.warning("taking up %d session(s) of a connector process that went", len(taken))
+                self._on_orphans(taken)
+
+    async def _claim_many(self, agents: list[str]) -> list[StoredSession]:
+        """Claim the agents (one pipeline), then load those claimed (another)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                await self._claim(keys=self._claim_keys(agent), args=self._claim_args, client=pipe)
+            replies = await pipe.execute()
+        claimed = [(a, value) for a, (value, _) in zip(agents, replies, strict=True) if value]
+        self._held.update(claimed)
+        names = [agent for agent, _ in claimed]
         taken = []
-        for agent in orphans:
-            if await self.claim(agent):
-                stored = await self._stored(agent)
-                if stored is None:
-                    self._held.pop(agent, None)
-                else:
-                    taken.append(stored)
-        if taken:
-            log.warning("taking up %d session(s) of a connector process that went", len(taken))
-            self._on_orphans(taken)
+        for agent, stored in zip(names, await self._stored_many(names), strict=True):
+            self._suspects.pop(agent, None)
+            if stored is None:
+                self._held.pop(agent, None)
+            else:
+                taken.append(stored)
+        return taken
 
     async def claim_stored(self) -> list[StoredSession]:
         try:
             agents = sorted(await self._redis.smembers(f"{PREFIX}sessions"))
         except RedisError as exc:
             raise self._refused(exc) from exc
-        out = []
-        for agent in agents:
-            if await self.claim(agent):
-                stored = await self._stored(agent)
-                if stored is not None:
-                    out.append(stored)
-        return out
+        try:
+            return await self._claim_many(agents)
+        except RedisError as exc:
+            raise self._refused(exc) from exc
 
     # -- streams other processes write --------------------------------------------------------
 

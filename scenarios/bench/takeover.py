@@ -25,7 +25,7 @@ import aiohttp
 
 from connector.store.sealing import generate_key
 from scenarios.bench import roster
-from scenarios.bench.procs import log, pinning, proc_rss_kib, running
+from scenarios.bench.procs import log, pinning, proc_cpu_seconds, proc_rss_kib, running
 from scenarios.stack.connector_process import ConnectorProcess
 from scenarios.stack.redis_lab import RedisServer
 
@@ -67,16 +67,20 @@ async def logged_out(http: aiohttp.ClientSession, finesse: str, n: int) -> list[
     return out
 
 
-async def measure(finesse: str, redis: RedisServer, n: int, lease: float) -> dict[str, Any]:
+async def measure(
+    finesse: str, sim_pid: int, redis: RedisServer, n: int, lease: float, profile: str = ""
+) -> dict[str, Any]:
     env = {
         "MOBAGENT_CONNECTOR_STATE_KEY": generate_key(),
         "MOBAGENT_CONNECTOR_LEASE_TTL": str(lease),
         "MOBAGENT_CONNECTOR_RECONCILE_INTERVAL": "0",
         "MOBAGENT_CONNECTOR_MAX_SESSIONS": str(max(n, 5000)),
     }
-    victim, survivor = (
-        ConnectorProcess(finesse, args=["--state", redis.url], env=env) for _ in range(2)
+    victim = ConnectorProcess(finesse, args=["--state", redis.url], env=env)
+    head = (
+        [sys.executable, "-m", "scenarios.bench.connector.profiled", profile] if profile else None
     )
+    survivor = ConnectorProcess(finesse, args=["--state", redis.url], env=env, head=head)
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         for process in (victim, survivor):
@@ -87,6 +91,7 @@ async def measure(finesse: str, redis: RedisServer, n: int, lease: float) -> dic
         log(f"{n} agents signed in through one process in {signed_in:.1f} s")
         idle_rss = proc_rss_kib(survivor.pid)
         victim_rss = proc_rss_kib(victim.pid)
+        cpu = {"survivor": proc_cpu_seconds(survivor.pid), "simulator": proc_cpu_seconds(sim_pid)}
         victim.kill()
         killed = time.monotonic()
         first = None
@@ -103,6 +108,10 @@ async def measure(finesse: str, redis: RedisServer, n: int, lease: float) -> dic
         up = status["notificationsUp"]
         log(f"taken over: {up}/{n} in {took:.1f} s (first claimed after {first or 0:.1f} s)")
         survivor_rss = proc_rss_kib(survivor.pid)
+        cpu = {
+            "survivor": proc_cpu_seconds(survivor.pid) - cpu["survivor"],
+            "simulator": proc_cpu_seconds(sim_pid) - cpu["simulator"],
+        }
         # Finesse's verdict: past its window from the kill, is anyone logged out?
         await asyncio.sleep(max(0.0, FORCED_LOGOUT_WINDOW + 5 - (time.monotonic() - killed)))
         out = await logged_out(http, finesse, n)
@@ -114,6 +123,9 @@ async def measure(finesse: str, redis: RedisServer, n: int, lease: float) -> dic
             "takeover_s": round(took, 2),
             "taken_over": up,
             "forced_logouts": len(out),
+            # CPU seconds spent from the kill to the end of the take-over: where it went.
+            "cpu_s_survivor": round(cpu["survivor"], 1),
+            "cpu_s_simulator": round(cpu["simulator"], 1),
             "kib_per_agent_holder": round((victim_rss - idle_rss) / n, 1),
             "kib_per_agent_after_takeover": round((survivor_rss - idle_rss) / n, 1),
         }
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=2000)
     p.add_argument("--lease", type=float, default=6.0, help="lease_ttl of the connectors (s)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--cprofile", default="", help="profile the process that takes over, to FILE")
     args = p.parse_args(argv)
     _allowed, cores = pinning()
     with tempfile.TemporaryDirectory(prefix="takeover-bench-") as tmp:
@@ -139,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with running(
                 sim_cmd, name="simulator", cpus={cores[0]} if cores else None, start_timeout=60
-            ) as (_sim, info):
+            ) as (sim, info):
                 finesse = info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-                result = asyncio.run(measure(finesse, redis, args.agents, args.lease))
+                result = asyncio.run(
+                    measure(finesse, sim.pid, redis, args.agents, args.lease, args.cprofile)
+                )
         finally:
             redis.stop()
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scenarios.bench.procs import ROOT, child_setup, connector_command, read_line
+from scenarios.bench.procs import ROOT, child_setup, connector_command, interrupt, read_line
 from scenarios.stack.redis_lab import free_port
 
 
@@ -28,7 +28,9 @@ class ConnectorProcess:
         port: int = 0,
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        head: list[str] | None = None,
     ) -> None:
+        self.head = head  # a wrapper of `mobagent connector` (e.g. under cProfile)
         self.finesse = finesse
         self.port = port or free_port()
         self.args = list(args)
@@ -48,7 +50,7 @@ class ConnectorProcess:
 
     def start(self, timeout: float = 60.0) -> ConnectorProcess:
         cmd = [
-            *connector_command(self.finesse),
+            *connector_command(self.finesse, head=self.head),
             "--listen",
             f"127.0.0.1:{self.port}",
             *self.args,
@@ -92,14 +94,7 @@ class ConnectorProcess:
         proc = self.proc
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)  # a paused one would not see the SIGINT
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        interrupt(proc, timeout)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import signal
 import socket
 import subprocess
 import time
@@ -87,14 +86,6 @@ class RedisServer:
         proc.wait()
         if proc.stdout is not None and not proc.stdout.closed:
             proc.stdout.close()
-
-    def pause(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
 
 
 @contextlib.contextmanager

@@ -185,3 +185,66 @@ async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order
     finally:
         await process.agents.close_all()
         await state.close()
+
+
+async def test_a_process_that_lost_its_lease_is_fenced_and_lets_go(redis_lab, finesse):
+    """A's lease lapses (as after a pause) and B claims the agent: A's queued frames are
+    not written, A is told to let go; a lease that lapsed with nobody claiming since (a
+    Redis restart) is A's again at its next write."""
+    a = Process(store(redis_lab, owner="node-a:1"), finesse)
+    b = store(redis_lab, owner="node-b:1")
+    lost: list[str] = []
+    a.state.watch(lost.append, lambda _stored: None)
+    await a.state.start()
+    await b.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await a.agents.sign_in("1001", "password", "5001", MOBILE)
+        await a.state.flush()
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-a:1|")
+        assert await b.claim("1001") is None  # held
+
+        await raw.delete("mobagent:lease:1001")  # lapsed; nobody claimed it since
+        await a.agents.set_state(link, "READY")
+        finesse.transport.pump()
+        await a.state.flush()
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-a:1|")  # A's again
+        assert lost == []
+
+        await raw.delete("mobagent:lease:1001")  # lapsed again, and now B claims it
+        assert await b.claim("1001") is not None
+        written = await raw.xlen("mobagent:stream:1001")
+        await a.agents.set_state(link, "NOT_READY", 2)
+        finesse.transport.pump()
+        await a.state.flush()
+        assert lost == ["1001"]  # fenced: told to let go
+        assert await raw.xlen("mobagent:stream:1001") == written  # and nothing written
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-b:1|")
+    finally:
+        await raw.aclose()
+        await a.agents.close_all()
+        await a.state.close()
+        await b.close()
+
+
+async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab, finesse):
+    """The stream of a session that ended stays readable a while: the next session of the
+    agent goes on after its last seq, so its frames are written (not taken for old ones)."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, first = await process.agents.sign_in("1001", "password", "5001", None)
+        await process.agents.sign_out(first, "3")
+        await process.state.flush()
+        ended = first.stream.seq
+        _, second = await process.agents.sign_in("1001", "password", "5001", None)
+        await process.state.flush()
+        assert second.stream.seq > ended
+        (entry_id, last), *_ = await raw.xrevrange("mobagent:stream:1001", count=1)
+        assert int(entry_id.partition("-")[0]) == second.stream.seq
+        assert json.loads(last["f"])["type"] != "session.ended"
+    finally:
+        await raw.aclose()
+        await process.agents.close_all()
+        await process.state.close()
