@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -55,20 +56,24 @@ TOKEN_GRACE = 24 * 3600.0  # an expired token is kept this long to say "expired"
 ENDED_STREAM_TTL_MS = 300_000  # a finished session's stream, for an app that reads it late
 RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answer
 
-# Whether the lease value ARGV[n] still holds the agent (KEYS lease, epoch, session): the
-# lease is ours, or it lapsed (e.g. Redis restarted) and nobody claimed the agent since (the
-# epoch is still ours) while its session goes on: then it is ours again.
+# Whether the lease `value` still holds the agent: 1 if the lease is ours, or lapsed (a
+# pause, Redis restarted) with nobody claiming the agent since (the epoch is still ours, or
+# gone with the rest of a Redis that kept nothing): then it is ours again; 2 if so but the
+# session record is gone too (the holder writes it again); 0 if another process holds it.
 HOLDS = """
 local function holds(lease_key, epoch_key, session_key, value, ttl)
   local lease = redis.call('GET', lease_key)
-  if lease then return lease == value end
-  local epoch = redis.call('GET', epoch_key)
-  if epoch and string.match(value, '|(%d+)$') == epoch
-      and redis.call('EXISTS', session_key) == 1 then
-    redis.call('SET', lease_key, value, 'PX', ttl)
-    return true
+  if lease then
+    if lease == value then return 1 end
+    return 0
   end
-  return false
+  local mine = string.match(value, '|(%d+)$')
+  local epoch = redis.call('GET', epoch_key)
+  if epoch and epoch ~= mine then return 0 end
+  if not epoch then redis.call('SET', epoch_key, mine) end
+  redis.call('SET', lease_key, value, 'PX', ttl)
+  if redis.call('EXISTS', session_key) == 1 then return 1 end
+  return 2
 end
 """
 
@@ -81,7 +86,7 @@ end
 JOURNAL = (
     HOLDS
     + """
-if not holds(KEYS[4], KEYS[5], KEYS[2], ARGV[5], ARGV[6]) then return -1 end
+if holds(KEYS[4], KEYS[5], KEYS[2], ARGV[5], ARGV[6]) == 0 then return -1 end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
@@ -131,19 +136,15 @@ return {value, last}
 """
 
 # KEYS: (lease, epoch, session) per agent. ARGV: lease ms, then the lease value per agent.
-# Renews each lease still ours (compare-and-set); 1 per agent kept, 0 per agent lost.
+# Renews each lease still ours (compare-and-set); per agent what `holds` says.
 RENEW = (
     HOLDS
     + """
 local out = {}
 for n = 1, #KEYS / 3 do
   local k = (n - 1) * 3
-  if holds(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[n + 1], ARGV[1]) then
-    redis.call('PEXPIRE', KEYS[k + 1], ARGV[1])
-    out[n] = 1
-  else
-    out[n] = 0
-  end
+  out[n] = holds(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[n + 1], ARGV[1])
+  if out[n] > 0 then redis.call('PEXPIRE', KEYS[k + 1], ARGV[1]) end
 end
 return out
 """
@@ -229,7 +230,9 @@ class RedisState:
             url,
             socket_timeout=2.0,
             socket_connect_timeout=2.0,
-            retry=Retry(NoBackoff(), 0),  # our own retries: frames wait in memory meanwhile
+            # Once at once (a pooled connection Redis closed when it restarted); beyond that
+            # our own retries: frames wait in memory meanwhile.
+            retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
         self._sealer = sealer
@@ -239,6 +242,7 @@ class RedisState:
         self._probe_interval = probe_interval
         self._journals: dict[str, _Journal] = {}  # agents with frames to write, in order
         self._live: dict[str, LiveSession] = {}
+        self._records: dict[str, StoredSession] = {}  # how each held session was stored
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()
         self._problem: str | None = None
@@ -384,10 +388,12 @@ class RedisState:
             except RedisError as exc:
                 raise self._refused(exc) from exc
             self._live[agent_id] = live
+            self._records[agent_id] = dataclasses.replace(session, frames=())
         self._wake.set()  # its frames so far, and the snapshot with them
 
     def drop_session(self, agent_id: str) -> None:
         self._live.pop(agent_id, None)
+        self._records.pop(agent_id, None)
         self._journal_of(agent_id).ended = True
         self._wake.set()
 
@@ -593,6 +599,7 @@ class RedisState:
             return
         self._journals.pop(agent_id, None)
         self._live.pop(agent_id, None)
+        self._records.pop(agent_id, None)
         log.warning("agent %s: another connector process holds it now; letting go", agent_id)
         self._on_lost(agent_id)
 
@@ -603,12 +610,12 @@ class RedisState:
             await asyncio.sleep(self.lease_ttl / 6)
             try:
                 if tick % 2 == 0:
-                    await self._renew_all()
+                    await self.renew_leases()
                 await self._claim_orphans()
             except (RedisError, AgentError) as exc:
                 self._failed(exc)
 
-    async def _renew_all(self, chunk: int = 500) -> None:
+    async def renew_leases(self, chunk: int = 500) -> None:
         agents = list(self._held.items())
         lease_ms = int(self.lease_ttl * 1000)
         for start in range(0, len(agents), chunk):
@@ -619,9 +626,23 @@ class RedisState:
                 for k in (_key("lease", agent), _key("epoch", agent), _key("session", agent))
             ]
             kept = await self._renew(keys=keys, args=[lease_ms, *(v for _, v in part)])
-            for (agent, value), ok in zip(part, kept, strict=True):
-                if not ok and self._held.get(agent) == value:
+            for (agent, value), held in zip(part, kept, strict=True):
+                if self._held.get(agent) != value:
+                    continue  # ended or claimed anew meanwhile
+                if held == 0:
                     self._fenced(agent)
+                elif held == 2:
+                    await self._rewrite(agent)
+
+    async def _rewrite(self, agent_id: str) -> None:
+        """Redis lost the agent's session (restarted without persistence): written again
+        from what this process holds, so that a restart or another process can still take
+        it up. Its tokens cannot be: the apps sign in again (the agent stays logged in)."""
+        record, live = self._records.get(agent_id), self._live.get(agent_id)
+        if record is None or live is None:
+            return
+        log.warning("agent %s: Redis lost its session; written again", agent_id)
+        await self.save_session(record, live)
 
     async def _claim_orphans(self, chunk: int = 200) -> None:
         # Found by Redis (one script over every session): each process looks several

@@ -248,3 +248,36 @@ async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab
         await raw.aclose()
         await process.agents.close_all()
         await process.state.close()
+
+
+async def test_a_redis_that_lost_everything_gets_the_sessions_back_from_their_holder(
+    redis_lab, finesse
+):
+    """Redis restarted without persistence: the process holding the session keeps it (the
+    agent is not let go, so not logged out) and writes it again at its next renewal."""
+    process = Process(store(redis_lab, owner="node-a:1"), finesse)
+    lost: list[str] = []
+    process.state.watch(lost.append, lambda _stored: None)
+    await process.state.start()
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.state.flush()
+        redis_lab.stop()
+        redis_lab.start()  # empty
+        assert await process.state.stored_sessions() == []
+        await process.state.renew_leases()
+        (stored,) = await process.state.stored_sessions()
+        assert (stored.agent_id, stored.password, stored.mobile_mode) == (
+            "1001",
+            "password",
+            "CALL_BY_CALL",
+        )
+        assert lost == [] and process.agents.held_here(link)
+        # Another process does not take it: the lease is the holder's again.
+        other = store(redis_lab, owner="node-b:1")
+        await other.start()
+        assert await other.claim("1001") is None
+        await other.close()
+    finally:
+        await process.agents.close_all()
+        await process.state.close()
