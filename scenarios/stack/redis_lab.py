@@ -14,6 +14,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+from scenarios.bench.procs import child_setup
+
 READY = b"Ready to accept connections"
 
 
@@ -58,6 +60,9 @@ class RedisServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Sent SIGTERM should this process die first (a test run killed before its
+            # fixtures' teardown): no redis-server left behind.
+            preexec_fn=child_setup(None),
         )
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
