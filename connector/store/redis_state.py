@@ -143,6 +143,7 @@ class RedisState:
         self._writing = asyncio.Lock()
         self._problem: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
         self._journal = self._redis.register_script(JOURNAL)
         self._revoke = self._redis.register_script(REVOKE)
         self._claim = self._redis.register_script(CLAIM)
@@ -176,9 +177,14 @@ class RedisState:
         with contextlib.suppress(RedisError, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self._write_all()
-        for task in [*self._tasks, self._follower]:
-            if task is not None:
-                task.cancel()
+        # The loops also stop at this flag: a cancellation that lands as an asyncio.timeout
+        # expires can be taken for the timeout (Python 3.11), and the loop would go on.
+        self._closed = True
+        tasks = [t for t in (*self._tasks, self._follower) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
         await self._redis.aclose()
 
     def _where(self) -> str:
@@ -205,7 +211,7 @@ class RedisState:
 
     async def _probe(self) -> None:
         """Notice Redis going away (or coming back) even when nothing is written."""
-        while True:
+        while not self._closed:
             await asyncio.sleep(self._probe_interval)
             try:
                 await self._redis.ping()
@@ -401,7 +407,7 @@ class RedisState:
 
     async def _writer(self) -> None:
         delay = RETRY_MIN
-        while True:
+        while not self._closed:
             await self._wake.wait()
             self._wake.clear()
             try:
@@ -503,6 +509,8 @@ class RedisState:
         """Every third of the lease time renew ours (compare-and-set); every sixth, look
         for sessions whose lease lapsed (their process died or stalled) to take them up."""
         for tick in itertools.count(1):
+            if self._closed:
+                return
             await asyncio.sleep(self.lease_ttl / 6)
             try:
                 if tick % 2 == 0:
@@ -610,7 +618,7 @@ class RedisState:
         """One XREAD over every followed stream, relayed into its mirror; a stream nobody
         reads any more is let go. (A stream added meanwhile joins within `block_ms`.)"""
         delay = RETRY_MIN
-        while self._mirrors:
+        while self._mirrors and not self._closed:
             for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
                 del self._mirrors[agent]
             if not self._mirrors:
