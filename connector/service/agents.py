@@ -446,19 +446,26 @@ class AgentService:
         ordinary events (`AgentLink.take_up`). Finesse not answering is tried again for
         `retry_for` seconds (inside its 60 s before a forced logout); refused credentials
         end the session at once. Returns how many are up."""
+        # Kept again first, all in one write: the seq each goes on from (a second crash must
+        # not reuse the numbers this process is about to use), the password sealed with the
+        # current key. Not a reason to leave them unopened (Finesse would log them out).
+        try:
+            await self.state.save_sessions(
+                [
+                    (dataclasses.replace(record, seq=link.stream.seq, frames=()), link.session)
+                    for link, record in adopted
+                ]
+            )
+        except AgentError as exc:
+            log.warning("%d session(s) taken up but not kept again: %s", len(adopted), exc)
 
-        async def one(link: AgentLink, record: StoredSession) -> bool:
+        async def one(link: AgentLink) -> bool:
             async with self._reopen_gate:
-                return await self._reopen(link, record, retry_for)
+                return await self._reopen(link, retry_for)
 
-        return sum(await asyncio.gather(*(one(link, record) for link, record in adopted)))
+        return sum(await asyncio.gather(*(one(link) for link, _ in adopted)))
 
-    async def _reopen(self, link: AgentLink, record: StoredSession, retry_for: float) -> bool:
-        # Kept again first: the seq it goes on from (a second crash must not reuse the
-        # numbers this process is about to use), the password sealed with the current key.
-        await self.state.save_session(
-            dataclasses.replace(record, seq=link.stream.seq, frames=()), link.session
-        )
+    async def _reopen(self, link: AgentLink, retry_for: float) -> bool:
         loop = asyncio.get_running_loop()
         give_up, delay = loop.time() + retry_for, 0.5
         while self.links.get(link.agent_id) is link:

@@ -109,6 +109,9 @@ class StatePort(Protocol):
         """Keep a new session (durably, before its token is issued); `live` is read for
         the snapshot whenever the agent's frames are written."""
 
+    async def save_sessions(self, sessions: list[tuple[StoredSession, LiveSession]]) -> None:
+        """`save_session` of several at once (a take-up)."""
+
     def drop_session(self, agent_id: str) -> None:
         """The session is over: its tokens, session and snapshot go (after the frames
         already published are written); its stream stays a little while, for late readers."""

@@ -42,6 +42,9 @@ class MemoryState:
     async def save_session(self, session: StoredSession, live: LiveSession) -> None:
         pass
 
+    async def save_sessions(self, sessions: list[tuple[StoredSession, LiveSession]]) -> None:
+        pass
+
     def drop_session(self, agent_id: str) -> None:
         self.tokens.revoke_agent(agent_id)
 

@@ -30,7 +30,8 @@ end
 # (seq, ts, text) per frame. Fenced: nothing is written unless the lease is the writer's
 # (returns -1). Frames not newer than the stream's last entry were written before (a
 # retry): skipped. The snapshot is kept only while the session is; its seq is a high-water
-# mark. The end of a session takes its tokens, its lease and its snapshot.
+# mark; an empty user leaves the stored snapshot as it is. The end of a session takes its
+# tokens, its lease and its snapshot.
 JOURNAL = (
     HOLDS
     + """
@@ -58,7 +59,11 @@ if ARGV[2] ~= '' then
 elseif redis.call('EXISTS', KEYS[2]) == 1 then
   local mark = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
   if last > mark then mark = last end
-  redis.call('HSET', KEYS[2], 'seq', mark, 'user', ARGV[3], 'dialogs', ARGV[4])
+  if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[2], 'seq', mark, 'user', ARGV[3], 'dialogs', ARGV[4])
+  else  -- no snapshot to hand (a session not kept here yet): the stored one stays
+    redis.call('HSET', KEYS[2], 'seq', mark)
+  end
 end
 return last
 """

@@ -266,32 +266,38 @@ class RedisState:
     # -- sessions -----------------------------------------------------------------------------
 
     async def save_session(self, session: StoredSession, live: LiveSession) -> None:
-        agent_id = session.agent_id
+        await self.save_sessions([(session, live)])
+
+    async def save_sessions(self, sessions: list[tuple[StoredSession, LiveSession]]) -> None:
+        """`save_session` of several (a take-up), in one pipeline."""
         async with self._writing:
-            # A previous session of the agent may still have its end queued: written first.
-            earlier = self._take(agent_id)
+            # A previous session of an agent may still have its end queued: written first.
+            earlier = [b for b in (self._take(s.agent_id) for s, _ in sessions) if b is not None]
             try:
-                if earlier is not None:
-                    await self._run([earlier])
+                if earlier:
+                    await self._run(earlier)
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.hset(
-                        _key("session", agent_id),
-                        mapping={
-                            "extension": session.extension,
-                            "mode": session.mobile_mode,
-                            "dial": session.dial_number,
-                            "password": self._sealer.seal(agent_id, session.password),
-                            "seq": session.seq,
-                            **self._snapshot(live),
-                        },
-                    )
-                    pipe.sadd(f"{PREFIX}sessions", agent_id)
+                    for session, live in sessions:
+                        agent_id = session.agent_id
+                        pipe.hset(
+                            _key("session", agent_id),
+                            mapping={
+                                "extension": session.extension,
+                                "mode": session.mobile_mode,
+                                "dial": session.dial_number,
+                                "password": self._sealer.seal(agent_id, session.password),
+                                "seq": session.seq,
+                                **self._snapshot(live),
+                            },
+                        )
+                        pipe.sadd(f"{PREFIX}sessions", agent_id)
                     await pipe.execute()
             except RedisError as exc:
                 raise self._refused(exc) from exc
-            self._live[agent_id] = live
-            self._records[agent_id] = dataclasses.replace(session, frames=())
-        self._wake.set()  # its frames so far, and the snapshot with them
+            for session, live in sessions:
+                self._live[session.agent_id] = live
+                self._records[session.agent_id] = dataclasses.replace(session, frames=())
+        self._wake.set()  # their frames so far, and the snapshots with them
 
     def drop_session(self, agent_id: str) -> None:
         self._live.pop(agent_id, None)
