@@ -73,6 +73,17 @@ def parser() -> argparse.ArgumentParser:
         "plain http only for loopback, e.g. the simulated push service)",
     )
     p.add_argument(
+        "--state",
+        help="where sessions, tokens and event streams live: memory (default) or "
+        "redis://HOST:PORT/DB, shared by several connectors and surviving a restart "
+        "(needs MOBAGENT_CONNECTOR_STATE_KEY)",
+    )
+    p.add_argument(
+        "--generate-state-key",
+        action="store_true",
+        help="print a new key for MOBAGENT_CONNECTOR_STATE_KEY and exit",
+    )
+    p.add_argument(
         "--config", type=cli_args.existing_file, help="TOML file with a [connector] table"
     )
     p.add_argument(
@@ -149,11 +160,16 @@ def config_connector(config: ConnectorConfig):
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.generate_state_key:
+        from connector.store.sealing import generate_key
+
+        print(generate_key())
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    cli_only = ("config", "json", "verbose", "app")
+    cli_only = ("config", "json", "verbose", "app", "generate_state_key")
     overrides = {k: v for k, v in vars(args).items() if k not in cli_only}
     try:
         config = load(args.config, overrides=overrides)

@@ -10,14 +10,16 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from connector.push.allowlist import Allowlist
+from connector.store.sealing import Sealer, SealError
 
 ENV_PREFIX = "MOBAGENT_CONNECTOR_"
 TLS_MODES = ("plain", "starttls", "direct")
+STATE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(ValueError):
@@ -83,6 +85,16 @@ class ConnectorConfig:
         base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
         return Path(base) / "mobagent"
 
+    # Where sessions, tokens and event streams live (docs/connector.md, State): "" in this
+    # process; redis://host:port/db shared, surviving a restart. Passwords in it are sealed
+    # with `state_key` (base64url, 32 bytes; several comma-separated to rotate: the first
+    # seals), which is never stored there.
+    state: str = ""
+    # s a process holds an agent's notification session without renewing (renewed every
+    # third of it): how long its agents wait for another process after it dies or stalls.
+    lease_ttl: float = 5.0
+    state_key: str = field(default="", repr=False)
+
     @property
     def listen_host(self) -> str:
         return self.listen.rpartition(":")[0] or "127.0.0.1"
@@ -145,7 +157,25 @@ class ConnectorConfig:
                 ipaddress.ip_address(address)
             except ValueError as exc:
                 raise ConfigError(f"trusted_proxies: {address!r} is not an IP address") from exc
+        self._validate_state()
         return self
+
+    def _validate_state(self) -> None:
+        if self.lease_ttl < 1:
+            raise ConfigError("lease_ttl must be >= 1 s")
+        if self.state in ("", "memory"):
+            return
+        if not self.state.startswith(STATE_SCHEMES):
+            raise ConfigError(f"state must be memory or a redis:// URL, not {self.state!r}")
+        if not self.state_key:
+            raise ConfigError(
+                "--state needs a key for the passwords it keeps: set "
+                "MOBAGENT_CONNECTOR_STATE_KEY (mobagent connector --generate-state-key prints one)"
+            )
+        try:
+            Sealer(self.state_key)
+        except SealError as exc:
+            raise ConfigError(f"state_key: {exc}") from exc
 
     @property
     def trusted_proxy_list(self) -> tuple[str, ...]:

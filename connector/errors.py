@@ -37,6 +37,7 @@ class Refusal(StrEnum):
     FINESSE_UNREACHABLE = "finesse_unreachable"
     FINESSE_TIMEOUT = "finesse_timeout"  # no answer in time: it may still take effect
     FINESSE_ERROR = "finesse_error"
+    STATE_UNAVAILABLE = "state_unavailable"  # the state store (Redis) does not answer
     INTERNAL_ERROR = "internal_error"
 
 

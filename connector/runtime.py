@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import aiohttp
 
@@ -29,7 +30,11 @@ from connector.push.delivery import PushSender
 from connector.push.message import PushPolicy
 from connector.push.metrics import PushMetrics
 from connector.service.agents import AgentService, ServiceSettings
+from connector.service.ports import StatePort
 from connector.service.tokens import Tokens
+from connector.store.memory import MemoryState
+from connector.store.redis_state import RedisState
+from connector.store.sealing import Sealer
 from connector.stream import EventSink
 
 log = logging.getLogger("connector")
@@ -57,6 +62,9 @@ class Connector:
             freeze_interval=config.gc_freeze_interval, full_interval=config.gc_full_interval
         )
         self.sinks: list[EventSink] = []  # event sinks besides the WebSockets (push, store)
+        self.state = state_store(config, self.tokens)
+        if (sink := self.state.sink()) is not None:
+            self.sinks.append(sink)
         self.http: aiohttp.ClientSession | None = None
         self.push_http: aiohttp.ClientSession | None = None
         # Web Push: read (or made) now, so that a bad key file stops the start-up.
@@ -71,6 +79,7 @@ class Connector:
         self.sinks.append(self.push)
         self.websockets = 0  # open event-stream WebSockets (a gauge for /metrics)
         self._moving: asyncio.Task[None] | None = None
+        self._reopening: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -101,10 +110,11 @@ class Connector:
             self.ssl_context,
             on_dropped=self._notification_dropped,
         )
+        await self.state.start()
         self.agents = AgentService(
             self.rest,
             self.transport,
-            self.tokens,
+            self.state,
             self.metrics,
             settings=ServiceSettings(
                 login_timeout=config.login_timeout,
@@ -123,6 +133,11 @@ class Connector:
         )
         self.hosts.add_switch_listener(self._on_switch)
         self._first_contact = asyncio.ensure_future(self._reach_finesse())
+        if self.state.durable:
+            # Held before the API listens (an app's first request after a restart finds its
+            # agent); their notifications reopen meanwhile.
+            adopted = self.agents.adopt(await self.state.claim_stored())
+            self._reopening = asyncio.ensure_future(self.agents.reopen(adopted))
         self.agents.start()
         self.gc_policy.start()
 
@@ -163,10 +178,30 @@ class Connector:
         self.gc_policy.stop()
         self.monitor.stop()
         self._first_contact.cancel()
-        if self._moving is not None:
-            self._moving.cancel()
+        for task in (self._moving, self._reopening):
+            if task is not None:
+                task.cancel()
         await self.agents.close_all()
         await self.push.close()
+        await self.state.close()
         for http in (self.http, self.push_http):
             if http is not None:
                 await http.close()
+
+
+def state_store(config: ConnectorConfig, tokens: Tokens) -> StatePort:
+    """The state store the `state` option names: this process's memory, or Redis."""
+    if config.state in ("", "memory"):
+        return MemoryState(tokens)
+    # The process's name in leases: its node and port when the port is fixed, so that a
+    # restarted process takes its own agents back at once (another one waits for its
+    # leases to lapse); random with a port chosen at start.
+    owner = f"{socket.gethostname()}:{config.listen_port}" if config.listen_port else ""
+    return RedisState(
+        config.state,
+        Sealer(config.state_key),
+        token_ttl=config.token_ttl,
+        depth=config.event_buffer,
+        owner=owner,
+        lease_ttl=config.lease_ttl,
+    )

@@ -50,6 +50,7 @@ STATUS: dict[Refusal, int] = {
     Refusal.FINESSE_UNREACHABLE: 502,
     Refusal.FINESSE_ERROR: 502,
     Refusal.TOO_MANY_SESSIONS: 503,
+    Refusal.STATE_UNAVAILABLE: 503,
     Refusal.LOGIN_TIMEOUT: 504,
     Refusal.FINESSE_TIMEOUT: 504,
 }

@@ -21,7 +21,7 @@ def agents(request: web.Request) -> AgentService:
     return request.app[CONNECTOR].agents
 
 
-def caller(request: web.Request, *, websocket: bool = False) -> AgentLink:
+async def caller(request: web.Request, *, websocket: bool = False) -> AgentLink:
     """The agent whose token the request carries (or 401)."""
     token = requests.token(request, websocket=websocket)
     if not token and "token" in request.query:
@@ -30,7 +30,7 @@ def caller(request: web.Request, *, websocket: bool = False) -> AgentLink:
             "send the token as 'Authorization: Bearer TOKEN': ?token= is taken only by the "
             "event WebSocket",
         )
-    return agents(request).authenticate(token)
+    return await agents(request).authenticate(token)
 
 
 def accepted(request_id: str) -> web.Response:
@@ -61,7 +61,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def delete_session(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     data = await requests.body(request, {"reasonCodeId"})
     reason = requests.text(data, "reasonCodeId", required=False, number_ok=True)
     await agents(request).sign_out(link, reason)
@@ -72,18 +72,18 @@ async def delete_session(request: web.Request) -> web.Response:
 
 
 async def get_agent(request: web.Request) -> web.Response:
-    return web.json_response(AgentService.agent(caller(request)))
+    return web.json_response(AgentService.agent(await caller(request)))
 
 
 async def put_state(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     data = await requests.body(request, {"state", "reasonCodeId"})
     rid = await agents(request).set_state(link, data.get("state"), data.get("reasonCodeId"))
     return accepted(rid)
 
 
 async def reason_codes(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     category = request.query.get("category", "")
     codes = await agents(request).reason_codes(link, category)
     return web.json_response(
@@ -95,7 +95,7 @@ async def reason_codes(request: web.Request) -> web.Response:
 
 
 async def wrap_up_reasons(request: web.Request) -> web.Response:
-    reasons = await agents(request).wrap_up_reasons(caller(request))
+    reasons = await agents(request).wrap_up_reasons(await caller(request))
     return web.json_response({"wrapUpReasons": [{"id": r.id, "label": r.label} for r in reasons]})
 
 
@@ -103,17 +103,17 @@ async def wrap_up_reasons(request: web.Request) -> web.Response:
 
 
 async def get_dialogs(request: web.Request) -> web.Response:
-    return web.json_response({"dialogs": AgentService.dialogs(caller(request))})
+    return web.json_response({"dialogs": AgentService.dialogs(await caller(request))})
 
 
 async def make_call(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     data = await requests.body(request, {"toAddress"})
     return accepted(await agents(request).make_call(link, data.get("toAddress")))
 
 
 async def dialog_action(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     data = await requests.body(
         request, {"action", "toAddress", "dtmf", "wrapUpReason", "callVariables"}
     )
@@ -125,12 +125,12 @@ async def dialog_action(request: web.Request) -> web.Response:
 
 
 async def vapid_public_key(request: web.Request) -> web.Response:
-    caller(request)
+    await caller(request)
     return web.json_response({"publicKey": request.app[CONNECTOR].push.vapid.public_key})
 
 
 async def create_push_subscription(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     data = await requests.body(request, {"endpoint", "expirationTime", "keys"})
     endpoint, keys = requests.push_subscription(data)
     subscription = await request.app[CONNECTOR].push.subscribe(link.agent_id, endpoint, keys)
@@ -138,13 +138,13 @@ async def create_push_subscription(request: web.Request) -> web.Response:
 
 
 async def delete_push_subscription(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     await request.app[CONNECTOR].push.unsubscribe(link.agent_id, request.match_info["id"])
     return web.Response(status=204)
 
 
 async def put_app_state(request: web.Request) -> web.Response:
-    link = caller(request)
+    link = await caller(request)
     visible = requests.flag(await requests.body(request, {"visible"}), "visible")
     AgentService.app_state(link, visible)
     return web.json_response({"visible": visible})
@@ -161,6 +161,8 @@ async def healthz(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "sessions": len(connector.agents.links),
+            # Of them, with their notification session up (after a take-over: how far it is).
+            "notificationsUp": sum(link.connected for link in connector.agents.links.values()),
             "finesse": connector.hosts.active,
             "finesseStatus": status,
         }
@@ -168,14 +170,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 while the active Finesse node can serve sign-ins, else 503 and why
-    (for a load balancer or an orchestrator)."""
+    """Readiness: 200 while the active Finesse node and the state store can serve sign-ins,
+    else 503 and why (for a load balancer or an orchestrator)."""
     connector = request.app[CONNECTOR]
     status, reason = connector.finesse_status()
     body: dict[str, object] = {"ready": reason is None, "finesseStatus": status}
+    state = connector.state.unavailable()
+    if state is not None:
+        body["ready"], body["stateStatus"] = False, "unavailable"
+        reason = f"{reason}; {state}" if reason else state
     if reason is not None:
         body["reason"] = reason
-    return web.json_response(body, status=200 if reason is None else 503)
+    return web.json_response(body, status=200 if body["ready"] else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

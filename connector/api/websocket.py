@@ -32,7 +32,7 @@ CLOSE_REPLACED = 4002  # a newer WebSocket of the agent replaced this one (the o
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
-    link = caller(request, websocket=True)
+    link = await caller(request, websocket=True)
     since = requests.since(request)
     connector = request.app[CONNECTOR]
     config, metrics = connector.config, connector.metrics
@@ -45,10 +45,11 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     )
     if not ws.can_prepare(request):  # else aiohttp answers in plain text
         raise AgentError(Refusal.UPGRADE_REQUIRED, "the event stream takes a WebSocket handshake")
+    stream = await connector.agents.events(link)  # a refusal (503) before the handshake
     await ws.prepare(request)
     _guard_writes(request, config.ws_send_timeout, metrics)
     connector.websockets += 1
-    reader = link.stream.reader(since)
+    reader = stream.reader(since)
     # Two tasks for the connection's lifetime, none per event: one sends the stream, the
     # other reads what the app sends (close frames, pings). Either ending ends both.
     sender = asyncio.ensure_future(_send_events(ws, reader, metrics.latency))
@@ -60,7 +61,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         receiver.cancel()
         reader.close()
         connector.websockets -= 1
-        await _close(request, ws, reader, link.stream.end_reason, metrics)
+        await _close(request, ws, reader, stream.end_reason, metrics)
     for task in (sender, receiver):  # retrieved: a failure is logged once, here
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.warning("event stream of %s ended: %r", link.agent_id, task.exception())

@@ -20,21 +20,30 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from connector.errors import AgentError, Refusal
-from connector.finesse.errors import FinesseApiError, FinesseUnauthorized
-from connector.finesse.models import AgentState, MobileAgent, ReasonCode, WrapUpReason
+from connector.finesse.errors import FinesseApiError, FinesseError, FinesseUnauthorized
+from connector.finesse.models import (
+    AgentState,
+    MobileAgent,
+    MobileAgentMode,
+    ReasonCode,
+    WrapUpReason,
+)
 from connector.finesse.notifications import NotificationTransport
 from connector.finesse.rest import Credentials
 from connector.metrics import Metrics
 from connector.service.link import AgentLink
-from connector.service.ports import FinessePort
+from connector.service.ports import FinessePort, StatePort, StoredSession
 from connector.service.throttle import FailureWindow, RateLimiter
-from connector.service.tokens import Tokens
 from connector.session import events as ev
 from connector.session.agent_session import AgentSession
 from connector.session.events import MobileEvent
 from connector.stream import EventSink, EventStream
 
 REASON_CATEGORIES = (AgentState.NOT_READY, AgentState.LOGOUT)
+# Sessions taken up (notifications opened, resynced) at once after a restart or take-over:
+# enough to keep Finesse and this process busy, few enough not to open thousands of
+# connections in one burst.
+REOPEN_AT_ONCE = 128
 log = logging.getLogger("connector")
 
 
@@ -117,7 +126,7 @@ class AgentService:
         self,
         finesse: FinessePort,
         transport: NotificationTransport,
-        tokens: Tokens,
+        state: StatePort,
         metrics: Metrics,
         *,
         settings: ServiceSettings | None = None,
@@ -128,7 +137,7 @@ class AgentService:
     ) -> None:
         self.finesse = finesse
         self.transport = transport
-        self.tokens = tokens
+        self.state = state  # tokens, and the sessions a restart or another process takes up
         self.metrics = metrics
         self.settings = settings or ServiceSettings()
         self.sinks = tuple(sinks)
@@ -139,20 +148,38 @@ class AgentService:
         self._closing: set[asyncio.Task[None]] = set()
         self._reconciler: asyncio.Task[None] | None = None
         self._locks = KeyedLocks()
+        self._reopening: set[asyncio.Task[int]] = set()
+        self._reopen_gate = asyncio.Semaphore(REOPEN_AT_ONCE)
+        state.watch(self._lost, self._orphans)
         settings = self.settings
         self.failures = FailureWindow(settings.login_failure_limit, settings.login_failure_window)
         self.signins = RateLimiter(settings.signin_rate, settings.signin_burst)
 
     # -- who is asking ------------------------------------------------------------------------
 
-    def authenticate(self, token: str) -> AgentLink:
-        agent_id, expired = self.tokens.lookup(token) if token else (None, False)
+    async def authenticate(self, token: str) -> AgentLink:
+        agent_id, expired = await self.state.lookup_token(token) if token else (None, False)
         if expired:
             raise AgentError(Refusal.TOKEN_EXPIRED, "the session token has expired: sign in again")
         link = self.links.get(agent_id) if agent_id else None
+        if link is None and agent_id:
+            stored = await self.state.load_session(agent_id)  # held by another process
+            link = self._view(stored) if stored is not None else None
         if link is None:
             raise AgentError(Refusal.UNAUTHORIZED, "a valid session token is required")
         return link
+
+    def held_here(self, link: AgentLink) -> bool:
+        """Whether this process holds the agent's session (else `link` is a view of a
+        session another process holds, read from the state store)."""
+        return self.links.get(link.agent_id) is link
+
+    async def events(self, link: AgentLink) -> EventStream:
+        """The agent's event stream to read: its own here, or the stream another process
+        writes, followed from the state store."""
+        if self.held_here(link):
+            return link.stream
+        return await self.state.follow(link.agent_id, link.stream)
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -180,6 +207,11 @@ class AgentService:
                 "too many sign-ins from this address; try again later",
                 retry_after=wait,
             )
+        why = self.state.unavailable()
+        if why is not None:
+            # Its session could not be kept: a restart would lose it. (Signed-in agents
+            # carry on; their events wait in memory until the store is back.)
+            raise AgentError(Refusal.STATE_UNAVAILABLE, f"sign-ins are paused: {why}")
         async with self._locks.hold(agent_id):
             wait = self.failures.retry_after(agent_id)
             if wait is not None:
@@ -203,7 +235,12 @@ class AgentService:
             if link is None:
                 if len(self.links) >= self.settings.max_sessions:
                     raise AgentError(Refusal.TOO_MANY_SESSIONS, "the connector is full")
+                base = await self.state.claim(agent_id)
+                if base is None:
+                    return await self._join_elsewhere(agent_id, password, extension, mobile, client)
                 link = self._new_link(creds, extension, mobile)
+                if base:  # numbers go on after the agent's previous session (shared state)
+                    link.stream.resume((), base)
                 link.session.user = user
             else:
                 _check_joins(link, extension, mobile)
@@ -212,13 +249,70 @@ class AgentService:
             except BaseException as exc:
                 if agent_id not in self.links:
                     await link.close()
+                    self.state.drop_session(agent_id)  # and its lease
                 self.metrics.login_failures[_failure_reason(exc)] += 1
                 raise
+            if agent_id not in self.links:
+                await self._keep(link, mobile)
             self.links[agent_id] = link
             link.confirm_signed_in()
             self.metrics.logins += 1
             self._changed()
-            return self.tokens.issue(agent_id), link
+            return await self.state.issue_token(agent_id), link
+
+    async def _join_elsewhere(
+        self, agent_id: str, password: str, extension: str, mobile: MobileAgent | None, client: str
+    ) -> tuple[str, AgentLink]:
+        """The agent is signed in through another connector process: a second sign-in joins
+        that session on the same terms as a local one (`_check_joins`)."""
+        stored = await self.state.load_session(agent_id)
+        if stored is None:
+            raise AgentError(
+                Refusal.ALREADY_SIGNED_IN,
+                f"agent {agent_id} is signing in through another connector process; try again",
+            )
+        if not hmac.compare_digest(stored.password.encode(), password.encode()):
+            raise self._wrong_credentials(agent_id, client, "Authorization Failure")
+        view = self._view(stored)
+        _check_joins(view, extension, mobile)
+        self.metrics.logins += 1
+        return await self.state.issue_token(agent_id), view
+
+    def _view(self, stored: StoredSession) -> AgentLink:
+        """A session another process holds, as stored: its snapshot answers reads and the
+        advisory checks of commands (which go straight to Finesse); its stream, once
+        followed (`reader`), relays what the holder writes."""
+        link = self._link_of(stored)
+        link.signed_in = True
+        return link
+
+    def _link_of(self, stored: StoredSession) -> AgentLink:
+        creds = Credentials(stored.agent_id, stored.password)
+        mode = stored.mobile_mode
+        mobile = MobileAgent(MobileAgentMode(mode), stored.dial_number) if mode else None
+        link = self._new_link(creds, stored.extension, mobile)
+        link.session.user = stored.user
+        link.session.dialogs = {d.id: d for d in stored.dialogs}
+        return link
+
+    async def _keep(self, link: AgentLink, mobile: MobileAgent | None) -> None:
+        """The new session in the state store, before its first token: a restart finds it.
+        If the store refuses, the session is closed again (Finesse logs the agent out after
+        its presence timeout) and the sign-in fails with 503."""
+        session = link.session
+        stored = StoredSession(
+            link.agent_id,
+            link.creds.password,
+            session.extension,
+            str(mobile.mode) if mobile else "",
+            session.dial_number,
+            seq=link.stream.seq,
+        )
+        try:
+            await self.state.save_session(stored, session)
+        except AgentError:
+            await link.close()
+            raise
 
     def _wrong_credentials(self, agent_id: str, client: str, error_type: str) -> AgentError:
         self.metrics.login_failures[Refusal.WRONG_CREDENTIALS.value] += 1
@@ -265,8 +359,17 @@ class AgentService:
         )
 
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
+        if not self.held_here(link):
+            # Held by another process: LOGOUT, and the tokens go at once; that process sees
+            # the agent logged out and ends the session (`session.ended`, logged_out).
+            await self.finesse.put_user(
+                link.creds, state=AgentState.LOGOUT, reason_code_id=reason_code_id
+            )
+            await self.state.revoke_tokens(link.agent_id)
+            return
         async with self._locks.hold(link.agent_id):
             await link.log_out(reason_code_id, self.settings.login_timeout)
+            await self.state.revoke_tokens(link.agent_id)  # everywhere, before we answer
             self._forget(link, {"reason": ev.SIGNED_OUT, "message": "signed out"})
             await link.close(ev.SIGNED_OUT)
 
@@ -289,17 +392,107 @@ class AgentService:
         revoked, the service no longer holds it. Closing it is the caller's."""
         if self.links.get(link.agent_id) is link:
             del self.links[link.agent_id]
-        self.tokens.revoke_agent(link.agent_id)
         self.metrics.sessions_ended[details["reason"]] += 1
         link.publish(MobileEvent(ev.SESSION_ENDED, details))
+        self.state.drop_session(link.agent_id)  # its tokens too, after that last frame
         self._session_ended(link.agent_id)  # after the last event: its push is on its way
         self._changed()
+
+    def _lost(self, agent_id: str) -> None:
+        """Another process holds the agent now (this one was paused, or cut off from the
+        store while the others were not): close its session here without a word to the
+        app (its readers' WebSockets close; it reconnects and reads the new holder's
+        stream), and no sign-out: the agent stays logged in."""
+        link = self.links.pop(agent_id, None)
+        if link is None:
+            return
+        link.signed_in = False
+        task = asyncio.ensure_future(link.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        self._changed()
+
+    def _orphans(self, stored: list[StoredSession]) -> None:
+        """Sessions of a process that died or stalled, claimed here: taken up."""
+        task = asyncio.ensure_future(self.reopen(self.adopt(stored)))
+        self._reopening.add(task)
+        task.add_done_callback(self._reopening.discard)
+
+    async def take_up(self, stored: Sequence[StoredSession]) -> int:
+        """`adopt` then `reopen`: the sessions the state store holds, carried on here.
+        Returns how many were taken up."""
+        return await self.reopen(self.adopt(stored))
+
+    def adopt(self, stored: Sequence[StoredSession]) -> list[tuple[AgentLink, StoredSession]]:
+        """Hold sessions the state store kept (after a restart the agents are still logged
+        in to Finesse, which logs them out 60 s after their presence went), at once and
+        without I/O: their tokens work from now on, the snapshot answers GET /agent and
+        /dialogs, each stream goes on after its stored frames. `reopen` does the rest."""
+        adopted = []
+        for record in stored:
+            if record.agent_id in self.links:
+                continue
+            link = self._link_of(record)
+            # Numbers a crashed process published but had not written yet are skipped (an
+            # app may have seen them): at most `event_buffer` of them wait in memory.
+            link.stream.resume(record.frames, record.seq + self.settings.event_buffer)
+            self.links[record.agent_id] = link
+            adopted.append((link, record))
+        self._changed()
+        return adopted
+
+    async def reopen(
+        self, adopted: Sequence[tuple[AgentLink, StoredSession]], *, retry_for: float = 45.0
+    ) -> int:
+        """Open the adopted sessions' notifications, `REOPEN_AT_ONCE` at a time (all the
+        take-ups of this process together), and publish what changed in the gap as
+        ordinary events (`AgentLink.take_up`). Finesse not answering is tried again for
+        `retry_for` seconds (inside its 60 s before a forced logout); refused credentials
+        end the session at once. Returns how many are up."""
+        # Kept again first, all in one write: the seq each goes on from (a second crash must
+        # not reuse the numbers this process is about to use), the password sealed with the
+        # current key. Not a reason to leave them unopened (Finesse would log them out).
+        try:
+            await self.state.save_sessions(
+                [
+                    (dataclasses.replace(record, seq=link.stream.seq, frames=()), link.session)
+                    for link, record in adopted
+                ]
+            )
+        except AgentError as exc:
+            log.warning("%d session(s) taken up but not kept again: %s", len(adopted), exc)
+
+        async def one(link: AgentLink) -> bool:
+            async with self._reopen_gate:
+                return await self._reopen(link, retry_for)
+
+        return sum(await asyncio.gather(*(one(link) for link, _ in adopted)))
+
+    async def _reopen(self, link: AgentLink, retry_for: float) -> bool:
+        loop = asyncio.get_running_loop()
+        give_up, delay = loop.time() + retry_for, 0.5
+        while self.links.get(link.agent_id) is link:
+            try:
+                await link.take_up(self.transport)
+                return True
+            except FinesseError as exc:
+                refused = isinstance(exc, FinesseUnauthorized)
+                if refused or loop.time() + delay > give_up:
+                    log.warning("agent %s: stored session not taken up: %s", link.agent_id, exc)
+                    link.on_closed(credentials_refused=refused)
+                    return False
+                log.info("agent %s: taking up again in %g s: %s", link.agent_id, delay, exc)
+            await asyncio.sleep(delay)  # back-off while Finesse does not answer
+            delay = min(delay * 2, 5.0)
+        return False
 
     async def close_all(self) -> None:
         """The connector stops: close every session (Finesse logs the agents out after its
         own timeout, as it would after any loss of their notification sessions)."""
         if self._reconciler is not None:
             self._reconciler.cancel()
+        for task in self._reopening:
+            task.cancel()
         await asyncio.gather(*(link.close() for link in self.links.values()))
         self.links.clear()
 

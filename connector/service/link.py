@@ -187,6 +187,21 @@ class AgentLink:
         await self.resync()
         return user
 
+    async def take_up(self, transport: NotificationTransport) -> None:
+        """Carry on a session another process (or this one before a restart) signed in:
+        open its notifications (Finesse cancels the forced logout its presence loss
+        started), then resync: what changed in the gap is published as ordinary events (a
+        call routed meanwhile is a `dialog.created`), or the session ends if Finesse logged
+        the agent out."""
+        self.signed_in = True  # before the resync that opening schedules may end it
+        self.notifications = await transport.open(self.creds, self)
+        self.connected = True
+        task = self._resync_task  # scheduled by on_connection(True): waited for, not doubled
+        if task is None:
+            await self.resync()
+        else:
+            await asyncio.shield(task)
+
     def confirm_signed_in(self) -> None:
         """The service holds this session now: from here on a logout that we did not ask
         for ends it."""

@@ -26,11 +26,13 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterable, Sequence
+from itertools import takewhile
 from typing import Any, NamedTuple, Protocol
 
-from connector.session.events import SESSION_RESYNC, MobileEvent
+from connector.session.events import SESSION_ENDED, SESSION_RESYNC, MobileEvent
+
+SESSION_ENDED_MARK = f'"type":"{SESSION_ENDED}"'  # as _frame() writes it
 
 
 class Frame(NamedTuple):
@@ -104,6 +106,28 @@ class EventStream:
             for sink in self._sinks:
                 if not (attended and sink.unattended_only):
                     sink.deliver(self.agent_id, Frame._make(frame))
+
+    def resume(self, frames: Iterable[tuple[int, float, str]], seq: int) -> None:
+        """Carry on a stream kept elsewhere (a restart, a take-over): its newest frames, for
+        readers that resume with `since`, and the seq numbering goes on from. `seq` may be
+        past the last frame: numbers that a crashed process used but did not store are
+        never used again for a different event (Reader.take skips the hole)."""
+        self._buffer.extend(frames)
+        self.seq = max(seq, self._buffer[-1][0] if self._buffer else 0)
+
+    def relay(self, frames: Iterable[tuple[int, float, str]]) -> None:
+        """Frames another process published (a mirror of its stream: their seq kept, no
+        sinks told); a `session.ended` one closes the stream with its reason."""
+        for frame in frames:
+            if frame[0] <= self.seq:
+                continue
+            self._buffer.append(frame)
+            self.seq = frame[0]
+            if SESSION_ENDED_MARK in frame[2]:
+                message = json.loads(frame[2])
+                if message["type"] == SESSION_ENDED:
+                    self.close(message["data"].get("reason", ""))
+        self._wake()
 
     def close(self, reason: str = "") -> None:
         """The session ended: readers finish what is buffered, then stop. `reason` (a
@@ -200,15 +224,16 @@ class Reader:
         if self._cursor == stream.seq or self.replaced:
             return ()
         buffer = stream._buffer
-        if self._cursor == -1 or self._cursor > stream.seq or self._cursor < buffer[0][0] - 1:
+        cursor = self._cursor
+        if cursor == -1 or cursor > stream.seq or not buffer or cursor < buffer[0][0] - 1:
             # A new reader, or one that fell behind the buffer or asked for a `since` that is
             # gone (or from the future): one snapshot replaces everything missed.
             self._cursor = stream.seq
             self.resyncs += 1
             return [stream.resync_frame()]
         # The new frames are the newest ones: taken from the right end of the deque, whose
-        # indexing is slow in the middle.
-        batch = [Frame._make(f) for f in islice(reversed(buffer), stream.seq - self._cursor)]
+        # indexing is slow in the middle. (Not by count: a resumed stream may skip numbers.)
+        batch = [Frame._make(f) for f in takewhile(lambda f: f[0] > cursor, reversed(buffer))]
         batch.reverse()
         self._cursor = stream.seq
         return batch

@@ -184,15 +184,22 @@ def running(
             proc.wait()
             raise
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(stop_timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            interrupt(proc, stop_timeout)
             assert proc.stdout is not None
             proc.stdout.close()
+
+
+def interrupt(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGINT (after a SIGCONT: a paused process would not see it), killed if it has not
+    stopped within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def machine(cores: tuple[int, int] | None) -> dict[str, Any]:

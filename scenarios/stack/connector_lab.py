@@ -10,7 +10,7 @@ in a temporary directory of the lab's unless `state_dir` is given.
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
@@ -43,6 +43,10 @@ def default_dial_number(agent_id: str) -> str:
 
 
 class ConnectorLab:
+    # Settings every lab of this process starts with, under each lab's own: the test suite
+    # sets a Redis `state` here to run every connector test on the shared-state path too.
+    defaults: ClassVar[dict[str, Any]] = {}
+
     def __init__(
         self, *, finesse: FinesseLab | None = None, push: bool = False, **config: Any
     ) -> None:
@@ -78,6 +82,7 @@ class ConnectorLab:
             settings["finesse_secondary"] = (
                 f"http://{self.finesse.sim.sides[1].host}:{self.finesse.sim.sides[1].rest_port}"
             )
+        settings.update(self.defaults)
         settings.update(self._config)
         self.connector, application = build_connector(ConnectorConfig(**settings).validate())
         self.runner = ApiRunner(application, access_log=None)

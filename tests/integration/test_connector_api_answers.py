@@ -79,9 +79,9 @@ async def test_a_wrong_method_is_405_with_allow(lab):
 
 async def test_an_expired_token_says_so(lab):
     app, _ = await lab.sign_in("1001", MOBILE_1001, listen=False)
-    tokens = lab.connector.tokens
-    tokens.ttl = 0.0
-    expiring = tokens.issue("1001")
+    state = lab.connector.state  # in memory or in Redis
+    state.token_ttl = 0.0
+    expiring = await state.issue_token("1001")
     app.token = expiring
     expired = await refused(app.get_agent())
     assert (expired.status, expired.type) == (401, "token_expired")

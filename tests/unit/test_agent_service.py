@@ -16,6 +16,7 @@ from connector.finesse.rest import Credentials
 from connector.metrics import Metrics
 from connector.service.agents import AgentService
 from connector.service.tokens import Tokens
+from connector.store.memory import MemoryState
 from connector.stream import Frame
 from tests.unit.conftest import World, make_world
 
@@ -122,14 +123,14 @@ def service(*sinks: RecordingSink) -> tuple[AgentService, ModelFinesse]:
     world = make_world()
     transport = LoopbackTransport(world)
     finesse = ModelFinesse(world, transport)
-    agents = AgentService(finesse, transport, Tokens(), Metrics(), sinks=sinks)
+    agents = AgentService(finesse, transport, MemoryState(Tokens()), Metrics(), sinks=sinks)
     return agents, finesse
 
 
 async def test_sign_in_set_state_and_sign_out_through_the_ports():
     agents, finesse = service()
     token, link = await agents.sign_in("1001", "password", "5001", MOBILE)
-    assert agents.authenticate(token) is link
+    assert await agents.authenticate(token) is link
     assert agents.agent(link)["state"] == "NOT_READY"
     rid = await agents.set_state(link, "READY")
     await asyncio.sleep(0)  # the notification's turn of the loop
@@ -141,7 +142,7 @@ async def test_sign_in_set_state_and_sign_out_through_the_ports():
     await agents.sign_out(link, "3")
     assert finesse.world.user("1001").state == "LOGOUT"
     with pytest.raises(AgentError) as refused:
-        agents.authenticate(token)
+        await agents.authenticate(token)
     assert refused.value.kind is Refusal.UNAUTHORIZED
 
 
@@ -190,7 +191,7 @@ async def test_a_stale_logout_notification_is_checked_with_finesse_and_repaired(
     assert agents.agent(link)["state"] == "LOGOUT"  # what the notification said...
     await link._resync_task
     assert agents.agent(link)["state"] == "NOT_READY"  # ...and what Finesse says
-    assert agents.authenticate(token) is link
+    assert await agents.authenticate(token) is link
 
 
 async def test_a_real_logout_in_finesse_ends_the_session_once_confirmed():
@@ -203,4 +204,4 @@ async def test_a_real_logout_in_finesse_ends_the_session_once_confirmed():
     ended = [f.message() for f in link.stream.reader(since=0).take()][-1]
     assert ended["type"] == "session.ended" and ended["data"]["reason"] == "logged_out"
     with pytest.raises(AgentError):
-        agents.authenticate(token)
+        await agents.authenticate(token)

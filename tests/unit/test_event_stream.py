@@ -182,3 +182,48 @@ def test_an_unattended_only_sink_is_told_while_nobody_watches_or_the_app_is_hidd
     assert push.seqs == [1, 3, 5]
     assert store.seqs == [1, 2, 3, 4, 5]
     assert not s.attended
+
+
+def frames_of(s: EventStream) -> list[tuple[int, float, str]]:
+    return [tuple(f) for f in s.reader(since=0).take()]
+
+
+async def test_a_resumed_stream_goes_on_past_the_numbers_it_was_told_to_skip():
+    """A restart or a take-over: the stored frames, then numbering from the reserved seq;
+    a reader at any stored seq, or at a number in the hole, gets what came after it."""
+    old = stream(buffer_size=10)
+    publish(old, 3)
+    stored = frames_of(old)
+    s = stream(buffer_size=10)
+    s.resume(stored, 3 + 10)
+    publish(s, 2)
+    assert [f.seq for f in s.reader(since=1).take()] == [2, 3, 14, 15]
+    assert [f.seq for f in s.reader(since=3).take()] == [14, 15]
+    assert [f.seq for f in s.reader(since=7).take()] == [14, 15]  # seen, never stored
+    reader = s.reader(since=15)
+    assert reader.take() == ()
+    [snapshot] = s.reader(since=16).take()  # from the future: a snapshot
+    assert snapshot.message()["type"] == "session.resync"
+
+
+async def test_an_empty_resumed_stream_answers_an_old_since_with_a_snapshot():
+    s = stream()
+    s.resume((), 50)
+    [snapshot] = s.reader(since=3).take()
+    assert (snapshot.seq, snapshot.message()["type"]) == (50, "session.resync")
+
+
+async def test_a_mirror_relays_frames_in_order_once_and_closes_on_session_ended():
+    source = stream(buffer_size=10)
+    publish(source, 2)
+    source.publish(MobileEvent("session.ended", {"reason": "signed_out", "message": "bye"}))
+    frames = frames_of(source)
+    mirror = stream(buffer_size=10)
+    reader = mirror.reader(since=0)
+    mirror.relay(frames[:2])
+    mirror.relay(frames[:2])  # read again (an XREAD that overlapped): not relayed twice
+    assert [f.seq for f in await reader.next_batch()] == [1, 2]
+    assert not mirror.closed
+    mirror.relay(frames[2:])
+    assert [f.seq for f in await reader.next_batch()] == [3]
+    assert mirror.closed and mirror.end_reason == "signed_out" and reader.ended

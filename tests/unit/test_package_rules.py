@@ -141,6 +141,20 @@ def test_push_stands_on_the_stream_alone():
     )
 
 
+def test_the_service_layer_sees_the_state_store_only_through_its_port():
+    """`connector.service` defines `StatePort`; the adapters in `connector.store` implement
+    it. The service never imports an adapter; the adapters never import the API or the
+    runtime (they are built by the runtime, one line per backend)."""
+    assert violations(("connector/service",), lambda n: not within(n, "connector.store")) == []
+    assert (
+        violations(
+            ("connector/store",),
+            lambda n: not within(n, "connector.api", "connector.runtime", "connector.config"),
+        )
+        == []
+    )
+
+
 def connector_unit(name: str) -> str | None:
     """The part of the connector a module belongs to: its subpackage (`connector.finesse`)
     or, for a module directly under connector/, the module itself (`connector.runtime`)."""

@@ -1,0 +1,283 @@
+"""The Redis state store with a real redis-server: tokens, sessions taken up after a crash,
+frames kept while Redis is away. The agent use cases run over the simulator's model (the
+ports of test_agent_service), so what is tested here is the store and the take-up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis.asyncio as aioredis
+
+from connector.errors import AgentError, Refusal
+from connector.finesse.models import MobileAgent
+from connector.metrics import Metrics
+from connector.service.agents import AgentService, ServiceSettings
+from connector.store.redis_state import RedisState
+from connector.store.sealing import Sealer, generate_key
+from scenarios.stack.redis_lab import RedisServer
+from tests.unit.conftest import make_world
+from tests.unit.test_agent_service import LoopbackTransport, ModelFinesse
+
+pytestmark = pytest.mark.integration
+MOBILE = MobileAgent("CALL_BY_CALL", "+15551230001")
+KEY = generate_key()
+
+
+def store(redis_lab: RedisServer, **kw) -> RedisState:
+    return RedisState(
+        redis_lab.url, Sealer(kw.pop("key", KEY)), token_ttl=kw.pop("ttl", 3600.0), depth=50, **kw
+    )
+
+
+class Process:
+    """One connector process's service over a shared model and Redis."""
+
+    def __init__(self, state: RedisState, finesse: ModelFinesse) -> None:
+        self.state = state
+        self.agents = AgentService(
+            finesse,
+            finesse.transport,
+            state,
+            Metrics(),
+            settings=ServiceSettings(event_buffer=50, reconcile_interval=0),
+            sinks=[state],
+        )
+
+
+@pytest.fixture
+def finesse() -> ModelFinesse:
+    world = make_world()
+    return ModelFinesse(world, LoopbackTransport(world))
+
+
+async def test_tokens_are_hashes_and_a_revocation_is_seen_by_every_process(redis_lab):
+    one, two = store(redis_lab), store(redis_lab)
+    await one.start()
+    await two.start()
+    try:
+        token = await one.issue_token("1001")
+        assert await two.lookup_token(token) == ("1001", False)
+        raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+        keys = await raw.keys("*")
+        assert not any(token in k for k in keys)  # only its hash is kept
+        for key in keys:
+            if key.startswith("mobagent:token:"):
+                assert token not in json.dumps(await raw.hgetall(key))
+        await raw.aclose()
+        await one.revoke_tokens("1001")
+        assert await two.lookup_token(token) == (None, False)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_an_expired_token_says_so_once(redis_lab):
+    now = [1000.0]
+    state = store(redis_lab, ttl=10.0, clock=lambda: now[0])
+    await state.start()
+    try:
+        token = await state.issue_token("1001")
+        now[0] += 11
+        assert await state.lookup_token(token) == (None, True)
+        assert await state.lookup_token(token) == (None, False)
+    finally:
+        await state.close()
+
+
+async def test_a_crashed_process_sessions_are_taken_up_with_the_gap_as_events(redis_lab, finesse):
+    first = Process(store(redis_lab), finesse)
+    await first.state.start()
+    token, link = await first.agents.sign_in("1001", "password", "5001", MOBILE)
+    await first.agents.set_state(link, "READY")
+    finesse.transport.pump()
+    assert link.session.user is not None and link.session.user.state == "READY"
+    await first.state.flush()
+    seen = link.stream.seq  # the app saw everything so far
+    # The process dies: no sign-out, no flush, its notification session just goes.
+    finesse.transport.listeners.clear()
+    finesse.world.make_call("1001", "5002")  # a call starts while nobody listens
+    (dialog,) = finesse.world.dialogs("1001")
+
+    # Started again on the same node and port: the same owner, its leases taken back.
+    second = Process(store(redis_lab, owner=first.state.owner), finesse)
+    await second.state.start()
+    try:
+        assert await second.agents.take_up(await second.state.claim_stored()) == 1
+        again = await second.agents.authenticate(token)
+        assert again.creds.password == "password"
+        gap = [f.message() for f in again.stream.reader(since=seen).take()]
+        assert all(m["seq"] > seen for m in gap)
+        created = [m for m in gap if m["type"] == "dialog.created"]
+        assert [m["data"]["id"] for m in created] == [dialog.id]
+        states = [m["data"]["state"] for m in gap if m["type"] == "agent.state"]
+        assert states == [finesse.world.user("1001").state] != ["READY"]
+        await second.state.flush()
+        raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+        stored = await raw.hgetall("mobagent:session:1001")
+        assert "password" not in stored["password"] and stored["password"] != "password"
+        assert stored["password"].startswith(Sealer(KEY).current + ":")
+        await raw.aclose()
+    finally:
+        await second.agents.close_all()
+        await second.state.close()
+        await first.state.close()
+
+
+async def test_a_sign_out_ends_the_session_in_the_store(redis_lab, finesse):
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    try:
+        token, link = await process.agents.sign_in("1001", "password", "5001", None)
+        await process.agents.sign_out(link, "3")
+        await process.state.flush()
+        assert await process.state.stored_sessions() == []
+        with pytest.raises(AgentError) as refused:
+            await process.agents.authenticate(token)
+        assert refused.value.kind is Refusal.UNAUTHORIZED
+        raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+        last = await raw.xrevrange("mobagent:stream:1001", count=1)
+        assert json.loads(last[0][1]["f"])["type"] == "session.ended"
+        assert 0 < await raw.pttl("mobagent:stream:1001") <= 300_000
+        await raw.aclose()
+    finally:
+        await process.agents.close_all()
+        await process.state.close()
+
+
+async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
+    persistent_redis, finesse
+):
+    redis_lab = persistent_redis
+    process = Process(store(redis_lab, probe_interval=0.05), finesse)
+    state = process.state
+    await state.start()
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await state.flush()
+        redis_lab.stop()
+        async with asyncio.timeout(5):
+            await state.lost.wait()  # the probe notices
+        assert "does not answer" in (state.unavailable() or "")
+        with pytest.raises(AgentError) as refused:
+            await process.agents.sign_in("1002", "password", "5002", None)
+        assert refused.value.kind is Refusal.STATE_UNAVAILABLE
+        for state_name, reason in (("READY", None), ("NOT_READY", 2), ("READY", None)):
+            await process.agents.set_state(link, state_name, reason)
+            finesse.transport.pump()
+        published = link.stream.seq
+        redis_lab.start()  # same port, same data (its append-only file)
+        async with asyncio.timeout(10):
+            await state.answering.wait()
+        await state.flush()
+        raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+        entries = await raw.xrange("mobagent:stream:1001")
+        seqs = [int(i.partition("-")[0]) for i, _ in entries]
+        assert seqs == sorted(seqs) and seqs[-1] == published
+        assert [json.loads(v["f"])["data"]["state"] for _, v in entries[-3:]] == [
+            "READY",
+            "NOT_READY",
+            "READY",
+        ]
+        assert (await state.stored_sessions())[0].agent_id == "1001"
+        await raw.aclose()
+    finally:
+        await process.agents.close_all()
+        await state.close()
+
+
+async def test_a_process_that_lost_its_lease_is_fenced_and_lets_go(redis_lab, finesse):
+    """A's lease lapses (as after a pause) and B claims the agent: A's queued frames are
+    not written, A is told to let go; a lease that lapsed with nobody claiming since (a
+    Redis restart) is A's again at its next write."""
+    a = Process(store(redis_lab, owner="node-a:1"), finesse)
+    b = store(redis_lab, owner="node-b:1")
+    lost: list[str] = []
+    a.state.watch(lost.append, lambda _stored: None)
+    await a.state.start()
+    await b.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await a.agents.sign_in("1001", "password", "5001", MOBILE)
+        await a.state.flush()
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-a:1|")
+        assert await b.claim("1001") is None  # held
+
+        await raw.delete("mobagent:lease:1001")  # lapsed; nobody claimed it since
+        await a.agents.set_state(link, "READY")
+        finesse.transport.pump()
+        await a.state.flush()
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-a:1|")  # A's again
+        assert lost == []
+
+        await raw.delete("mobagent:lease:1001")  # lapsed again, and now B claims it
+        assert await b.claim("1001") is not None
+        written = await raw.xlen("mobagent:stream:1001")
+        await a.agents.set_state(link, "NOT_READY", 2)
+        finesse.transport.pump()
+        await a.state.flush()
+        assert lost == ["1001"]  # fenced: told to let go
+        assert await raw.xlen("mobagent:stream:1001") == written  # and nothing written
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-b:1|")
+    finally:
+        await raw.aclose()
+        await a.agents.close_all()
+        await a.state.close()
+        await b.close()
+
+
+async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab, finesse):
+    """The stream of a session that ended stays readable a while: the next session of the
+    agent goes on after its last seq, so its frames are written (not taken for old ones)."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, first = await process.agents.sign_in("1001", "password", "5001", None)
+        await process.agents.sign_out(first, "3")
+        await process.state.flush()
+        ended = first.stream.seq
+        _, second = await process.agents.sign_in("1001", "password", "5001", None)
+        await process.state.flush()
+        assert second.stream.seq > ended
+        (entry_id, last), *_ = await raw.xrevrange("mobagent:stream:1001", count=1)
+        assert int(entry_id.partition("-")[0]) == second.stream.seq
+        assert json.loads(last["f"])["type"] != "session.ended"
+    finally:
+        await raw.aclose()
+        await process.agents.close_all()
+        await process.state.close()
+
+
+async def test_a_redis_that_lost_everything_gets_the_sessions_back_from_their_holder(
+    redis_lab, finesse
+):
+    """Redis restarted without persistence: the process holding the session keeps it (the
+    agent is not let go, so not logged out) and writes it again at its next renewal."""
+    process = Process(store(redis_lab, owner="node-a:1"), finesse)
+    lost: list[str] = []
+    process.state.watch(lost.append, lambda _stored: None)
+    await process.state.start()
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.state.flush()
+        redis_lab.stop()
+        redis_lab.start()  # empty
+        assert await process.state.stored_sessions() == []
+        await process.state.renew_leases()
+        (stored,) = await process.state.stored_sessions()
+        assert (stored.agent_id, stored.password, stored.mobile_mode) == (
+            "1001",
+            "password",
+            "CALL_BY_CALL",
+        )
+        assert lost == [] and process.agents.held_here(link)
+        # Another process does not take it: the lease is the holder's again.
+        other = store(redis_lab, owner="node-b:1")
+        await other.start()
+        assert await other.claim("1001") is None
+        await other.close()
+    finally:
+        await process.agents.close_all()
+        await process.state.close()
