@@ -47,20 +47,28 @@ async def push_stack():
         yield lab, app
 
 
-async def test_a_call_reaches_the_app_in_the_background_by_push(push_stack, browser):
+async def subscribed_app(push_stack, browser, agent_id: str):
+    """The app signed in as `agent_id` in a profile whose push service is the simulated
+    one; the pushes that service decrypts for it land in the returned list."""
     lab, server = push_stack
-    sim = SimControl(lab.finesse.url("/sim/v1"), http=lab.http)
     pushed: list[dict] = []
     key = lab.connector.push.vapid.public_key
     subscription = lab.push.subscribe(key, lambda message: pushed.append(message.payload))
     context = await phone_context(browser, permissions=["notifications"])
     await context.add_init_script(STUB % json.dumps(subscription.to_json()))
     app = await AppPage.open(context, server.url)
-    await app.sign_in("1001")
+    await app.sign_in(agent_id)
     await expect(app.page.locator("#push-status")).to_have_text(
         "Calls reach this phone while the app is in the background."
     )
     assert await app.page.evaluate("window.subscribedWith") == key
+    sim = SimControl(lab.finesse.url("/sim/v1"), http=lab.http)
+    return app, context, sim, pushed
+
+
+async def test_a_call_reaches_the_app_in_the_background_by_push(push_stack, browser):
+    lab, _server = push_stack
+    app, context, sim, pushed = await subscribed_app(push_stack, browser, "1001")
     await app.ready()
     await app.expect_state("READY")
 
@@ -89,16 +97,7 @@ async def test_a_call_reaches_the_app_in_the_background_by_push(push_stack, brow
 
 
 async def test_a_visible_app_gets_no_push(push_stack, browser):
-    lab, server = push_stack
-    sim = SimControl(lab.finesse.url("/sim/v1"), http=lab.http)
-    pushed: list[dict] = []
-    key = lab.connector.push.vapid.public_key
-    subscription = lab.push.subscribe(key, lambda message: pushed.append(message.payload))
-    context = await phone_context(browser, permissions=["notifications"])
-    await context.add_init_script(STUB % json.dumps(subscription.to_json()))
-    app = await AppPage.open(context, server.url)
-    await app.sign_in("1002")
-    await expect(app.page.locator("#push-status")).to_contain_text("Calls reach this phone")
+    app, context, sim, pushed = await subscribed_app(push_stack, browser, "1002")
     await app.ready()
     phone = await sim.phone(default_dial_number("1002")).open()
     await sim.place_call("8000", "+15550132", {})
