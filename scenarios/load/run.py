@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,10 @@ from pathlib import Path
 
 from scenarios.bench.procs import ROOT, BenchError, child_setup, connector_command, running
 from scenarios.bench.roster import roster_toml
+from scenarios.stack.processes import free_port
 
 HOST = "127.0.0.1"
 LOCUSTFILE = "scenarios/load/locustfile.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def locust_cmd(args: argparse.Namespace, connector: str, csv_prefix: str) -> list[str]:
@@ -54,7 +48,7 @@ def run_locust(args: argparse.Namespace, connector: str, env: dict[str, str], cs
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if args.workers:
-            port = free_port()
+            port = free_port(HOST)
             cmd += ["--master", "--expect-workers", str(args.workers)]
             cmd += ["--master-bind-host", HOST, "--master-bind-port", str(port)]
             master = subprocess.Popen(cmd, cwd=ROOT, env=env, preexec_fn=child_setup(None))

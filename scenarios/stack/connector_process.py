@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scenarios.bench.procs import ROOT, child_setup, connector_command, interrupt, read_line
-from scenarios.stack.redis_lab import free_port
+from scenarios.stack.processes import free_port
 
 
 class ConnectorProcess:

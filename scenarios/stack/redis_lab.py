@@ -9,20 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
 from scenarios.bench.procs import child_setup
+from scenarios.stack.processes import free_port
 
 READY = b"Ready to accept connections"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import ssl
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from finesse_sim.tls import self_signed_context
 from scenarios.stack.app_lab import AppLab
 from scenarios.stack.connector_lab import ConnectorLab
+from scenarios.stack.processes import free_port
 
 pytestmark = pytest.mark.integration
 CONF = Path(__file__).parents[2] / "deploy" / "nginx" / "mobagent.conf"
@@ -30,12 +30,6 @@ LOGIN = {
     "extension": "5001",
     "mobile": {"mode": "CALL_BY_CALL", "dialNumber": "+15551230001"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def site_config(*, http: int, https: int, app: int, connector: int) -> tuple[str, Path]:

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -26,6 +25,7 @@ from mobile_sim.sim_control import SimControl
 from mobile_sim.swarm import Swarm, SwarmConfig
 from scenarios.bench.procs import connector_command
 from scenarios.stack.connector_lab import ConnectorLab
+from scenarios.stack.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -106,12 +106,6 @@ async def test_a_small_swarm_works_a_shift_and_everyone_logs_out():
     assert totals["resumes"] <= totals["backgrounded"]  # every resume follows a drop
     assert summary["run"]["shiftSeconds"] >= 100
     assert [a["agentId"] for a in summary["perAgent"]] == list(AGENTS)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_apps_left_in_the_background_are_woken_by_push():

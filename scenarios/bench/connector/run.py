@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from scenarios.bench.procs import (
     running,
 )
 from scenarios.bench.roster import ROSTER_NAME, roster_toml
+from scenarios.stack.processes import free_port
 
 
 async def measure(
@@ -307,12 +307,6 @@ async def with_push_load(
         f"CPU % {step['cpu_percent']}"
     )
     return step
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def run(settings: Settings) -> dict[str, Any]:
