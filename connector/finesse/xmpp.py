@@ -250,6 +250,57 @@ class _Client(ClientXMPP):
 
     take: Callable[[ET.Element], bool] | None = None
 
+    def data_received(self, data: bytes | str) -> None:  # type: ignore[override]
+        """slixmpp's `XMLStream.data_received`, the same steps in a lean loop.
+
+        The stream parser reports a start and an end for every element, some sixty for a
+        User notification; slixmpp's loop spent more on those than expat on the parse
+        (scenarios/bench/hot_path.py). Same behaviour: the root's start opens the stream,
+        its end closes it, each element closed at depth 1 is a stanza, the root is kept
+        empty, and a parse error answers `not-well-formed` and disconnects.
+        """
+        parser = self.parser
+        if parser is None:
+            super().data_received(data)  # logs and drops it, as slixmpp does
+            return
+        parser.feed(data)
+        depth = self.xml_depth
+        try:
+            for event, xml in parser.read_events():
+                if event == "start":
+                    if depth == 0:
+                        self.xml_root = xml
+                        self.start_stream_handler(xml)
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 1:
+                    self.xml_depth = depth
+                    self._spawn_event(xml)
+                    root = self.xml_root
+                    if root is not None:
+                        root.clear()
+                    depth = self.xml_depth  # a handler may have restarted the stream
+                elif depth == 0:
+                    self.xml_depth = 0
+                    self.disconnect_reason = "End of stream"
+                    self.abort()
+                    return
+        except ET.ParseError:
+            self.xml_depth = depth
+            self._not_well_formed(data)
+            return
+        self.xml_depth = depth
+
+    def _not_well_formed(self, data: bytes | str) -> None:
+        log.error("%s: stream not well-formed; disconnecting", self.boundjid.bare)
+        from slixmpp.stanza.stream_error import StreamError  # slixmpp's import cycle
+
+        error = StreamError()
+        error["condition"] = "not-well-formed"
+        self.send(error)
+        self.disconnect()
+
     def _spawn_event(self, xml: ET.Element) -> None:
         take = self.take
         if take is not None and take(xml):

@@ -24,6 +24,7 @@ from typing import Any
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
+from scenarios.bench.connector.stats import cpu_per_event
 from scenarios.bench.connector.verdict import (
     TARGET_BURST,
     TARGET_RUN,
@@ -41,6 +42,7 @@ from scenarios.bench.procs import (
     machine,
     pinning,
     proc_cpu_seconds,
+    proc_cpu_times,
     proc_rss_kib,
     proc_wait_seconds,
     running,
@@ -158,7 +160,8 @@ async def measure(
 
         def cpu() -> dict[str, float]:
             out = {worker.name: worker.cpu_seconds() for worker in children}
-            out["connector"] = proc_cpu_seconds(conn_pid)
+            out["connector_user"], out["connector_system"] = proc_cpu_times(conn_pid)
+            out["connector"] = out["connector_user"] + out["connector_system"]
             out["connector_wait"] = proc_wait_seconds(conn_pid)
             out["simulator"] = proc_cpu_seconds(sim_pid)
             out["simulator_wait"] = proc_wait_seconds(sim_pid)
@@ -182,11 +185,15 @@ async def measure(
             cpu1 = cpu()
             await drain(settings.drain)
             used = {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1}
+            phase = stats.phase(everyone, since)
             step = {
                 "events_per_second": rate,
                 "achieved_per_second": None,
-                **stats.phase(everyone, since),
+                **phase,
+                **cpu_per_event(cpu0, cpu1, phase["events_received"]),
                 "connector_cpu_percent": used.pop("connector"),
+                "connector_user_percent": used.pop("connector_user"),
+                "connector_system_percent": used.pop("connector_system"),
                 "connector_wait_percent": used.pop("connector_wait"),
                 "simulator_cpu_percent": used.pop("simulator"),
                 "simulator_wait_percent": used.pop("simulator_wait"),
@@ -198,7 +205,8 @@ async def measure(
                 f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
                 f"connector added {step['connector_added_ms']}, "
                 f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}% "
-                f"(waiting for a CPU {step['connector_wait_percent']}%), "
+                f"(waiting for a CPU {step['connector_wait_percent']}%; "
+                f"{step['connector_cpu_us_per_event']} us per event), "
                 f"generator {used}"
             )
             steps.append(step)
@@ -366,6 +374,8 @@ def run(settings: Settings) -> dict[str, Any]:
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "connector_cpu_us_per_event": main_step["connector_cpu_us_per_event"],
+        "connector_cpu_us_per_event_split": main_step["connector_cpu_us_per_event_split"],
         "generator_cpu_percent": main_step["generator_cpu_percent"],
         "generator_processes": {
             "apps": settings.app_procs,
