@@ -109,6 +109,7 @@ _MAX_LOGGED_CHARS = 200
 # a flood from many accounts cannot flood the log or grow the set.
 _MAX_LOGGED_SENDERS = 100
 _FINESSE_USER = "finesse"
+_UNUSED_FEATURES = frozenset({"feature_rosterver", "feature_preapproval", "feature_limits"})
 
 _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
@@ -249,6 +250,13 @@ class _Client(ClientXMPP):
     """
 
     take: Callable[[ET.Element], bool] | None = None
+
+    def register_plugin(self, plugin: str, pconfig: dict | None = None, module: Any = None) -> None:
+        # Stream features a notification session has no use for (roster versioning and
+        # pre-approval: no roster is kept; XEP-0478 limits) are not set up: each would be
+        # plugin objects and handlers per session, built at every sign-in.
+        if plugin not in _UNUSED_FEATURES:
+            super().register_plugin(plugin, pconfig, module)
 
     def data_received(self, data: bytes | str) -> None:  # type: ignore[override]
         """slixmpp's `XMLStream.data_received`, the same steps in a lean loop.
@@ -759,7 +767,9 @@ class NotificationSession:
                     await conn.started
                     if endpoint.tls is not TlsMode.PLAIN and not conn.encrypted():
                         raise XmppTlsError("session started without TLS")
-                    conn.xmpp.send_presence(ppriority=0)
+                    # Available, priority 0; as text: a slixmpp stanza object per sign-in
+                    # costs more than the rest of this step.
+                    conn.xmpp.send_raw("<presence><priority>0</priority></presence>")
                     await self._restore_subscriptions(conn)
             except TimeoutError:
                 raise XmppConnectError(

@@ -97,6 +97,16 @@ async def measure(
     push_step: dict[str, Any] | None = None
     children: list[Worker] = []
     failures: list[str] = []
+
+    def cpu() -> dict[str, float]:
+        out = {worker.name: worker.cpu_seconds() for worker in children}
+        out["connector_user"], out["connector_system"] = proc_cpu_times(conn_pid)
+        out["connector"] = out["connector_user"] + out["connector_system"]
+        out["connector_wait"] = proc_wait_seconds(conn_pid)
+        out["simulator"] = proc_cpu_seconds(sim_pid)
+        out["simulator_wait"] = proc_wait_seconds(sim_pid)
+        return out
+
     try:
         if settings.push_agents:
             pusher = await Worker.start("push", push_spec(sim, api, settings, push_port), PUSH_LOAD)
@@ -115,11 +125,16 @@ async def measure(
             f"{settings.direct} direct subscribers ..."
         )
         per = max(1, settings.concurrency // max(1, len(receivers)))
-        t0 = time.monotonic()
+        cpu0, t0 = cpu(), time.monotonic()
         replies = await asyncio.gather(
             *(worker.call({"cmd": "login", "concurrency": per}) for worker, _ in receivers)
         )
         login_seconds = time.monotonic() - t0
+        cpu1 = cpu()
+        # Who was busy while the apps signed in (percent of one core), and the connector's
+        # CPU per sign-in: a sign-in bound by the connector's core shows it at ~100 %.
+        login_cpu = {k: round(100 * (cpu1[k] - cpu0[k]) / login_seconds, 1) for k in cpu1}
+        login_cpu_ms = round(1000 * (cpu1["connector"] - cpu0["connector"]) / max(1, n), 2)
         if watchers:  # once their agents are in: they see no login notifications
             child = await Worker.start("direct", spec("receive", watchers))
             children.append(child)
@@ -133,7 +148,10 @@ async def measure(
             raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
         await driver.call({"cmd": "tokens", "tokens": tokens})
         rss_after, _ = await settled_rss(conn_pid)
-        log(f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB")
+        log(
+            f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB; "
+            f"CPU % while signing in {login_cpu}; connector {login_cpu_ms} ms per sign-in"
+        )
 
         async def drive(rate: float, seconds: float, via: str = "rest") -> None:
             assert driver is not None
@@ -157,15 +175,6 @@ async def measure(
                     mine[aid].rid_recv.update(times["rid_recv"])
 
             await asyncio.gather(*(one(worker, members) for worker, members in receivers))
-
-        def cpu() -> dict[str, float]:
-            out = {worker.name: worker.cpu_seconds() for worker in children}
-            out["connector_user"], out["connector_system"] = proc_cpu_times(conn_pid)
-            out["connector"] = out["connector_user"] + out["connector_system"]
-            out["connector_wait"] = proc_wait_seconds(conn_pid)
-            out["simulator"] = proc_cpu_seconds(sim_pid)
-            out["simulator_wait"] = proc_wait_seconds(sim_pid)
-            return out
 
         # One warm-up flip each (NOT_READY -> READY), not counted.
         warm = stats.mark(everyone)
@@ -249,6 +258,8 @@ async def measure(
         failures = [f for worker in children for f in worker.failures]
     return {
         "login_seconds": round(login_seconds, 2),
+        "login_cpu_percent": login_cpu,
+        "connector_cpu_ms_per_login": login_cpu_ms,
         "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
         "steps": steps,
         "push_step": push_step,
@@ -371,6 +382,8 @@ def run(settings: Settings) -> dict[str, Any]:
         "direct_ms": main_step["direct_ms"],
         "command_rtt_ms": main_step["command_rtt_ms"],
         "login_seconds": measured["login_seconds"],
+        "login_cpu_percent": measured["login_cpu_percent"],
+        "connector_cpu_ms_per_login": measured["connector_cpu_ms_per_login"],
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
