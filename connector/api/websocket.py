@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -52,7 +53,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     reader = stream.reader(since)
     # Two tasks for the connection's lifetime, none per event: one sends the stream, the
     # other reads what the app sends (close frames, pings). Either ending ends both.
-    sender = asyncio.ensure_future(_send_events(ws, reader, metrics.latency))
+    sender = asyncio.ensure_future(_send_events(ws, reader, metrics.latency, request.transport))
     receiver = asyncio.ensure_future(_drain_client(ws))
     try:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -99,16 +100,50 @@ async def _close(
         reset(transport)
 
 
-async def _send_events(ws: web.WebSocketResponse, reader: Reader, latency: Histogram) -> None:
+def _text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame (RFC 6455 5.2), as a server sends it."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
+def _writer(
+    ws: web.WebSocketResponse, transport: asyncio.Transport, latency: Histogram
+) -> Callable[[tuple[int, float, str]], bool]:
+    """Write a frame at publish time if the socket takes it now: open, nothing waiting in
+    the transport's buffer (else the sender's awaited send keeps the order and applies
+    back-pressure). compress=False, so a frame is its text as is."""
+
+    def write(frame: tuple[int, float, str]) -> bool:
+        if ws.closed or transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        latency.observe(max(0.0, time.time() - frame[1]))
+        transport.write(_text_frame(frame[2].encode()))
+        return True
+
+    return write
+
+
+async def _send_events(
+    ws: web.WebSocketResponse,
+    reader: Reader,
+    latency: Histogram,
+    transport: asyncio.BaseTransport | None,
+) -> None:
     """Send the stream until the session ends (an empty batch), the reader is replaced, or
-    the app goes away."""
+    the app goes away: the backlog with awaited sends, then, caught up, frame by frame as
+    they are published (`Reader.attend`) until a write cannot be made at once."""
+    push = _writer(ws, transport, latency) if isinstance(transport, asyncio.Transport) else None
     try:
         while not ws.closed:
             batch = reader.take()
             if not batch:
                 if reader.ended or reader.replaced:
                     return
-                await reader.wait()
+                await (reader.wait() if push is None else reader.attend(push))
                 continue
             now = time.time()
             for frame in batch:

@@ -14,6 +14,12 @@ notifier. A sink that is only for an agent nobody is watching (`unattended_only`
 push) is skipped while the stream is attended: a reader is attached and the app has not
 said it went to the background (`visible`). That decision is made here and nowhere else.
 
+A reader's sender may also take events as they are published (`Reader.attend`): while it
+is caught up and its socket takes writes, each frame is written at publish time, with no
+task woken per event (scenarios/bench/hot_path.py and docs/benchmarks.md: that wake and the
+coroutine send cost more than the frame's JSON); the first write it refuses hands the
+reader back to its sender task, which carries on from the reader's cursor.
+
 Events are kept as frames, already serialised to the JSON text the WebSocket sends, as
 plain `(seq, ts, text)` tuples: the collector untracks those (not tuple subclasses such as
 `Frame`), so the buffers of thousands of agents stay out of every full collection's walk.
@@ -84,6 +90,7 @@ class EventStream:
         self._clock = clock
         self.seq = 0
         self._waiters: list[asyncio.Future[None]] = []
+        self._attending: list[Reader] = []  # readers written to at publish time
         self.closed = False
         # False while the app says it is in the background (a phone may keep the WebSocket
         # open for a while there, but nobody sees what it shows): set by the app only.
@@ -103,6 +110,8 @@ class EventStream:
         self.seq += 1
         frame = _frame(self.seq, event.type, event.data, self._clock())
         self._buffer.append(frame)
+        if self._attending:
+            self._write(frame)
         self._wake()
         if self._sinks:
             attended = bool(self._readers) and self.visible
@@ -117,6 +126,7 @@ class EventStream:
         never used again for a different event (Reader.take skips the hole)."""
         self._buffer.extend(frames)
         self.seq = max(seq, self._buffer[-1][0] if self._buffer else 0)
+        self._release_all()  # their senders catch up from the cursor
 
     def relay(self, frames: Iterable[tuple[int, float, str]]) -> None:
         """Frames another process published (a mirror of its stream: their seq kept, no
@@ -126,6 +136,8 @@ class EventStream:
                 continue
             self._buffer.append(frame)
             self.seq = frame[0]
+            if self._attending:
+                self._write(frame)
             if SESSION_ENDED_MARK in frame[2]:
                 message = json.loads(frame[2])
                 if message["type"] == SESSION_ENDED:
@@ -137,7 +149,23 @@ class EventStream:
         `session.ended` reason) tells readers it ended on its own, not by their leaving."""
         self.closed = True
         self.end_reason = reason
+        self._release_all()
         self._wake()
+
+    def _write(self, frame: tuple[int, float, str]) -> None:
+        """Hand `frame` to each attending reader that is caught up; one that is not, or
+        whose write is refused, goes back to its sender task (nothing is lost: the frame
+        is in the buffer, after its cursor)."""
+        seq = frame[0]
+        for reader in list(self._attending):
+            if reader._cursor == seq - 1 and reader._push is not None and reader._push(frame):
+                reader._cursor = seq
+            else:
+                reader._release()
+
+    def _release_all(self) -> None:
+        for reader in list(self._attending):
+            reader._release()
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -177,11 +205,14 @@ class Reader:
         self.closed = False
         self.replaced = False  # a newer reader of the agent took this one's place
         self._waiter: asyncio.Future[None] | None = None  # of the wait in progress
+        # While attending: writes a frame now, False if it cannot (the sender takes over).
+        self._push: Callable[[tuple[int, float, str]], bool] | None = None
 
     def close(self) -> None:
         """Detach from the stream (the WebSocket went away); idempotent."""
         if not self.closed:
             self.closed = True
+            self._release()
             self._stream._readers.remove(self)
             self._forget_waiter()
 
@@ -199,6 +230,31 @@ class Reader:
     def ended(self) -> bool:
         """The stream is closed and this reader has taken everything."""
         return self._stream.closed and self._cursor == self._stream.seq
+
+    def attend(self, push: Callable[[tuple[int, float, str]], bool]) -> asyncio.Future[None]:
+        """Have the stream's frames written by `push` as they are published, while this
+        reader is caught up and `push` takes them; resolved when the sender must take over
+        again (a write refused, the stream closed or resumed, the reader closed), after
+        which `take()` gives what was not written. Only for a caught-up reader (`take()`
+        just came back empty)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        if self.closed or self.replaced or self._stream.closed:
+            waiter.set_result(None)
+            return waiter
+        self._push = push
+        self._stream._attending.append(self)
+        return waiter
+
+    def _release(self) -> None:
+        """Stop attending; the sender waiting in `attend` resumes."""
+        if self._push is None:
+            return
+        self._push = None
+        self._stream._attending.remove(self)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def wait(self) -> asyncio.Future[None]:
         """Resolved at the stream's next event or close. Cancelling it is this reader's

@@ -227,3 +227,69 @@ async def test_a_mirror_relays_frames_in_order_once_and_closes_on_session_ended(
     mirror.relay(frames[2:])
     assert [f.seq for f in await reader.next_batch()] == [3]
     assert mirror.closed and mirror.end_reason == "signed_out" and reader.ended
+
+
+def caught_up(s: EventStream):
+    reader = s.reader(since=s.seq)
+    assert not reader.take()
+    return reader
+
+
+async def test_an_attending_reader_gets_each_frame_as_it_is_published_and_no_wake():
+    s = stream()
+    publish(s, 1)
+    reader = caught_up(s)
+    written: list[int] = []
+    resumed = reader.attend(lambda frame: written.append(frame[0]) or True)
+    publish(s, 3)
+    assert written == [2, 3, 4]  # at publish time, in order
+    assert not resumed.done()  # the sender was not woken for them
+    assert not reader.take()  # its cursor went on with the writes
+    assert s._waiters == []
+
+
+async def test_a_refused_write_hands_the_reader_back_to_its_sender_with_nothing_lost():
+    s = stream()
+    reader = caught_up(s)
+    takes = iter([True, False])
+    written: list[int] = []
+
+    def push(frame) -> bool:
+        ok = next(takes, False)
+        if ok:
+            written.append(frame[0])
+        return ok
+
+    resumed = reader.attend(push)
+    publish(s, 3)
+    assert written == [1]
+    assert resumed.done()
+    assert [f.seq for f in reader.take()] == [2, 3]  # the sender sends the rest
+
+
+async def test_an_attending_reader_is_released_when_replaced_closed_or_the_stream_ends():
+    s = EventStream(dict, buffer_size=5, max_readers=1)
+    first = caught_up(s)
+    resumed = first.attend(lambda frame: True)
+    s.reader(since=0)  # past the cap: replaces the first
+    assert resumed.done() and first.replaced and s._attending == []
+
+    s = stream()
+    reader = caught_up(s)
+    resumed = reader.attend(lambda frame: True)
+    s.close("signed_out")
+    assert resumed.done() and reader.ended and s._attending == []
+
+    reader = caught_up(stream())
+    resumed = reader.attend(lambda frame: True)
+    reader.close()
+    assert resumed.done()
+
+
+async def test_frames_relayed_from_another_process_reach_an_attending_reader():
+    s = stream()
+    reader = caught_up(s)
+    written: list[int] = []
+    reader.attend(lambda frame: written.append(frame[0]) or True)
+    s.relay([(1, 0.0, '{"seq":1}'), (2, 0.0, '{"seq":2}')])
+    assert written == [1, 2]
