@@ -325,29 +325,34 @@ async def test_redis_restarted_under_load_loses_nothing_and_logs_nobody_out(pers
         print(f"Redis away for {outage:.2f} s under load: nothing lost")
 
 
-async def held_by(lab: Cluster, process: ConnectorProcess, *, via: ConnectorProcess) -> AppClient:
-    """The app of an agent whose session `process` holds, its requests and event stream
-    going to `via` from now on (not through the balancer), READY."""
-    holders = await lab.holders()
-    app = lab.app(next(a for a in lab.ids if holders[a] == process.port))
-    await app.stop_listening()
-    app.base_url = service_root(via.api)
-    await app.listen(since=app.last_seq)
-    await app.ready()
-    await app.wait_for_state("READY", TIMEOUT)
-    return app
+@contextlib.asynccontextmanager
+async def subscribed(
+    redis_lab: RedisServer, state_dir: Path
+) -> AsyncIterator[tuple[Cluster, AppClient]]:
+    """A cluster that may push to the simulated push service, and the app of an agent the
+    second process holds, READY, its requests and event stream going to the first process
+    (not through the balancer), subscribed to push through it (a push does not wake it)."""
+    async with (
+        SimPushService() as push,
+        cluster(redis_lab, push=push, state_dir=state_dir) as lab,
+    ):
+        front, holder = lab.processes
+        holders = await lab.holders()
+        app = lab.app(next(a for a in lab.ids if holders[a] == holder.port))
+        await app.stop_listening()
+        app.base_url = service_root(front.api)
+        await app.listen(since=app.last_seq)
+        await app.ready()
+        await app.wait_for_state("READY", TIMEOUT)
+        await app.subscribe_push(push)
+        app.wake_on_push = False
+        yield lab, app
 
 
 @pytest.mark.timeout(180)
 async def test_the_holder_pushes_from_what_the_app_told_another_process(redis_lab, tmp_path):
-    async with (
-        SimPushService() as push,
-        cluster(redis_lab, push=push, state_dir=tmp_path) as lab,
-    ):
+    async with subscribed(redis_lab, tmp_path) as (lab, app):
         front, holder = lab.processes
-        app = await held_by(lab, holder, via=front)
-        await app.subscribe_push(push)  # through the front process
-        app.wake_on_push = False
 
         # On screen, its WebSocket open on the front process: the holder does not push.
         seen = await lab.customer_calls()
@@ -380,14 +385,8 @@ async def test_the_holder_pushes_from_what_the_app_told_another_process(redis_la
 
 @pytest.mark.timeout(180)
 async def test_the_websockets_of_a_killed_process_stop_counting(redis_lab, tmp_path):
-    async with (
-        SimPushService() as push,
-        cluster(redis_lab, push=push, state_dir=tmp_path) as lab,
-    ):
-        front, holder = lab.processes
-        app = await held_by(lab, holder, via=front)  # on screen, its WebSocket on `front`
-        await app.subscribe_push(push)
-        app.wake_on_push = False
+    async with subscribed(redis_lab, tmp_path) as (lab, app):
+        front = lab.processes[0]  # the app on screen, its WebSocket there
         counts = await lab.redis.hgetall(f"mobagent:watching:{app.agent_id}")
         assert list(counts.values()) == ["1"], counts
         (gone,) = counts  # the front process's key in the counts
