@@ -75,6 +75,7 @@ def run_cluster(settings: Settings) -> dict[str, Any]:
             _measure(connectors, sim_proc.pid, sim_info, finesse_of(sim_info), settings)
         )
     result = result_of(settings, measured, cores)
+    result["machine"]["connector_cpu"] = None  # N processes, not pinned (the baseline's was)
     single_p99, p99 = single["e2e_ms"]["p99"], result["e2e_ms"]["p99"]
     result["cluster"] = {
         "connectors": settings.connectors,
