@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pytest
 import redis.asyncio as aioredis
 
@@ -221,13 +222,22 @@ async def test_a_paused_process_gives_up_what_it_lost_and_nothing_is_published_t
         taken_over = time.monotonic() - stopped
         routed = await lab.customer_calls()
         await ready.wait_for("dialog.created", lambda d: d["id"] == routed, TIMEOUT)
-        # Every XMPP login (resource bind) the simulator sees from the resume on.
-        logins: list[tuple[str, str]] = []  # (agent, the client's address)
+
+        async def all_up() -> bool:  # the take-over's logins are all done (claimed is not)
+            async with lab.http.get(f"{other.root}/healthz") as r:
+                return (await r.json())["notificationsUp"] == AGENTS
+
+        await eventually(all_up)
+        # Every XMPP login (resource bind) the simulator sees from the resume on, and
+        # whether it came from the resumed process (its sockets, looked up at the bind).
+        logins: list[tuple[str, str]] = []  # (agent, "resumed" or "holder")
         registry = lab.finesse.sim.sides[0].xmpp.registry
         bind = registry.bind
 
         def login(session) -> None:
-            logins.append((session.user, session.peer))
+            ports = {c.laddr.port for c in psutil.Process(paused.pid).net_connections("tcp")}
+            mine = int(session.peer.rpartition(":")[2]) in ports
+            logins.append((session.user, "resumed" if mine else "holder"))
             bind(session)
 
         monkeypatch.setattr(registry, "bind", login)
