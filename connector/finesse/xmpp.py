@@ -109,6 +109,7 @@ _MAX_LOGGED_CHARS = 200
 # a flood from many accounts cannot flood the log or grow the set.
 _MAX_LOGGED_SENDERS = 100
 _FINESSE_USER = "finesse"
+_UNUSED_FEATURES = frozenset({"feature_rosterver", "feature_preapproval", "feature_limits"})
 
 _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
@@ -249,6 +250,64 @@ class _Client(ClientXMPP):
     """
 
     take: Callable[[ET.Element], bool] | None = None
+
+    def register_plugin(self, plugin: str, pconfig: dict | None = None, module: Any = None) -> None:
+        # Stream features a notification session has no use for (roster versioning and
+        # pre-approval: no roster is kept; XEP-0478 limits) are not set up: each would be
+        # plugin objects and handlers per session, built at every sign-in.
+        if plugin not in _UNUSED_FEATURES:
+            super().register_plugin(plugin, pconfig, module)
+
+    def data_received(self, data: bytes | str) -> None:  # type: ignore[override]
+        """slixmpp's `XMLStream.data_received`, the same steps in a lean loop.
+
+        The stream parser reports a start and an end for every element, some sixty for a
+        User notification; slixmpp's loop spent more on those than expat on the parse
+        (scenarios/bench/hot_path.py). Same behaviour: the root's start opens the stream,
+        its end closes it, each element closed at depth 1 is a stanza, the root is kept
+        empty, and a parse error answers `not-well-formed` and disconnects.
+        """
+        parser = self.parser
+        if parser is None:
+            super().data_received(data)  # logs and drops it, as slixmpp does
+            return
+        parser.feed(data)
+        depth = self.xml_depth
+        try:
+            for event, xml in parser.read_events():
+                if event == "start":
+                    if depth == 0:
+                        self.xml_root = xml
+                        self.start_stream_handler(xml)
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 1:
+                    self.xml_depth = depth
+                    self._spawn_event(xml)
+                    root = self.xml_root
+                    if root is not None:
+                        root.clear()
+                    depth = self.xml_depth  # a handler may have restarted the stream
+                elif depth == 0:
+                    self.xml_depth = 0
+                    self.disconnect_reason = "End of stream"
+                    self.abort()
+                    return
+        except ET.ParseError:
+            self.xml_depth = depth
+            self._not_well_formed(data)
+            return
+        self.xml_depth = depth
+
+    def _not_well_formed(self, data: bytes | str) -> None:
+        log.error("%s: stream not well-formed; disconnecting", self.boundjid.bare)
+        from slixmpp.stanza.stream_error import StreamError  # slixmpp's import cycle
+
+        error = StreamError()
+        error["condition"] = "not-well-formed"
+        self.send(error)
+        self.disconnect()
 
     def _spawn_event(self, xml: ET.Element) -> None:
         take = self.take
@@ -712,7 +771,9 @@ class NotificationSession:
                     await conn.started
                     if endpoint.tls is not TlsMode.PLAIN and not conn.encrypted():
                         raise XmppTlsError("session started without TLS")
-                    conn.xmpp.send_presence(ppriority=0)
+                    # Available, priority 0; as text: a slixmpp stanza object per sign-in
+                    # costs more than the rest of this step.
+                    conn.xmpp.send_raw("<presence><priority>0</priority></presence>")
                     await self._restore_subscriptions(conn)
             except TimeoutError:
                 raise XmppConnectError(

@@ -53,6 +53,7 @@ class AgentLink:
         self._logout: asyncio.Future[User] | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_again = False
+        self._opening = False  # log_in is opening the notification session (resyncs after)
         self._on_ended = on_ended  # the service ends the session: reason, details
         self._may_reconnect = may_reconnect  # the service: is the session still ours?
         self.signed_in = False  # from a confirmed LOGIN until we sign out or it ends
@@ -93,7 +94,8 @@ class AgentLink:
         )
         if up:
             self._metrics.reconnects += 1
-            self.schedule_resync()
+            if not self._opening:  # a sign-in resyncs once its LOGIN is confirmed
+                self.schedule_resync()
 
     def on_finesse_presence(self, available: bool) -> None:
         """Failover is the monitor's business (the transport reports it there)."""
@@ -168,9 +170,14 @@ class AgentLink:
     ) -> User:
         """Open notifications (if not yet), LOGIN, then wait for Finesse's verdict: a User
         notification, or an apiErrors notification such as Invalid Device or Device Busy
-        (docs/finesse.md, User: sign-in and state changes); then resync."""
+        (docs/finesse.md, User: sign-in and state changes); then the Dialogs: the User
+        notification is Finesse's newest User, so it is not fetched again."""
         if self.notifications is None:
-            self.notifications = await transport.open(self.creds, self)
+            self._opening = True
+            try:
+                self.notifications = await transport.open(self.creds, self)
+            finally:
+                self._opening = False
             self.connected = True
         self._login = asyncio.get_running_loop().create_future()
         self._login_rid = uuid.uuid4().hex
@@ -189,7 +196,7 @@ class AgentLink:
             ) from exc
         finally:
             self._login = None
-        await self.resync()
+        await self.resync(user)
         return user
 
     async def take_up(self, transport: NotificationTransport) -> None:
@@ -249,11 +256,13 @@ class AgentLink:
             if not self._resync_again:
                 return
 
-    async def resync(self) -> int:
-        """GET the User and its Dialogs and emit what changed: Finesse keeps no events for a
-        client that was away (no stream resumption). Returns how many events that made."""
+    async def resync(self, user: User | None = None) -> int:
+        """GET the User (unless `user` is as new as a GET's) and its Dialogs and emit what
+        changed: Finesse keeps no events for a client that was away (no stream
+        resumption). Returns how many events that made."""
         try:
-            user = await self._finesse.get_user(self.creds)
+            if user is None:
+                user = await self._finesse.get_user(self.creds)
             dialogs = await self._finesse.get_dialogs(self.creds)
         except FinesseError as exc:
             log.warning("agent %s: resync failed: %s", self.agent_id, exc)

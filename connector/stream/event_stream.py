@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import takewhile
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 from connector.session.events import SESSION_ENDED, SESSION_RESYNC, MobileEvent
 
 SESSION_ENDED_MARK = f'"type":"{SESSION_ENDED}"'  # as _frame() writes it
@@ -58,7 +60,8 @@ class EventSink(Protocol):
 
 
 def _frame(seq: int, type_: str, data: Any, ts: float) -> tuple[int, float, str]:
-    text = json.dumps({"seq": seq, "type": type_, "data": data, "ts": ts}, separators=(",", ":"))
+    # orjson: a fifth of json.dumps's time, compact, UTF-8 as is (the app reads any JSON).
+    text = orjson.dumps({"seq": seq, "type": type_, "data": data, "ts": ts}).decode()
     return (seq, ts, text)
 
 

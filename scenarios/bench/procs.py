@@ -41,13 +41,18 @@ class BenchError(Exception):
 # -- /proc ------------------------------------------------------------------------------------
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+def proc_cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of a process (all its threads) in seconds, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         stat = f.read()
     # The command name (field 2) may hold spaces: fields after it follow the last ')'.
     fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads)."""
+    return sum(proc_cpu_times(pid))
 
 
 def proc_wait_seconds(pid: int) -> float:

@@ -146,6 +146,26 @@ async def test_sign_in_set_state_and_sign_out_through_the_ports():
     assert refused.value.kind is Refusal.UNAUTHORIZED
 
 
+async def test_a_sign_in_asks_finesse_for_the_user_and_its_dialogs_once_each():
+    # The credentials check GETs the User; the LOGIN notification is the newer User, so
+    # after it only the Dialogs are fetched (a sign-in is a notification session's first
+    # connection: no resync of its own).
+    agents, finesse = service()
+    await agents.sign_in("1001", "password", "5001", MOBILE)
+    await asyncio.sleep(0)  # anything scheduled meanwhile has its turn
+    assert finesse.calls == ["get_user", "put_user LOGIN", "get_dialogs"]
+
+
+async def test_a_reconnect_after_sign_in_resyncs_user_and_dialogs():
+    agents, finesse = service()
+    _, link = await agents.sign_in("1001", "password", "5001", MOBILE)
+    finesse.calls.clear()
+    link.on_connection(False)
+    link.on_connection(True)
+    await asyncio.wait_for(link._resync_task, 5)
+    assert finesse.calls == ["get_user", "get_dialogs"]
+
+
 async def test_a_state_only_session_is_refused_call_control_without_asking_finesse():
     agents, finesse = service()
     _, link = await agents.sign_in("1001", "password", "5001", None)

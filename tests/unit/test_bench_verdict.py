@@ -14,6 +14,7 @@ def result(agents: int, rate: float, burst: dict | None = None) -> dict:
         "lost": 0,
         "rss_per_agent_kib": 400.0,
         "login_seconds": 1.0,
+        "connector_cpu_us_per_event": 75.0,
         "burst": burst,
     }
     r["meets"] = verdicts(r)
@@ -30,6 +31,8 @@ def test_a_run_of_the_target_size_passes_and_fails():
     assert line(lines, "p50 <= 5 ms").endswith("PASS")
     assert line(lines, "p99 <= 25 ms").endswith("FAIL")
     assert line(lines, "<= 128 KiB per agent").endswith("FAIL")
+    assert line(lines, "connector CPU <= 60 us/event").endswith("FAIL")
+    assert line(lines, "all signed in <= 5 s").endswith("PASS")
     assert "n/a (target for a burst of 10,000 in 2 s" in line(lines, "burst:")
 
 

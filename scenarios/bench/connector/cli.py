@@ -33,7 +33,9 @@ def text(r: dict[str, Any]) -> str:
         f"{r['events_before_ack']}",
         f"command rtt ms {r['command_rtt_ms']}",
         f"login {r['login_seconds']}s; connector RSS {r['connector_rss_mib']} MiB, "
-        f"{r['rss_per_agent_kib']} KiB per agent; CPU {r['connector_cpu_percent']}%",
+        f"{r['rss_per_agent_kib']} KiB per agent; CPU {r['connector_cpu_percent']}%, "
+        f"{r['connector_cpu_us_per_event']} us per event "
+        f"({r['connector_cpu_us_per_event_split']})",
     ]
     if r["burst"]:
         b = r["burst"]

@@ -24,6 +24,7 @@ from typing import Any
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
+from scenarios.bench.connector.stats import cpu_per_event
 from scenarios.bench.connector.verdict import (
     TARGET_BURST,
     TARGET_RUN,
@@ -41,6 +42,7 @@ from scenarios.bench.procs import (
     machine,
     pinning,
     proc_cpu_seconds,
+    proc_cpu_times,
     proc_rss_kib,
     proc_wait_seconds,
     running,
@@ -97,6 +99,19 @@ async def measure(
     push_step: dict[str, Any] | None = None
     children: list[Worker] = []
     failures: list[str] = []
+
+    def cpu() -> dict[str, float]:
+        out = {worker.name: worker.cpu_seconds() for worker in children}
+        # Summed over the connector's processes (one, or several sharing their state).
+        times = [proc_cpu_times(pid) for pid in conn_pids]
+        out["connector_user"] = sum(user for user, _ in times)
+        out["connector_system"] = sum(system for _, system in times)
+        out["connector"] = out["connector_user"] + out["connector_system"]
+        out["connector_wait"] = sum(map(proc_wait_seconds, conn_pids))
+        out["simulator"] = proc_cpu_seconds(sim_pid)
+        out["simulator_wait"] = proc_wait_seconds(sim_pid)
+        return out
+
     try:
         if settings.push_agents:
             pusher = await Worker.start("push", push_spec(sim, api, settings, push_port), PUSH_LOAD)
@@ -115,11 +130,16 @@ async def measure(
             f"{settings.direct} direct subscribers ..."
         )
         per = max(1, settings.concurrency // max(1, len(receivers)))
-        t0 = time.monotonic()
+        cpu0, t0 = cpu(), time.monotonic()
         replies = await asyncio.gather(
             *(worker.call({"cmd": "login", "concurrency": per}) for worker, _ in receivers)
         )
         login_seconds = time.monotonic() - t0
+        cpu1 = cpu()
+        # Who was busy while the apps signed in (percent of one core), and the connector's
+        # CPU per sign-in: a sign-in bound by the connector's core shows it at ~100 %.
+        login_cpu = {k: round(100 * (cpu1[k] - cpu0[k]) / login_seconds, 1) for k in cpu1}
+        login_cpu_ms = round(1000 * (cpu1["connector"] - cpu0["connector"]) / max(1, n), 2)
         if watchers:  # once their agents are in: they see no login notifications
             child = await Worker.start("direct", spec("receive", watchers))
             children.append(child)
@@ -133,7 +153,10 @@ async def measure(
             raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
         await driver.call({"cmd": "tokens", "tokens": tokens})
         each_after = [(await settled_rss(pid))[0] for pid in conn_pids]
-        log(f"  in after {login_seconds:.2f}s; RSS {each_before} -> {each_after} KiB")
+        log(
+            f"  in after {login_seconds:.2f}s; RSS {each_before} -> {each_after} KiB; "
+            f"CPU % while signing in {login_cpu}; connector {login_cpu_ms} ms per sign-in"
+        )
 
         async def drive(rate: float, seconds: float, via: str = "rest") -> None:
             assert driver is not None
@@ -158,14 +181,6 @@ async def measure(
 
             await asyncio.gather(*(one(worker, members) for worker, members in receivers))
 
-        def cpu() -> dict[str, float]:
-            out = {worker.name: worker.cpu_seconds() for worker in children}
-            out["connector"] = sum(map(proc_cpu_seconds, conn_pids))
-            out["connector_wait"] = sum(map(proc_wait_seconds, conn_pids))
-            out["simulator"] = proc_cpu_seconds(sim_pid)
-            out["simulator_wait"] = proc_wait_seconds(sim_pid)
-            return out
-
         # One warm-up flip each (NOT_READY -> READY), not counted.
         warm = stats.mark(everyone)
         await drive(min(settings.rate, 2000), len(agents) / min(settings.rate, 2000))
@@ -184,11 +199,15 @@ async def measure(
             cpu1 = cpu()
             await drain(settings.drain)
             used = {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1}
+            phase = stats.phase(everyone, since)
             step = {
                 "events_per_second": rate,
                 "achieved_per_second": None,
-                **stats.phase(everyone, since),
+                **phase,
+                **cpu_per_event(cpu0, cpu1, phase["events_received"]),
                 "connector_cpu_percent": used.pop("connector"),
+                "connector_user_percent": used.pop("connector_user"),
+                "connector_system_percent": used.pop("connector_system"),
                 "connector_wait_percent": used.pop("connector_wait"),
                 "simulator_cpu_percent": used.pop("simulator"),
                 "simulator_wait_percent": used.pop("simulator_wait"),
@@ -200,7 +219,8 @@ async def measure(
                 f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
                 f"connector added {step['connector_added_ms']}, "
                 f"rtt {step['command_rtt_ms']}, cpu {step['connector_cpu_percent']}% "
-                f"(waiting for a CPU {step['connector_wait_percent']}%), "
+                f"(waiting for a CPU {step['connector_wait_percent']}%; "
+                f"{step['connector_cpu_us_per_event']} us per event), "
                 f"generator {used}"
             )
             steps.append(step)
@@ -243,6 +263,8 @@ async def measure(
         failures = [f for worker in children for f in worker.failures]
     return {
         "login_seconds": round(login_seconds, 2),
+        "login_cpu_percent": login_cpu,
+        "connector_cpu_ms_per_login": login_cpu_ms,
         "rss_kib": {
             "before": sum(each_before),
             "after_login": sum(each_after),
@@ -389,10 +411,14 @@ def result_of(
         "direct_ms": main_step["direct_ms"],
         "command_rtt_ms": main_step["command_rtt_ms"],
         "login_seconds": measured["login_seconds"],
+        "login_cpu_percent": measured["login_cpu_percent"],
+        "connector_cpu_ms_per_login": measured["connector_cpu_ms_per_login"],
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
         "connector_wait_percent": main_step["connector_wait_percent"],
+        "connector_cpu_us_per_event": main_step["connector_cpu_us_per_event"],
+        "connector_cpu_us_per_event_split": main_step["connector_cpu_us_per_event_split"],
         "generator_cpu_percent": main_step["generator_cpu_percent"],
         "generator_processes": {
             "apps": settings.app_procs,

@@ -90,3 +90,21 @@ def phase(agents: list[LoadAgent], since: list[tuple[int, int]]) -> dict[str, An
         "events_before_ack": early,
         "samples": {"e2e": len(e2e), "direct": len(direct), "command": len(rtt)},
     }
+
+
+def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, Any]:
+    """The connector's CPU per relayed event over a phase (user and system split): CPU
+    seconds from /proc over the events the apps received."""
+    if not events:
+        return {"connector_cpu_us_per_event": None, "connector_cpu_us_per_event_split": None}
+
+    def per_event(key: str) -> float:
+        return round(1e6 * (after[key] - before[key]) / events, 1)
+
+    return {
+        "connector_cpu_us_per_event": per_event("connector"),
+        "connector_cpu_us_per_event_split": {
+            "user": per_event("connector_user"),
+            "system": per_event("connector_system"),
+        },
+    }
