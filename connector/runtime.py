@@ -25,7 +25,14 @@ from connector.finesse.xmpp import TlsMode
 from connector.finesse.xmpp_transport import XmppOptions, XmppTransport
 from connector.gc_policy import GcPolicy
 from connector.metrics import Metrics
-from connector.push import Allowlist, MemorySubscriptions, PushNotifier, VapidKeys
+from connector.push import (
+    Allowlist,
+    MemorySubscriptions,
+    PushNotifier,
+    Subscriptions,
+    VapidKeys,
+)
+from connector.push.attention import Attention, LocalAttention
 from connector.push.delivery import PushSender
 from connector.push.message import PushPolicy
 from connector.push.metrics import PushMetrics
@@ -33,6 +40,7 @@ from connector.service.agents import AgentService, ServiceSettings
 from connector.service.ports import StatePort
 from connector.service.tokens import Tokens
 from connector.store.memory import MemoryState
+from connector.store.redis_push import RedisAttention, RedisSubscriptions
 from connector.store.redis_state import RedisState
 from connector.store.sealing import Sealer
 from connector.stream import EventSink
@@ -67,14 +75,17 @@ class Connector:
             self.sinks.append(sink)
         self.http: aiohttp.ClientSession | None = None
         self.push_http: aiohttp.ClientSession | None = None
-        # Web Push: read (or made) now, so that a bad key file stops the start-up.
+        # Web Push: read (or made) now, so that a bad key file stops the start-up. Its facts
+        # (subscriptions, whether each app watches) are kept with the rest of the state.
+        subscriptions, self.attention = push_store(self.state)
         self.push = PushNotifier(
-            MemorySubscriptions(),
+            subscriptions,
             VapidKeys.load(config.state_path, config.vapid_subject, config.vapid_private_key),
             Allowlist(config.push_allow),
             PushPolicy(call_ttl=config.push_call_ttl, ttl=config.push_ttl),
             PushMetrics(),
             max_per_agent=config.push_max_subscriptions,
+            attention=self.attention,
         )
         self.sinks.append(self.push)
         self.websockets = 0  # open event-stream WebSockets (a gauge for /metrics)
@@ -111,6 +122,7 @@ class Connector:
             on_dropped=self._notification_dropped,
         )
         await self.state.start()
+        await self.attention.start()
         self.agents = AgentService(
             self.rest,
             self.transport,
@@ -130,6 +142,7 @@ class Connector:
             sinks=self.sinks,
             on_sessions_changed=self.gc_policy.changed,
             on_session_ended=self.push.session_ended,
+            attention=self.attention,
         )
         self.hosts.add_switch_listener(self._on_switch)
         self._first_contact = asyncio.ensure_future(self._reach_finesse())
@@ -183,6 +196,7 @@ class Connector:
                 task.cancel()
         await self.agents.close_all()
         await self.push.close()
+        await self.attention.close()
         await self.state.close()
         for http in (self.http, self.push_http):
             if http is not None:
@@ -205,3 +219,10 @@ def state_store(config: ConnectorConfig, tokens: Tokens) -> StatePort:
         owner=owner,
         lease_ttl=config.lease_ttl,
     )
+
+
+def push_store(state: StatePort) -> tuple[Subscriptions, Attention]:
+    """Where Web Push keeps its facts: beside the state, in this process or in Redis."""
+    if isinstance(state, RedisState):
+        return RedisSubscriptions(state), RedisAttention(state)
+    return MemorySubscriptions(), LocalAttention()

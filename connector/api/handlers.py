@@ -146,7 +146,7 @@ async def delete_push_subscription(request: web.Request) -> web.Response:
 async def put_app_state(request: web.Request) -> web.Response:
     link = await caller(request)
     visible = requests.flag(await requests.body(request, {"visible"}), "visible")
-    AgentService.app_state(link, visible)
+    await agents(request).app_state(link, visible)
     return web.json_response({"visible": visible})
 
 

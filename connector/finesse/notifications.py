@@ -35,6 +35,12 @@ class NotificationListener(Protocol):
         """The session gave up for good: the credentials were refused (for longer than a
         lock-out lasts) or the service stayed unreachable. Nothing more will arrive."""
 
+    async def may_reconnect(self) -> bool:
+        """Asked before each reconnect (and resubscribe) of a lost session: False gives it
+        up instead, e.g. another connector process holds the agent now (a reconnect from
+        here would replace that process's session at Finesse)."""
+        ...
+
 
 class Notifications(Protocol):
     """One agent's open notification session."""

@@ -425,6 +425,8 @@ class NotificationSession:
       changes; after a reconnect the first one seen is always reported.
     * `on_dropped()`: a pubsub event message not from the pubsub service was dropped
       (also counted in `dropped`).
+    * `may_reconnect()` (awaited): asked before each reconnect attempt; False gives the
+      session up instead (`stop()`, nothing reported): its owner no longer holds it.
     """
 
     def __init__(
@@ -438,6 +440,7 @@ class NotificationSession:
         on_connection: Callable[[bool], None] | None = None,
         on_finesse_presence: Callable[[bool], None] | None = None,
         on_dropped: Callable[[], None] | None = None,
+        may_reconnect: Callable[[], Awaitable[bool]] | None = None,
         resource: str = "mobileagent",
         keepalive: float = 20.0,
         reconnect_min: float = 0.5,
@@ -467,6 +470,7 @@ class NotificationSession:
         self._on_connection = on_connection
         self._on_finesse_presence = on_finesse_presence
         self._on_dropped = on_dropped
+        self._may_reconnect = may_reconnect
         self._resource = resource
         self._keepalive = keepalive
         self._ping_timeout = min(10.0, keepalive / 2)
@@ -1025,6 +1029,10 @@ class NotificationSession:
             else:
                 await self._pause(backoff_delay(failures, self._reconnect_min, self._reconnect_max))
             if self._state is not SessionState.RECONNECTING:
+                return
+            if self._may_reconnect is not None and not await self._may_reconnect():
+                log.warning("%s: not reconnecting: its owner let it go", self.agent_id)
+                await self.stop()
                 return
             try:
                 await self._connect()

@@ -89,6 +89,9 @@ class XmppSession:
         transport._monitor.finesse_presence(transport._base, available)
         self._listener.on_finesse_presence(available)
 
+    async def may_reconnect(self) -> bool:
+        return await self._listener.may_reconnect()
+
 
 class XmppTransport:
     def __init__(
@@ -122,6 +125,7 @@ class XmppTransport:
             on_connection=opened.on_connection,
             on_finesse_presence=opened.on_finesse_presence,
             on_dropped=self._on_dropped,
+            may_reconnect=opened.may_reconnect,
             resource=self.options.resource,
             keepalive=self.options.keepalive,
             auth_retry_for=self.options.auth_retry_for,

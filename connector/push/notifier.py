@@ -1,10 +1,13 @@
 """The push notifier: an event sink (`deliver`) and the push use cases of the mobile API.
 
-It is an `unattended_only` sink: the event stream tells it of an agent's events only while
-nobody watches them (no event WebSocket open, or the app said it is in the background);
-`PushPolicy` picks the few worth waking the phone for, and each of the agent's
-subscriptions gets them in a task of its own, so a slow or absent push service never holds
-up the event loop, nor another agent's events.
+Whether the app watches (an event WebSocket open, and not said to be in the background) is
+its `Attention`'s. With one process the event stream knows, and the notifier is an
+`unattended_only` sink: it hears of an agent's events only while nobody watches them. With
+several (a shared `Attention`) the app's WebSockets may be on other processes: it hears of
+every event and asks the shared facts before each push. `PushPolicy` picks the few events
+worth waking the phone for, and each of the agent's subscriptions gets them in a task of
+its own, so a slow or absent push service never holds up the event loop, nor another
+agent's events.
 
 A subscription belongs to the agent's session: it ends with it (`session_ended`).
 """
@@ -23,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from connector.errors import AgentError, Refusal
 from connector.push.allowlist import Allowlist
+from connector.push.attention import Attention, LocalAttention
 from connector.push.delivery import PushSender
-from connector.push.message import PushMessage, PushPolicy
+from connector.push.message import HIGH, PushMessage, PushPolicy
 from connector.push.metrics import PushMetrics
 from connector.push.subscriptions import Subscription, Subscriptions, new_id
 from connector.push.vapid import VapidKeys
@@ -64,8 +68,6 @@ def browser_keys(keys: Any) -> tuple[bytes, bytes]:
 
 
 class PushNotifier:
-    unattended_only = True  # the event stream's decision: push only when nobody watches
-
     def __init__(
         self,
         subscriptions: Subscriptions,
@@ -75,7 +77,11 @@ class PushNotifier:
         metrics: PushMetrics,
         *,
         max_per_agent: int = 4,
+        attention: Attention | None = None,
     ) -> None:
+        self.attention = attention or LocalAttention()
+        # One process: the event stream decides (only unattended frames reach us).
+        self.unattended_only = not self.attention.shared
         self.subscriptions = subscriptions
         self.vapid = vapid
         self.allowlist = allowlist
@@ -85,6 +91,10 @@ class PushNotifier:
         self.sender: PushSender | None = None  # set by the runtime once the loop runs
         self._pushed: dict[str, dict[str, None]] = {}  # agent -> dialogs pushed, oldest first
         self._tasks: set[asyncio.Task[Any]] = set()
+        # agent -> its pushes still reading their subscriptions: the session's end drops
+        # them only after those reads (a forced logout's push goes to them first).
+        self._reading: dict[str, set[asyncio.Future[None]]] = {}
+        self._unavailable_logged = False
 
     # -- the event sink -----------------------------------------------------------------------
 
@@ -93,23 +103,42 @@ class PushNotifier:
         message = self.policy.message(frame, pushed.keys())
         if message is None or self.sender is None:
             return
-        if message.dialog_id:
-            self._remember(agent_id, message.dialog_id, ringing=message.urgency == "high")
-        self._spawn(self._push(agent_id, message, time.monotonic()))
+        if message.dialog_id and message.urgency != HIGH:
+            pushed.pop(message.dialog_id, None)  # its end: nothing more to replace
+        read = asyncio.get_running_loop().create_future()
+        self._reading.setdefault(agent_id, set()).add(read)
+        self._spawn(self._push(agent_id, message, time.monotonic(), read))
 
-    def _remember(self, agent_id: str, dialog_id: str, *, ringing: bool) -> None:
+    def _remember_ringing(self, agent_id: str, dialog_id: str) -> None:
         pushed = self._pushed.setdefault(agent_id, {})
-        if not ringing:
-            pushed.pop(dialog_id, None)
-            return
         pushed[dialog_id] = None
         if len(pushed) > REMEMBERED_DIALOGS:
             del pushed[next(iter(pushed))]
 
-    async def _push(self, agent_id: str, message: PushMessage, started: float) -> None:
+    async def _push(
+        self, agent_id: str, message: PushMessage, started: float, read: asyncio.Future[None]
+    ) -> None:
         sender = self.sender
         assert sender is not None
-        subscriptions = await self.subscriptions.for_agent(agent_id)
+        try:
+            if await self.attention.attended(agent_id):
+                return  # on screen, with a live WebSocket in some process
+            subscriptions = await self.subscriptions.for_agent(agent_id)
+        except AgentError as exc:  # the shared store does not answer: nothing to push to
+            self.metrics.failed[exc.kind.value] += 1
+            if not self._unavailable_logged:
+                self._unavailable_logged = True
+                log.warning("push for agent %s not sent: %s", agent_id, exc)
+            return
+        finally:
+            read.set_result(None)
+            reading = self._reading.get(agent_id)
+            if reading is not None:
+                reading.discard(read)
+                if not reading:
+                    del self._reading[agent_id]
+        if message.urgency == HIGH and message.dialog_id:
+            self._remember_ringing(agent_id, message.dialog_id)
         await asyncio.gather(*(sender.send(s, message, started) for s in subscriptions))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -141,12 +170,15 @@ class PushNotifier:
             raise AgentError(Refusal.NOT_FOUND, "no such push subscription of this agent")
 
     def session_ended(self, agent_id: str) -> None:
-        """The agent's session is over: its subscriptions go. A push of the session's last
-        event was started before this and read them first (see `Subscriptions`)."""
+        """The agent's session is over: its subscriptions go, once the pushes started
+        before this (the session's last event) have read them (`_reading`)."""
         self._pushed.pop(agent_id, None)
         self._spawn(self._drop(agent_id))
 
     async def _drop(self, agent_id: str) -> None:
+        reading = self._reading.get(agent_id)
+        if reading:
+            await asyncio.wait(set(reading))
         await self.subscriptions.drop_agent(agent_id)
 
     async def settled(self, timeout: float = 5.0) -> bool:

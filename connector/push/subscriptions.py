@@ -1,10 +1,10 @@
 """The browsers' push subscriptions, per agent: behind `Subscriptions`, so that a shared
-store (Redis) can hold them when the connector runs as several processes.
+store (Redis: connector/store/redis_push.py) can hold them when the connector runs as
+several processes.
 
-The interface is asynchronous for that reason. The in-memory one never suspends, and a
-store must keep the order of calls (one connection, commands pipelined in order): the
-notifier relies on a read started before a drop seeing what was there before the drop
-(the forced-logout push is read before the session's subscriptions go).
+The interface is asynchronous for that reason. A store need not keep the order of calls
+made at once (a pool of connections): the notifier itself drops an agent's subscriptions
+only after the reads under way (the forced-logout push is read before they go).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from connector.finesse.models import (
 from connector.finesse.notifications import NotificationTransport
 from connector.finesse.rest import Credentials
 from connector.metrics import Metrics
+from connector.push.attention import Attention, LocalAttention
 from connector.service.link import AgentLink
 from connector.service.ports import FinessePort, StatePort, StoredSession
 from connector.service.throttle import FailureWindow, RateLimiter
@@ -133,6 +134,7 @@ class AgentService:
         sinks: Sequence[EventSink] = (),
         on_sessions_changed: Callable[[], None] = lambda: None,
         on_session_ended: Callable[[str], None] = lambda _agent_id: None,
+        attention: Attention | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.finesse = finesse
@@ -143,6 +145,9 @@ class AgentService:
         self.sinks = tuple(sinks)
         self._changed = on_sessions_changed  # e.g. the GC policy's changed()
         self._session_ended = on_session_ended  # e.g. the push notifier's: by agent id
+        # Whether each app watches (push decides by it): shared by the processes, or each
+        # stream's own (connector/push/attention.py).
+        self.attention = attention or LocalAttention()
         self._clock = clock
         self.links: dict[str, AgentLink] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -348,6 +353,7 @@ class AgentService:
             agent_id=creds.agent_id,
             sinks=self.sinks,
             max_readers=self.settings.max_websockets_per_agent,
+            on_readers=self.attention.readers_changed if self.attention.shared else None,
         )
         return AgentLink(
             creds,
@@ -356,6 +362,7 @@ class AgentService:
             finesse=self.finesse,
             metrics=self.metrics,
             on_ended=self._ended,
+            may_reconnect=self._still_held,
         )
 
     async def sign_out(self, link: AgentLink, reason_code_id: str = "") -> None:
@@ -411,6 +418,12 @@ class AgentService:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         self._changed()
+
+    async def _still_held(self, link: AgentLink) -> bool:
+        """Before a notification session reconnects: whether this process still holds the
+        agent, asked of the state store now (a process paused past its lease finds it lost
+        here, lets the agent go, and never replaces the new holder's session at Finesse)."""
+        return self.links.get(link.agent_id) is link and await self.state.holds(link.agent_id)
 
     def _orphans(self, stored: list[StoredSession]) -> None:
         """Sessions of a process that died or stalled, claimed here: taken up."""
@@ -484,6 +497,8 @@ class AgentService:
                 log.info("agent %s: taking up again in %g s: %s", link.agent_id, delay, exc)
             await asyncio.sleep(delay)  # back-off while Finesse does not answer
             delay = min(delay * 2, 5.0)
+            if not await self._still_held(link):  # claimed just now, but not after a wait
+                break
         return False
 
     async def close_all(self) -> None:
@@ -555,11 +570,12 @@ class AgentService:
     async def resync(self, link: AgentLink) -> int:
         return await link.resync()
 
-    @staticmethod
-    def app_state(link: AgentLink, visible: bool) -> None:
+    async def app_state(self, link: AgentLink, visible: bool) -> None:
         """The app is on screen or in the background (`visibilitychange`): in the
-        background, its events also go to the sinks for the unattended (push)."""
+        background, its events also go to the sinks for the unattended (push). Said to any
+        process: the shared facts keep it for the one that decides."""
         link.stream.visible = visible
+        await self.attention.set_visible(link.agent_id, visible)
 
     # -- commands (each answers the requestId; the outcome arrives as an event) --------------
 

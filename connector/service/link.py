@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from connector.errors import AgentError, Refusal
 from connector.finesse.errors import FinesseApiError, FinesseError
@@ -40,6 +40,7 @@ class AgentLink:
         finesse: FinessePort,
         metrics: Metrics,
         on_ended: Callable[[AgentLink, str, dict[str, str]], None] = lambda *_: None,
+        may_reconnect: Callable[[AgentLink], Awaitable[bool]] | None = None,
     ) -> None:
         self.creds = creds
         self.session = session
@@ -54,6 +55,7 @@ class AgentLink:
         self._resync_again = False
         self._opening = False  # log_in is opening the notification session (resyncs after)
         self._on_ended = on_ended  # the service ends the session: reason, details
+        self._may_reconnect = may_reconnect  # the service: is the session still ours?
         self.signed_in = False  # from a confirmed LOGIN until we sign out or it ends
         self.connected = False
 
@@ -97,6 +99,9 @@ class AgentLink:
 
     def on_finesse_presence(self, available: bool) -> None:
         """Failover is the monitor's business (the transport reports it there)."""
+
+    async def may_reconnect(self) -> bool:
+        return self._may_reconnect is None or await self._may_reconnect(self)
 
     def on_closed(self, credentials_refused: bool) -> None:
         if credentials_refused:

@@ -140,6 +140,10 @@ class StatePort(Protocol):
         """`on_lost(agent)`: another process holds the agent now: let it go here.
         `on_orphans(stored)`: sessions of a process that went, claimed here: take them up."""
 
+    async def holds(self, agent_id: str) -> bool:
+        """Whether this process still holds the agent, asked of the store now (before a
+        notification session reconnects); one it lost is let go (`on_lost`) first."""
+
     async def load_session(self, agent_id: str) -> StoredSession | None:
         """A session held by another process, to serve a request for it."""
 

@@ -69,6 +69,9 @@ class MemoryState:
     ) -> None:
         pass
 
+    async def holds(self, agent_id: str) -> bool:
+        return True
+
     async def load_session(self, agent_id: str) -> StoredSession | None:
         return None
 

@@ -119,3 +119,63 @@ for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return redis.call('DEL', KEYS[1])
 """
+
+# -- push (redis_push.py) -------------------------------------------------------------------
+
+# KEYS: the agent's subscriptions (hash: id -> JSON), their order (list, oldest first).
+# ARGV: id, endpoint, JSON, the agent's limit, lifetime in s. The same endpoint again keeps
+# its id (its keys replaced); past the limit the oldest goes. Returns the id kept.
+SUBSCRIBE = """
+local id = ARGV[1]
+for _, old in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local text = redis.call('HGET', KEYS[1], old)
+  if not text or cjson.decode(text)['endpoint'] == ARGV[2] then
+    if text then id = old end
+    redis.call('HDEL', KEYS[1], old)
+    redis.call('LREM', KEYS[2], 0, old)
+  end
+end
+while redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[4]) do
+  redis.call('HDEL', KEYS[1], redis.call('LPOP', KEYS[2]))
+end
+redis.call('HSET', KEYS[1], id, ARGV[3])
+redis.call('RPUSH', KEYS[2], id)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return id
+"""
+
+# The push subscriptions of every signed-in agent (for /metrics).
+SUBSCRIPTIONS = """
+local n = 0
+for _, agent in ipairs(redis.call('SMEMBERS', 'mobagent:sessions')) do
+  n = n + redis.call('HLEN', 'mobagent:push:' .. agent)
+end
+return n
+"""
+
+# KEYS: the agent's WebSocket counts (hash: process -> count), its session. Whether its app
+# watches: not said hidden, and a WebSocket open in a live process (one whose
+# `mobagent:process:<id>` key is renewed); the counts of a process that went are removed.
+ATTENDED = """
+if redis.call('HGET', KEYS[2], 'hidden') == '1' then return 0 end
+local open = 0
+local counts = redis.call('HGETALL', KEYS[1])
+for i = 1, #counts, 2 do
+  if redis.call('EXISTS', 'mobagent:process:' .. counts[i]) == 1 then
+    open = open + tonumber(counts[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], counts[i])
+  end
+end
+if open > 0 then return 1 end
+return 0
+"""
+
+# KEYS: the agent's session. ARGV: "1" hidden, "0" on screen. Kept in the session's record
+# (it goes with it), never making a record of a session that is not there.
+VISIBILITY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'hidden', ARGV[1])
+return 1
+"""

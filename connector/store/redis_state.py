@@ -13,7 +13,10 @@ Keys (all under `mobagent:`):
 - `stream:<agent>`, stream: the agent's frames, id `<seq>-0`, fields `t` (ts) and `f` (the
   frame's JSON); capped at the replay depth;
 - `lease:<agent>` ("owner|epoch", expiring) and `epoch:<agent>` (a counter): which process
-  holds the agent's notification session, and the number that fences one that lost it.
+  holds the agent's notification session, and the number that fences one that lost it;
+- Web Push's (`redis_push.py`): `push:<agent>` and `pushorder:<agent>` (the browsers'
+  subscriptions), `hidden` in `session:<agent>` (the app is in the background),
+  `watching:<agent>` (event WebSockets open per process) and `process:<id>` (expiring).
 
 Leases: a process claims an agent (a new sign-in, a lapsed lease), renews what it holds
 every third of `lease_ttl`, and looks for lapsed leases every sixth; every write of an
@@ -68,7 +71,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _key(kind: str, agent_id: str) -> str:
+def key_of(kind: str, agent_id: str) -> str:
     return f"{PREFIX}{kind}:{agent_id}"
 
 
@@ -225,18 +228,25 @@ class RedisState:
         self._failed(exc)
         return AgentError(Refusal.STATE_UNAVAILABLE, "the connector's state store is unavailable")
 
+    refused = _refused  # for the adapters sharing this store's connection (redis_push.py)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The connection pool, shared with the other adapters on this store."""
+        return self._redis
+
     # -- tokens -------------------------------------------------------------------------------
 
     async def issue_token(self, agent_id: str) -> str:
         token = secrets.token_urlsafe(32)
         digest = _hash(token)
         expires = self._clock() + self.token_ttl
-        key = _key("token", digest)
+        key = key_of("token", digest)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping={"agent": agent_id, "exp": repr(expires)})
                 pipe.expire(key, int(self.token_ttl + TOKEN_GRACE) + 1)
-                pipe.sadd(_key("tokens", agent_id), digest)
+                pipe.sadd(key_of("tokens", agent_id), digest)
                 await pipe.execute()
         except RedisError as exc:
             raise self._refused(exc) from exc
@@ -245,7 +255,7 @@ class RedisState:
     async def lookup_token(self, token: str) -> tuple[str | None, bool]:
         if not token.isascii():  # never one of ours (and a lone surrogate cannot be hashed)
             return None, False
-        key = _key("token", _hash(token))
+        key = key_of("token", _hash(token))
         try:
             agent_id, expires = await self._redis.hmget(key, ["agent", "exp"])
             if agent_id is None or expires is None:
@@ -259,7 +269,7 @@ class RedisState:
 
     async def revoke_tokens(self, agent_id: str) -> None:
         try:
-            await self._revoke(keys=[_key("tokens", agent_id)])
+            await self._revoke(keys=[key_of("tokens", agent_id)])
         except RedisError as exc:
             raise self._refused(exc) from exc
 
@@ -280,7 +290,7 @@ class RedisState:
                     for session, live in sessions:
                         agent_id = session.agent_id
                         pipe.hset(
-                            _key("session", agent_id),
+                            key_of("session", agent_id),
                             mapping={
                                 "extension": session.extension,
                                 "mode": session.mobile_mode,
@@ -328,9 +338,9 @@ class RedisState:
         """`_stored` of several agents, in one pipeline."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for agent_id in agents:
-                pipe.hgetall(_key("session", agent_id))
+                pipe.hgetall(key_of("session", agent_id))
                 if frames:
-                    pipe.xrevrange(_key("stream", agent_id), count=self.depth)
+                    pipe.xrevrange(key_of("stream", agent_id), count=self.depth)
             replies = await pipe.execute()
         if not frames:
             return [self._parse(a, fields, []) for a, fields in zip(agents, replies, strict=True)]
@@ -457,11 +467,11 @@ class RedisState:
                     args += [seq, repr(ts), text]
                 agent = b.agent_id
                 keys = [
-                    _key("stream", agent),
-                    _key("session", agent),
-                    _key("tokens", agent),
-                    _key("lease", agent),
-                    _key("epoch", agent),
+                    key_of("stream", agent),
+                    key_of("session", agent),
+                    key_of("tokens", agent),
+                    key_of("lease", agent),
+                    key_of("epoch", agent),
                 ]
                 await self._journal(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
@@ -496,7 +506,7 @@ class RedisState:
         return int(last)
 
     def _claim_keys(self, agent_id: str) -> list[str]:
-        return [_key(kind, agent_id) for kind in ("lease", "epoch", "stream", "session")]
+        return [key_of(kind, agent_id) for kind in ("lease", "epoch", "stream", "session")]
 
     @property
     def _claim_args(self) -> list[str | int]:
@@ -525,15 +535,28 @@ class RedisState:
             except (RedisError, AgentError) as exc:
                 self._failed(exc)
 
-    async def renew_leases(self, chunk: int = 500) -> None:
-        agents = list(self._held.items())
+    async def holds(self, agent_id: str) -> bool:
+        """Whether the agent's lease is still ours, asked of Redis now (and renewed if so).
+        Lost: let go here (`on_lost`) and False. Redis not answering: True (a process cut
+        off from Redis carries on, as when it renews)."""
+        if agent_id not in self._held:
+            return False
+        try:
+            await self.renew_leases(only=[agent_id])
+        except RedisError as exc:
+            self._failed(exc)
+        return agent_id in self._held
+
+    async def renew_leases(self, chunk: int = 500, only: list[str] | None = None) -> None:
+        held = self._held
+        agents = list(held.items()) if only is None else [(a, held[a]) for a in only if a in held]
         lease_ms = int(self.lease_ttl * 1000)
         for start in range(0, len(agents), chunk):
             part = agents[start : start + chunk]
             keys = [
                 k
                 for agent, _ in part
-                for k in (_key("lease", agent), _key("epoch", agent), _key("session", agent))
+                for k in (key_of("lease", agent), key_of("epoch", agent), key_of("session", agent))
             ]
             kept = await self._renew(keys=keys, args=[lease_ms, *(v for _, v in part)])
             for (agent, value), held in zip(part, kept, strict=True):
@@ -607,7 +630,7 @@ class RedisState:
         if following is not None and not following.closed:
             return following
         try:
-            entries = await self._redis.xrevrange(_key("stream", agent_id), count=self.depth)
+            entries = await self._redis.xrevrange(key_of("stream", agent_id), count=self.depth)
         except RedisError as exc:
             raise self._refused(exc) from exc
         following = self._mirrors.get(agent_id)  # another reader may have won the race
@@ -629,7 +652,7 @@ class RedisState:
                 del self._mirrors[agent]
             if not self._mirrors:
                 return
-            wanted = {_key("stream", a): f"{m.seq}-0" for a, m in self._mirrors.items()}
+            wanted = {key_of("stream", a): f"{m.seq}-0" for a, m in self._mirrors.items()}
             try:
                 reply = await self._redis.xread(wanted, count=500, block=block_ms)
             except RedisError as exc:

@@ -12,7 +12,9 @@ while one token cannot hold thousands of WebSockets.
 Sinks are told of every event as it is published (`EventSink`): a shared store, a push
 notifier. A sink that is only for an agent nobody is watching (`unattended_only`, e.g.
 push) is skipped while the stream is attended: a reader is attached and the app has not
-said it went to the background (`visible`). That decision is made here and nowhere else.
+said it went to the background (`visible`). With one process that decision is made here
+and nowhere else; with several, the app's readers may be in any process, so each stream
+reports them (`on_readers`) and the shared facts decide (connector/push/attention.py).
 
 A reader's sender may also take events as they are published (`Reader.attend`): while it
 is caught up and its socket takes writes, each frame is written at publish time, with no
@@ -79,8 +81,12 @@ class EventStream:
         agent_id: str = "",
         sinks: Sequence[EventSink] = (),
         max_readers: int = 0,
+        on_readers: Callable[[str, int], None] | None = None,
     ) -> None:
         self.agent_id = agent_id
+        # Told of each reader attached (+1) or detached (-1): with several processes, where
+        # the agent's WebSockets are is a shared fact (connector/push/attention.py).
+        self.on_readers = on_readers
         self._snapshot = snapshot
         self._sinks = tuple(sinks)
         self.max_readers = max_readers  # 0: no cap
@@ -187,6 +193,8 @@ class EventStream:
             self._wake()
         reader = Reader(self, since)
         self._readers.append(reader)
+        if self.on_readers is not None:
+            self.on_readers(self.agent_id, 1)
         return reader
 
 
@@ -213,7 +221,10 @@ class Reader:
         if not self.closed:
             self.closed = True
             self._release()
-            self._stream._readers.remove(self)
+            stream = self._stream
+            stream._readers.remove(self)
+            if stream.on_readers is not None:
+                stream.on_readers(stream.agent_id, -1)
             self._forget_waiter()
 
     def _forget_waiter(self) -> None:

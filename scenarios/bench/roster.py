@@ -22,10 +22,13 @@ def dial_number(i: int) -> str:
     return f"+1555123{i:04d}"
 
 
-def roster_toml(n: int, push: int = 0) -> str:
+def roster_toml(n: int, push: int = 0, forced_logout: float = 0.0) -> str:
     """N agents in one team, one queue on DN 8000 holding them all; with `push`, that many
-    more agents in a second queue, DN 8001 (the push benchmark's backgrounded agents)."""
+    more agents in a second queue, DN 8001 (the push benchmark's backgrounded agents).
+    `forced_logout`: Finesse's window after a lost presence, if not its 60 s."""
     lines = ['[[teams]]\nid = "1"\nname = "Sales"\n']
+    if forced_logout:
+        lines.append(f"[timers]\nforced_logout = {forced_logout:g}\n")
     for i in range(1, n + push + 1):
         lines.append(
             f'[[agents]]\nid = "{agent_id(i)}"\npassword = "{PASSWORD}"\n'

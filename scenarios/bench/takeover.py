@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,39 @@ async def sign_in_all(http: aiohttp.ClientSession, api: str, n: int, at_once: in
     await asyncio.gather(*(one(i) for i in range(1, n + 1)))
 
 
-async def health(http: aiohttp.ClientSession, process: ConnectorProcess) -> dict[str, Any]:
-    async with http.get(f"http://127.0.0.1:{process.port}/healthz") as r:
+async def health(http: aiohttp.ClientSession, root: str) -> dict[str, Any]:
+    """A connector process's /healthz (`root`: its `http://host:port`)."""
+    async with http.get(f"{root}/healthz") as r:
         return await r.json()
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    first_claim_s: float | None  # from the kill until a survivor held a first session more
+    takeover_s: float  # ... until every session was held with its notifications up (or gave up)
+    up: int  # notification sessions up on the survivors at the end
+
+
+async def await_takeover(
+    http: aiohttp.ClientSession,
+    survivors: list[str],
+    total: int,
+    killed: float,
+    window: float = FORCED_LOGOUT_WINDOW,
+) -> TakenOver:
+    """Poll the surviving processes (`root` URLs) from the kill (time.monotonic()) until
+    they hold all `total` sessions with their notifications up, or Finesse's `window` is
+    over. The first claim: the first session more than they held when this began."""
+    before = sum([(await health(http, root))["sessions"] for root in survivors])
+    first = None
+    while True:  # other processes: polled
+        states = [await health(http, root) for root in survivors]
+        if first is None and sum(s["sessions"] for s in states) > before:
+            first = time.monotonic() - killed
+        up = sum(s["notificationsUp"] for s in states)
+        if up >= total or time.monotonic() - killed > window:
+            return TakenOver(first, time.monotonic() - killed, up)
+        await asyncio.sleep(0.1)
 
 
 async def logged_out(http: aiohttp.ClientSession, finesse: str, n: int) -> list[str]:
@@ -65,6 +96,18 @@ async def logged_out(http: aiohttp.ClientSession, finesse: str, n: int) -> list[
             if "<state>LOGOUT</state>" in await r.text():
                 out.append(agent)
     return out
+
+
+async def forced_logouts(
+    http: aiohttp.ClientSession,
+    finesse: str,
+    n: int,
+    killed: float,
+    window: float = FORCED_LOGOUT_WINDOW,
+) -> list[str]:
+    """Finesse's verdict: once its `window` since the kill is over, who is logged out."""
+    await asyncio.sleep(max(0.0, window + 5 - (time.monotonic() - killed)))
+    return await logged_out(http, finesse, n)
 
 
 async def measure(
@@ -94,34 +137,24 @@ async def measure(
         cpu = {"survivor": proc_cpu_seconds(survivor.pid), "simulator": proc_cpu_seconds(sim_pid)}
         victim.kill()
         killed = time.monotonic()
-        first = None
-        while True:  # another process: polled
-            status = await health(http, survivor)
-            if status["sessions"] and first is None:
-                first = time.monotonic() - killed
-            if status["notificationsUp"] >= n:
-                break
-            if time.monotonic() - killed > FORCED_LOGOUT_WINDOW:
-                break
-            await asyncio.sleep(0.1)
-        took = time.monotonic() - killed
-        up = status["notificationsUp"]
-        log(f"taken over: {up}/{n} in {took:.1f} s (first claimed after {first or 0:.1f} s)")
+        taken = await await_takeover(http, [survivor.root], n, killed)
+        log(
+            f"taken over: {taken.up}/{n} in {taken.takeover_s:.1f} s "
+            f"(first claimed after {taken.first_claim_s or 0:.1f} s)"
+        )
         survivor_rss = proc_rss_kib(survivor.pid)
         cpu = {
             "survivor": proc_cpu_seconds(survivor.pid) - cpu["survivor"],
             "simulator": proc_cpu_seconds(sim_pid) - cpu["simulator"],
         }
-        # Finesse's verdict: past its window from the kill, is anyone logged out?
-        await asyncio.sleep(max(0.0, FORCED_LOGOUT_WINDOW + 5 - (time.monotonic() - killed)))
-        out = await logged_out(http, finesse, n)
+        out = await forced_logouts(http, finesse, n, killed)
         return {
             "agents": n,
             "lease_s": lease,
             "sign_in_s": round(signed_in, 1),
-            "first_claim_s": round(first or 0, 2),
-            "takeover_s": round(took, 2),
-            "taken_over": up,
+            "first_claim_s": round(taken.first_claim_s or 0, 2),
+            "takeover_s": round(taken.takeover_s, 2),
+            "taken_over": taken.up,
             "forced_logouts": len(out),
             # CPU seconds spent from the kill to the end of the take-over: where it went.
             "cpu_s_survivor": round(cpu["survivor"], 1),

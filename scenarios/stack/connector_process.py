@@ -40,8 +40,12 @@ class ConnectorProcess:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
 
     @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
+        return f"{self.root}/api/v1"
 
     @property
     def pid(self) -> int:

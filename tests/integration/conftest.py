@@ -20,6 +20,7 @@ BOTH_STATES = {
     "test_connector_security",
     "test_connector_exhaustion",
     "test_mobile_sim_app",
+    "test_connector_push",
 }
 
 

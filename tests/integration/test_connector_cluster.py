@@ -14,14 +14,18 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
+import psutil
 import pytest
 import redis.asyncio as aioredis
 
+from connector.push import VapidKeys
 from finesse_sim.config import config_from_dict
 from mobile_sim.api import AppError, Mobile, service_root
 from mobile_sim.app import AppClient
+from mobile_sim.push_service import SimPushService
 from scenarios.bench import roster
 from scenarios.stack.balancer import Balancer
 from scenarios.stack.connector_process import ConnectorProcess
@@ -48,6 +52,16 @@ class Cluster:
     def ids(self) -> list[str]:
         return [app.agent_id for app in self.apps]
 
+    def app(self, agent_id: str) -> AppClient:
+        return next(app for app in self.apps if app.agent_id == agent_id)
+
+    async def metric(self, process: ConnectorProcess, name: str) -> float:
+        async with self.http.get(f"http://127.0.0.1:{process.port}/metrics") as r:
+            for line in (await r.text()).splitlines():
+                if line.startswith(f"{name} "):
+                    return float(line.split()[1])
+        raise AssertionError(f"no {name} in the metrics of the process on {process.port}")
+
     async def holders(self) -> dict[str, int]:
         """agent -> the port of the process holding its lease (0: none)."""
         out = {}
@@ -73,7 +87,11 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(redis_lab: RedisServer) -> AsyncIterator[Cluster]:
+async def cluster(
+    redis_lab: RedisServer, push: SimPushService | None = None, state_dir: Path | None = None
+) -> AsyncIterator[Cluster]:
+    """With `push`: the processes may send to it, and share one VAPID key pair (made in
+    `state_dir`), as every process of a cluster must (docs/deploy-cluster.md)."""
     config = config_from_dict(tomllib.loads(roster.roster_toml(AGENTS)))
     async with FinesseLab(config) as finesse:
         side = finesse.sim.sides[0]
@@ -82,10 +100,13 @@ async def cluster(redis_lab: RedisServer) -> AsyncIterator[Cluster]:
             "MOBAGENT_CONNECTOR_LEASE_TTL": str(LEASE),
             "MOBAGENT_CONNECTOR_RECONCILE_INTERVAL": "0",
         }
+        args = ["--state", redis_lab.url]
+        if push is not None:
+            assert state_dir is not None
+            VapidKeys.load(state_dir, "mailto:test@localhost")  # made once, for both
+            args += ["--push-allow", push.origin, "--state-dir", str(state_dir)]
         processes = [
-            ConnectorProcess(
-                f"http://127.0.0.1:{side.rest_port}", args=["--state", redis_lab.url], env=env
-            )
+            ConnectorProcess(f"http://127.0.0.1:{side.rest_port}", args=args, env=env)
             for _ in range(2)
         ]
         balancer = Balancer([("127.0.0.1", p.port) for p in processes])
@@ -176,7 +197,9 @@ async def test_a_killed_process_agents_are_taken_over_and_their_apps_miss_nothin
 
 
 @pytest.mark.timeout(180)
-async def test_a_paused_process_gives_up_what_it_lost_and_nothing_is_published_twice(redis_lab):
+async def test_a_paused_process_gives_up_what_it_lost_and_nothing_is_published_twice(
+    redis_lab, monkeypatch
+):
     async with cluster(redis_lab) as lab:
         paused, other = lab.processes
         holders = await lab.holders()
@@ -199,6 +222,25 @@ async def test_a_paused_process_gives_up_what_it_lost_and_nothing_is_published_t
         taken_over = time.monotonic() - stopped
         routed = await lab.customer_calls()
         await ready.wait_for("dialog.created", lambda d: d["id"] == routed, TIMEOUT)
+
+        async def all_up() -> bool:  # the take-over's logins are all done (claimed is not)
+            async with lab.http.get(f"{other.root}/healthz") as r:
+                return (await r.json())["notificationsUp"] == AGENTS
+
+        await eventually(all_up)
+        # Every XMPP login (resource bind) the simulator sees from the resume on, and
+        # whether it came from the resumed process (its sockets, looked up at the bind).
+        logins: list[tuple[str, str]] = []  # (agent, "resumed" or "holder")
+        registry = lab.finesse.sim.sides[0].xmpp.registry
+        bind = registry.bind
+
+        def login(session) -> None:
+            ports = {c.laddr.port for c in psutil.Process(paused.pid).net_connections("tcp")}
+            mine = int(session.peer.rpartition(":")[2]) in ports
+            logins.append((session.user, "resumed" if mine else "holder"))
+            bind(session)
+
+        monkeypatch.setattr(registry, "bind", login)
         paused.resume()
 
         async def let_go() -> bool:
@@ -214,14 +256,12 @@ async def test_a_paused_process_gives_up_what_it_lost_and_nothing_is_published_t
         for app in lab.apps:
             in_order(app)
         assert set((await lab.holders()).values()) == {other.port}
-
-        # Known gap (docs/deploy-cluster.md): the resumed process may reconnect an agent's
-        # XMPP once before it sees the lease lost, which briefly replaces the holder's
-        # session; the holder reconnects within seconds, far inside Finesse's 60 s.
-        async def all_present() -> bool:
-            return set(lab.ids) <= lab.present()
-
-        await eventually(all_present)
+        # The resumed process asked Redis before reconnecting the sessions it had lost, and
+        # gave them up: no login of those agents since (neither its own, nor the holder's
+        # again after being replaced by it). It let go of all of them, so none can follow.
+        again = [(agent, peer) for agent, peer in logins if agent in theirs]
+        assert again == [], f"XMPP logins of agents it lost after the resume: {again}"
+        assert set(theirs) <= lab.present()
         lab.no_forced_logout()
         print(f"take-over after SIGSTOP: {taken_over:.2f} s")
 
@@ -293,3 +333,81 @@ async def test_redis_restarted_under_load_loses_nothing_and_logs_nobody_out(pers
         assert await lab.holders() == holders  # nobody's notification session moved
         lab.no_forced_logout()
         print(f"Redis away for {outage:.2f} s under load: nothing lost")
+
+
+@contextlib.asynccontextmanager
+async def subscribed(
+    redis_lab: RedisServer, state_dir: Path
+) -> AsyncIterator[tuple[Cluster, AppClient]]:
+    """A cluster that may push to the simulated push service, and the app of an agent the
+    second process holds, READY, its requests and event stream going to the first process
+    (not through the balancer), subscribed to push through it (a push does not wake it)."""
+    async with (
+        SimPushService() as push,
+        cluster(redis_lab, push=push, state_dir=state_dir) as lab,
+    ):
+        front, holder = lab.processes
+        holders = await lab.holders()
+        app = lab.app(next(a for a in lab.ids if holders[a] == holder.port))
+        await app.stop_listening()
+        app.base_url = service_root(front.api)
+        await app.listen(since=app.last_seq)
+        await app.ready()
+        await app.wait_for_state("READY", TIMEOUT)
+        await app.subscribe_push(push)
+        app.wake_on_push = False
+        yield lab, app
+
+
+@pytest.mark.timeout(180)
+async def test_the_holder_pushes_from_what_the_app_told_another_process(redis_lab, tmp_path):
+    async with subscribed(redis_lab, tmp_path) as (lab, app):
+        front, holder = lab.processes
+
+        # On screen, its WebSocket open on the front process: the holder does not push.
+        seen = await lab.customer_calls()
+        await app.wait_for("dialog.created", lambda d: d["id"] == seen, TIMEOUT)
+        assert (await lab.finesse.control("POST", f"/calls/{seen}/hangup"))[0] == 200
+        await app.wait_for("dialog.ended", lambda d: d["id"] == seen, TIMEOUT)
+        await app.wait_for_state("READY", TIMEOUT)
+
+        # Backgrounded through the front process (its WebSocket closed): the holder pushes.
+        await app.background()
+        unseen = await lab.customer_calls()
+        pushed = await app.wait_for_push("dialog.created", timeout=TIMEOUT)
+        assert pushed.payload["data"]["id"] == unseen
+        # The first call was not pushed (its push would have been decided long before).
+        calls = [p.payload["data"]["id"] for p in app.pushes.history]
+        assert calls == [unseen], calls
+        assert await lab.metric(holder, "connector_push_sent_total") == 1
+        assert await lab.metric(front, "connector_push_sent_total") == 0
+
+        # Unsubscribed through the holder: gone for the front process too.
+        subscription = app.push_id
+        app.base_url = service_root(holder.api)
+        await app.unsubscribe_push()
+        app.base_url = service_root(front.api)
+        with pytest.raises(AppError) as gone:
+            await app.request("DELETE", f"/push-subscriptions/{subscription}")
+        assert gone.value.status == 404
+        assert await lab.metric(front, "connector_push_subscriptions") == 0
+
+
+@pytest.mark.timeout(180)
+async def test_the_websockets_of_a_killed_process_stop_counting(redis_lab, tmp_path):
+    async with subscribed(redis_lab, tmp_path) as (lab, app):
+        front = lab.processes[0]  # the app on screen, its WebSocket there
+        counts = await lab.redis.hgetall(f"mobagent:watching:{app.agent_id}")
+        assert list(counts.values()) == ["1"], counts
+        (gone,) = counts  # the front process's key in the counts
+
+        front.kill()  # its WebSocket dies with it; the app cannot reconnect there
+
+        async def expired() -> bool:
+            return not await lab.redis.exists(f"mobagent:process:{gone}")
+
+        await eventually(expired)
+        call = await lab.customer_calls()
+        pushed = await app.wait_for_push("dialog.created", timeout=TIMEOUT)
+        assert pushed.payload["data"]["id"] == call
+        assert not app.stream_open

@@ -487,6 +487,34 @@ async def test_xmpp_drop_reconnects_with_presence_and_notifications_flow_again(
     await probe.user_state("1001", "READY")
 
 
+async def test_a_session_its_owner_let_go_is_given_up_instead_of_reconnecting(
+    lab: FinesseLab, sessions: Sessions, monkeypatch
+):
+    """Another connector process holds the agent now: asked before the reconnect, the owner
+    says no; the session stops and logs in nowhere (it would replace the other's)."""
+    asking = asyncio.Event()
+    answer = asyncio.get_running_loop().create_future()
+
+    async def may_reconnect() -> bool:
+        asking.set()
+        return await answer
+
+    session, probe = await sessions.up("1001", endpoint(lab), may_reconnect=may_reconnect)
+    await lab.sim.wait_until(available(lab, "1001"))
+    logins, _ = count_authentications(monkeypatch, lab)
+    await lab.control("POST", "/faults", {"kind": "xmpp_drop"})
+    await probe.connection_events([True, False])
+    await asyncio.wait_for(asking.wait(), TIMEOUT)  # asked before any attempt, and waited for
+    assert session.state is SessionState.RECONNECTING and logins == []
+    supervisor = session._supervisor
+    assert supervisor is not None
+    answer.set_result(False)
+    await asyncio.wait_for(supervisor, TIMEOUT)
+    assert session.state is SessionState.STOPPED
+    assert logins == [] and session.reconnects == 0
+    assert probe.connection == [True, False]  # given up without a word: the owner knows
+
+
 async def test_ping_timeout_counts_as_a_lost_connection(
     lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
 ):

@@ -227,6 +227,38 @@ async def test_a_process_that_lost_its_lease_is_fenced_and_lets_go(redis_lab, fi
         await b.close()
 
 
+async def test_before_a_reconnect_the_lease_is_asked_of_redis(redis_lab, finesse):
+    """A notification session about to reconnect asks first (`AgentLink.may_reconnect`):
+    yes while the lease is ours, or lapsed with nobody claiming it since (it is ours again);
+    no once another process claimed it, and the agent is let go here; yes while Redis does
+    not answer (cut off, a process carries on)."""
+    a = Process(store(redis_lab, owner="node-a:1"), finesse)
+    b = store(redis_lab, owner="node-b:1")
+    await a.state.start()
+    await b.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await a.agents.sign_in("1001", "password", "5001", MOBILE)
+        assert await link.may_reconnect()
+        await raw.delete("mobagent:lease:1001")  # lapsed; nobody claimed it since
+        assert await link.may_reconnect()
+        assert (await raw.get("mobagent:lease:1001")).startswith("node-a:1|")
+        redis_lab.stop()
+        assert await link.may_reconnect()  # Redis away: carry on
+        redis_lab.start()  # empty, as nothing was persisted
+        assert await link.may_reconnect()  # and its lease and session are written again
+        assert await raw.exists("mobagent:session:1001")
+        await raw.delete("mobagent:lease:1001")  # lapsed again (a pause), and B claims it
+        assert await b.claim("1001") is not None
+        assert not await link.may_reconnect()
+        assert not a.agents.held_here(link) and "1001" not in a.agents.links
+    finally:
+        await raw.aclose()
+        await a.agents.close_all()
+        await a.state.close()
+        await b.close()
+
+
 async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab, finesse):
     """The stream of a session that ended stays readable a while: the next session of the
     agent goes on after its last seq, so its frames are written (not taken for old ones)."""

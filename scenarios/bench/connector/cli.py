@@ -13,9 +13,10 @@ from typing import Any
 
 from mobagent import args as cli_args
 from scenarios.bench.connector.chart import chart
+from scenarios.bench.connector.cluster import run_cluster
 from scenarios.bench.connector.run import run
 from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, Settings
-from scenarios.bench.connector.verdict import verdict_lines
+from scenarios.bench.connector.verdict import cluster_verdict_lines, verdict_lines
 from scenarios.bench.procs import report
 from scenarios.bench.roster import MAX_AGENTS
 
@@ -56,7 +57,38 @@ def text(r: dict[str, Any]) -> str:
     if r["sweep"]:
         lines.append(f"sweep: highest rate meeting p99 <= 25 ms, 0 lost: {r['sweep']}")
     lines += verdict_lines(r)
+    if r["cluster"]:
+        lines += cluster_lines(r)
     return "\n".join(lines)
+
+
+def cluster_lines(r: dict[str, Any]) -> list[str]:
+    c = r["cluster"]
+    single, e2e = c["single"], r["e2e_ms"]
+    lines = [
+        f"{c['connectors']} connector processes, state in Redis, behind one address "
+        f"(CPU {r['connector_cpu_percent']}%, waiting for a CPU {r['connector_wait_percent']}%)",
+        f"  e2e p50/p99 ms {e2e['p50']}/{e2e['p99']} beside the single in-memory process's "
+        f"{single['e2e_ms']['p50']}/{single['e2e_ms']['p99']} (CPU "
+        f"{single['connector_cpu_percent']}%, waiting {single['connector_wait_percent']}%): "
+        f"p99 x{c['p99_vs_single']}; lost {r['lost']} (single: {single['lost']})",
+        "  memory per agent: "
+        + "; ".join(
+            f"process {k + 1}: {m['kib_per_agent']} KiB ({m['agents']} agents, {m['rss_mib']} MiB)"
+            for k, m in enumerate(c["memory"])
+        )
+        + f" (single: {single['rss_per_agent_kib']} KiB)",
+    ]
+    t = c["takeover"]
+    if t:
+        lines.append(
+            f"  take-over: process 1 killed holding {t['agents']} agents: first claimed after "
+            f"{t['first_claim_s']} s, {t['up']}/{t['of']} notification sessions up after "
+            f"{t['seconds']} s; forced logouts {t['forced_logouts']} (Finesse's verdict "
+            f"{t['verdict_after_s']:g} s after the kill); the survivors grew "
+            f"{t['survivors_kib_per_agent_taken']} KiB per agent taken"
+        )
+    return lines + cluster_verdict_lines(r)
 
 
 DESCRIPTION = """\
@@ -154,6 +186,29 @@ def parser() -> argparse.ArgumentParser:
         help="calls a second routed to the backgrounded agents in the push phase",
     )
     p.add_argument(
+        "--connectors",
+        metavar="N",
+        type=cli_args.positive_int,
+        default=1,
+        help="connector processes behind one address (more than 1 needs --state redis); "
+        "then one is killed and the take-over of its agents measured",
+    )
+    p.add_argument(
+        "--state",
+        choices=["memory", "redis"],
+        default="memory",
+        help="the connectors' state: in memory, or in a redis-server the run starts (then "
+        "the run measures the single in-memory process first, as the baseline)",
+    )
+    p.add_argument(
+        "--forced-logout",
+        metavar="S",
+        type=cli_args.positive_float,
+        default=60.0,
+        help="the simulated Finesse's forced-logout window after a lost presence (Finesse's "
+        "is 60 s; shorter only for a quick run): the take-over is judged within it",
+    )
+    p.add_argument(
         "--drain",
         metavar="S",
         type=cli_args.non_negative_float,
@@ -209,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("argument --commands: must be below --agents")
     if not args.direct <= args.agents - args.commands:
         p.error("argument --direct: the watchers are app agents: at most --agents minus --commands")
+    if args.connectors > 1 and args.state != "redis":
+        p.error("argument --connectors: several processes share their state: add --state redis")
+    if args.state == "redis":
+        for name in ("sweep", "push_agents", "cprofile", "gc_stats"):
+            if getattr(args, name):
+                p.error(f"argument --{name.replace('_', '-')}: not with --state redis")
     settings = Settings(
         agents=args.agents,
         rate=args.events_per_second,
@@ -226,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         inject=args.inject,
         push_agents=args.push_agents,
         push_rate=args.push_calls_per_second,
+        connectors=args.connectors,
+        state=args.state,
+        forced_logout=args.forced_logout,
     )
 
     def show(result: dict) -> str:
@@ -235,13 +299,27 @@ def main(argv: list[str] | None = None) -> int:
 
     return report(
         "mobagent bench",
-        lambda: run(settings),
+        lambda: run_cluster(settings) if settings.state == "redis" else run(settings),
         show,
-        lambda result: bool(
-            result["failure_count"]
-            or result["lost"]
-            or (result["push"] and (result["push"]["lost"] or result["push"]["relay"]["lost"]))
-        ),
+        failed,
+    )
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """Something lost or failed (not a target missed: the figures say that)."""
+    push, cluster = result["push"], result["cluster"]
+    return bool(
+        result["failure_count"]
+        or result["lost"]
+        or (push and (push["lost"] or push["relay"]["lost"]))
+        or (
+            cluster
+            and (
+                cluster["single"]["lost"]
+                or cluster["single"]["failure_count"]
+                or (cluster["takeover"] and cluster["takeover"]["forced_logouts"])
+            )
+        )
     )
 
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from scenarios.stack.processes import free_port
 
 
 async def measure(
-    conn_pid: int,
+    conn_pids: list[int],
     sim_pid: int,
     sim: dict[str, Any],
     api: str,
@@ -62,7 +62,9 @@ async def measure(
     """The load generator as separate processes: `app_procs` processes holding the N app
     WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
     the PUTs. All stamp time.monotonic() (CLOCK_MONOTONIC, one clock for every process on
-    the machine); this process only merges their timestamps and counts."""
+    the machine); this process only merges their timestamps and counts. `conn_pids`: the
+    connector's processes (several behind `api` with shared state), their memory and CPU
+    summed (and each one's memory apart, `rss_kib_each`)."""
     n = settings.agents  # app agents; the direct watchers are more sessions of some
     agents = [LoadAgent(i, "command" if i <= settings.commands else "app") for i in range(1, n + 1)]
     by_id = {agent.id: agent for agent in agents}
@@ -79,7 +81,7 @@ async def measure(
         for agent in chosen
     ]
     everyone = agents + watchers
-    rss_before, _ = await settled_rss(conn_pid)
+    each_before = [(await settled_rss(pid))[0] for pid in conn_pids]
     shards = [agents[k :: settings.app_procs] for k in range(settings.app_procs)]
     groups = [(f"apps{k}", shard) for k, shard in enumerate(shards) if shard]
 
@@ -100,9 +102,12 @@ async def measure(
 
     def cpu() -> dict[str, float]:
         out = {worker.name: worker.cpu_seconds() for worker in children}
-        out["connector_user"], out["connector_system"] = proc_cpu_times(conn_pid)
+        # Summed over the connector's processes (one, or several sharing their state).
+        times = [proc_cpu_times(pid) for pid in conn_pids]
+        out["connector_user"] = sum(user for user, _ in times)
+        out["connector_system"] = sum(system for _, system in times)
         out["connector"] = out["connector_user"] + out["connector_system"]
-        out["connector_wait"] = proc_wait_seconds(conn_pid)
+        out["connector_wait"] = sum(map(proc_wait_seconds, conn_pids))
         out["simulator"] = proc_cpu_seconds(sim_pid)
         out["simulator_wait"] = proc_wait_seconds(sim_pid)
         return out
@@ -147,9 +152,9 @@ async def measure(
         if login_failures:
             raise BenchError(f"{len(login_failures)} logins failed: {login_failures[:3]}")
         await driver.call({"cmd": "tokens", "tokens": tokens})
-        rss_after, _ = await settled_rss(conn_pid)
+        each_after = [(await settled_rss(pid))[0] for pid in conn_pids]
         log(
-            f"  in after {login_seconds:.2f}s; RSS {rss_before} -> {rss_after} KiB; "
+            f"  in after {login_seconds:.2f}s; RSS {each_before} -> {each_after} KiB; "
             f"CPU % while signing in {login_cpu}; connector {login_cpu_ms} ms per sign-in"
         )
 
@@ -252,7 +257,7 @@ async def measure(
                 f"  sent in {burst['sent_in_seconds']}s, lost {burst['lost']}, "
                 f"e2e {burst['e2e_ms']}, CPU while sending {burst['cpu_percent_while_sending']}"
             )
-        rss_end = proc_rss_kib(conn_pid)
+        each_end = [proc_rss_kib(pid) for pid in conn_pids]
     finally:
         await asyncio.gather(*(worker.close() for worker in children), return_exceptions=True)
         failures = [f for worker in children for f in worker.failures]
@@ -260,7 +265,12 @@ async def measure(
         "login_seconds": round(login_seconds, 2),
         "login_cpu_percent": login_cpu,
         "connector_cpu_ms_per_login": login_cpu_ms,
-        "rss_kib": {"before": rss_before, "after_login": rss_after, "end": rss_end},
+        "rss_kib": {
+            "before": sum(each_before),
+            "after_login": sum(each_after),
+            "end": sum(each_end),
+        },
+        "rss_kib_each": {"before": each_before, "after_login": each_after, "end": each_end},
         "steps": steps,
         "push_step": push_step,
         "burst": burst,
@@ -328,45 +338,64 @@ async def with_push_load(
     return step
 
 
+@contextlib.contextmanager
+def simulator(
+    settings: Settings, tmp: str, cpus: set[int] | None
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """`mobagent sim` on a generated roster of the run's agents, until the block ends."""
+    roster = Path(tmp) / ROSTER_NAME
+    roster.write_text(roster_toml(settings.agents, settings.push_agents, settings.forced_logout))
+    sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
+    sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
+    with running(sim_cmd, name="simulator", cpus=cpus, start_timeout=60) as (proc, info):
+        yield proc, info
+
+
+def finesse_of(sim_info: dict[str, Any]) -> str:
+    return sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
+
+
 def run(settings: Settings) -> dict[str, Any]:
     _allowed, cores = pinning()
     sim_cpus = {cores[0]} if cores else None
     conn_cpus = {cores[1]} if cores else None
     push_port = free_port(HOST) if settings.push_agents else 0
-    with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
-        roster = Path(tmp) / ROSTER_NAME
-        roster.write_text(roster_toml(settings.agents, settings.push_agents))
-        sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST, "--rest-port", "0"]
-        sim_cmd += ["--xmpp-port", "0", "--json", "--config", str(roster)]
-        with running(sim_cmd, name="simulator", cpus=sim_cpus, start_timeout=60) as (
-            sim_proc,
-            sim_info,
+    with (
+        tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp,
+        simulator(settings, tmp, sim_cpus) as (sim_proc, sim_info),
+    ):
+        finesse = finesse_of(sim_info)
+        head = [sys.executable, "-m", "mobagent", "connector"]
+        if settings.cprofile:
+            head = [sys.executable, "-m", "scenarios.bench.connector.profiled"]
+            head += [os.path.abspath(settings.cprofile)]
+        if settings.gc_stats:
+            head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
+            head += [os.path.abspath(settings.gc_stats)]
+        conn_cmd = connector_command(
+            finesse,
+            head=head,
+            host=HOST,
+            state_dir=str(Path(tmp) / "state"),
+            push_allow=f"http://{HOST}:{push_port}" if push_port else "",
+        )
+        with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
+            conn,
+            conn_info,
         ):
-            finesse = sim_info["sides"]["A"]["rest"].removesuffix("/finesse/api")
-            head = [sys.executable, "-m", "mobagent", "connector"]
-            if settings.cprofile:
-                head = [sys.executable, "-m", "scenarios.bench.connector.profiled"]
-                head += [os.path.abspath(settings.cprofile)]
-            if settings.gc_stats:
-                head = [sys.executable, "-m", "scenarios.bench.gc_connector"]
-                head += [os.path.abspath(settings.gc_stats)]
-            conn_cmd = connector_command(
-                finesse,
-                head=head,
-                host=HOST,
-                state_dir=str(Path(tmp) / "state"),
-                push_allow=f"http://{HOST}:{push_port}" if push_port else "",
+            measured = asyncio.run(
+                measure([conn.pid], sim_proc.pid, sim_info, conn_info["api"], settings, push_port)
             )
-            with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
-                conn,
-                conn_info,
-            ):
-                measured = asyncio.run(
-                    measure(conn.pid, sim_proc.pid, sim_info, conn_info["api"], settings, push_port)
-                )
-                conn.send_signal(signal.SIGINT)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    conn.wait(STOP_TIMEOUT)
+            conn.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                conn.wait(STOP_TIMEOUT)
+    return result_of(settings, measured, cores)
+
+
+def result_of(
+    settings: Settings, measured: dict[str, Any], cores: tuple[int, int] | None
+) -> dict[str, Any]:
+    """The report of a run from what `measure` measured."""
     main_step = (
         measured["steps"][-1] if not settings.sweep else _at_rate(measured["steps"], settings.rate)
     )
@@ -387,6 +416,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "connector_wait_percent": main_step["connector_wait_percent"],
         "connector_cpu_us_per_event": main_step["connector_cpu_us_per_event"],
         "connector_cpu_us_per_event_split": main_step["connector_cpu_us_per_event_split"],
         "generator_cpu_percent": main_step["generator_cpu_percent"],
@@ -414,6 +444,7 @@ def run(settings: Settings) -> dict[str, Any]:
             if settings.sweep
             else None
         ),
+        "cluster": None,
         "failures": measured["failures"],
         "failure_count": measured["failure_count"],
         "targets": TARGETS,

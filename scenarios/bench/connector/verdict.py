@@ -117,12 +117,67 @@ def verdict_lines(r: dict[str, Any]) -> list[str]:
         f"{r['events_per_second']:,g}/s):"
     ]
     for name, label in LABELS.items():
-        met = r["meets"][name]
-        if not r["judged"][name]:
-            shown = f"n/a ({target_for(name)})"
-        elif met is None:
-            shown = "n/a (not measured in this run)"
-        else:
-            shown = "PASS" if met else "FAIL"
+        shown = _shown(r["meets"][name], r["judged"][name], target_for(name))
         lines.append(f"  {label:<26} {shown}")
+    return lines
+
+
+def _shown(met: bool | None, judged: bool, set_for: str) -> str:
+    """PASS or FAIL on a run of the size the target was set for, else n/a and why."""
+    if not judged:
+        return f"n/a ({set_for})"
+    if met is None:
+        return "n/a (not measured in this run)"
+    return "PASS" if met else "FAIL"
+
+
+# -- several connector processes (`--connectors N --state redis`) ---------------------------
+
+CLUSTER_TARGETS = {
+    "p99_ms": 25.0,
+    "p99_vs_single": 1.5,  # x the single in-memory process's p99, in the same run
+    "takeover_s": 15.0,  # for the agents of a killed process: 2,000 in the run set for
+    "forced_logouts": 0,
+    "lost": 0,
+}
+CLUSTER_RUN = {"agents": 4000, "events_per_second": 2000, "connectors": 2}
+CLUSTER_LABELS = {
+    "p99_le_25ms": "p99 <= 25 ms",
+    "p99_within_1_5x_single": "p99 <= 1.5x the single process's",
+    "no_loss": "0 lost",
+    "takeover_le_15s": "take-over <= 15 s",
+    "no_forced_logout": "0 forced logouts",
+}
+
+
+def cluster_verdicts(r: dict[str, Any]) -> dict[str, bool | None]:
+    """The cluster's targets against the run's figures (None: not measured, e.g. a run of
+    one process has no take-over)."""
+    c = r["cluster"]
+    p99, ratio, taken = r["e2e_ms"]["p99"], c["p99_vs_single"], c["takeover"]
+    return {
+        "p99_le_25ms": p99 is not None and p99 <= CLUSTER_TARGETS["p99_ms"],
+        "p99_within_1_5x_single": None
+        if ratio is None
+        else ratio <= CLUSTER_TARGETS["p99_vs_single"],
+        "no_loss": r["lost"] == 0,
+        "takeover_le_15s": None
+        if taken is None
+        else taken["up"] >= taken["agents"] and taken["seconds"] <= CLUSTER_TARGETS["takeover_s"],
+        "no_forced_logout": None if taken is None else taken["forced_logouts"] == 0,
+    }
+
+
+def cluster_verdict_lines(r: dict[str, Any]) -> list[str]:
+    c = r["cluster"]
+    judged = all(r.get(key, c.get(key)) == value for key, value in CLUSTER_RUN.items())
+    lines = [
+        f"cluster targets (set for {CLUSTER_RUN['agents']:,} agents at "
+        f"{CLUSTER_RUN['events_per_second']:,} events/s on {CLUSTER_RUN['connectors']} "
+        f"processes; this run: {r['agents']:,} agents at {r['events_per_second']:,g}/s on "
+        f"{c['connectors']}):"
+    ]
+    for name, label in CLUSTER_LABELS.items():
+        shown = _shown(c["meets"][name], judged, "not the size the target was set for")
+        lines.append(f"  {label:<34} {shown}")
     return lines
