@@ -99,9 +99,6 @@ _PING = f"{{{NS_PING}}}ping"
 
 _STREAM_END = "</stream:stream>"
 _STARTTLS_REQUEST = f"<starttls xmlns='{_NS_TLS}'/>"
-_NOT_WELL_FORMED = (
-    f"<stream:error><not-well-formed xmlns='{_NS_STREAM_ERRORS}'/></stream:error>{_STREAM_END}"
-)
 _iq_ids = itertools.count(1)
 
 
@@ -164,6 +161,7 @@ class XmppStream(asyncio.Protocol):
         "_answers",
         "_depth",
         "_domain",
+        "_ended",
         "_failure",
         "_parser",
         "_password",
@@ -213,6 +211,7 @@ class XmppStream(asyncio.Protocol):
         self._answers: dict[str, tuple[asyncio.Future[ET.Element], str | None]] = {}
         self._failure: XmppError | None = None  # why open() must fail (the first cause)
         self._reason = ""  # why we dropped the connection ourselves
+        self._ended = False  # our </stream:stream> is written
 
     def __repr__(self) -> str:
         return f"<XmppStream {self.jid or self._user + '@' + self._domain}>"
@@ -308,17 +307,17 @@ class XmppStream(asyncio.Protocol):
                 transport, self, self.ssl_context, server_hostname=self._domain
             )
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            # asyncio reports no connection_lost for a handshake that failed: do it here.
-            self._lost(f"TLS handshake failed: {short(exc)}")
-            raise XmppTlsError(f"TLS with {where} failed: {short(exc)}") from None
+            error: XmppError = XmppTlsError(f"TLS with {where} failed: {short(exc)}")
         except (OSError, RuntimeError) as exc:
-            self._lost(f"TLS handshake failed: {short(exc)}")
-            self._check()
-            raise XmppConnectError(f"TLS with {where} failed: {short(exc)}") from None
-        self._check()
-        if upgraded is None:
-            raise XmppConnectError(f"TLS with {where} failed: connection closed")
-        self.transport = upgraded
+            error = XmppConnectError(f"TLS with {where} failed: {short(exc)}")
+        else:
+            if upgraded is not None and not self.closed.done() and self._failure is None:
+                self.transport = upgraded
+                return
+            error = XmppConnectError(f"TLS with {where} failed: connection closed")
+        # asyncio reports no connection_lost for a handshake that did not complete.
+        self._lost(f"TLS handshake failed: {error}")
+        raise self._failure or error
 
     def _restart(self) -> None:
         """Open a new stream (at the start, after TLS, after SASL): a new parser for the new
@@ -414,13 +413,19 @@ class XmppStream(asyncio.Protocol):
         """End our stream (`</stream:stream>`), wait up to `timeout` seconds for the server
         to end its own and close, then drop the connection whatever happened."""
         if not self.closed.done():
-            self.send(_STREAM_END)
+            self._end_stream()
             try:
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(self.closed)
             except TimeoutError:
                 pass
         self.abort("closed by us")
+
+    def _end_stream(self) -> None:
+        """Our `</stream:stream>`, written once: after it the stream is over for us."""
+        if not self._ended:
+            self._ended = True
+            self.send(_STREAM_END)
 
     def abort(self, reason: str = "aborted") -> None:
         """Drop the connection now, unsent data included; `on_close(reason)` follows."""
@@ -591,7 +596,7 @@ class XmppStream(asyncio.Protocol):
         self._reason = self._reason or reason
         if error:
             self.send(f"<stream:error><{error} xmlns='{_NS_STREAM_ERRORS}'/></stream:error>")
-        self.send(_STREAM_END)
+        self._end_stream()
         self._parser = None
         transport = self.transport
         if transport is not None:

@@ -119,6 +119,19 @@ async def test_the_end_of_the_stream_ends_ours_and_closes_the_connection():
     assert probe.closed == ["end of stream"] and probe.stream.closed.done()
 
 
+async def test_close_ends_our_stream_once_and_waits_for_the_servers_end():
+    probe = Probe()
+    probe.feed(STREAM_HEADER)
+    closing = asyncio.ensure_future(probe.stream.close(5.0))
+    await asyncio.sleep(0)  # close() writes our end tag and waits
+    assert probe.wire.text().endswith("</stream:stream>") and not closing.done()
+    probe.feed(b"</stream:stream>")  # the server ends its stream, then the connection
+    probe.stream.connection_lost(None)
+    await asyncio.wait_for(closing, 1.0)
+    assert probe.wire.text().count("</stream:stream>") == 1
+    assert probe.closed == ["end of stream"]
+
+
 async def test_a_stream_restart_opens_a_new_document_and_counts_depth_again():
     # SASL success: open() takes <success/> as the next element, then restarts the stream.
     probe = Probe()
