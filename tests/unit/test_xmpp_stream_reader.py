@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import re
 import ssl
@@ -180,6 +181,35 @@ async def test_an_iq_answer_is_taken_only_from_whom_was_asked():
     with pytest.raises(StanzaError) as refused:
         await asyncio.wait_for(request, 1.0)
     assert refused.value.condition == "forbidden"
+
+
+async def test_answered_requests_leave_no_garbage_cycles():
+    """The keepalive's path (docs: connector/gc_policy.py): a request and its answer."""
+    probe = Probe()
+    probe.feed(STREAM_HEADER)
+    loop = asyncio.get_running_loop()
+
+    def answer() -> None:
+        ident = re.findall(r"<iq type='get' id='(\w+)'", probe.wire.text())[-1]
+        probe.feed(f"<iq type='result' id='{ident}' from='{DOMAIN}'/>".encode())
+
+    async def ping() -> None:
+        loop.call_soon(answer)  # runs once the request is written and waits
+        reply = await probe.stream.request("get", DOMAIN, "<ping xmlns='urn:xmpp:ping'/>", 5.0)
+        assert reply.get("type") == "result"
+
+    for _ in range(5):  # warm-up
+        await ping()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):
+            await ping()
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0, f"{found} objects in garbage cycles after 200 requests"
+    assert probe.stream._answers == {}
 
 
 async def test_a_request_fails_when_the_connection_is_lost():
