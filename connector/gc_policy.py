@@ -18,8 +18,9 @@ The policy, driven by `changed()` at each sign-in and sign-out:
 * While settled, every `freeze_interval` seconds another `gc.freeze()`, so a young
   collection only ever walks the objects of the last interval. Frozen objects are still
   freed by reference counting when they die; what freezing defers is the reclaiming of
-  garbage *cycles*, and the connector's steady state makes none (the hot path builds no
-  slixmpp stanza, the keepalive writes its pings as text: the bench's GC log shows 0
+  garbage *cycles*, and the connector's steady state makes none (the hot path hands parsed
+  elements straight to the session, the keepalive's pings are plain strings and a future:
+  the bench's GC log shows 0
   collected, and tests/unit/test_steady_state_garbage.py checks it). Sign-ins and sign-outs do make
   cycles, which is why the periodic freezing stops at each of them until things settle.
 * Every `full_interval` seconds (0: never) one full collection over everything,

@@ -2,9 +2,8 @@
 
 One `ssl.SSLContext` per configuration for the whole process, never one per agent:
 a context loads the CA store when it is created, which costs memory and CPU each time
-(figures in docs/benchmarks.md, "Measurements behind the design"). slixmpp builds such a
-context for every client object unless it is handed one, so every notification session
-takes it from here.
+(figures in docs/benchmarks.md, "Measurements behind the design"). Every notification
+session's XMPP stream (direct TLS and STARTTLS) and the REST client take it from here.
 
 Finesse serves HTTPS and XMPP over TLS with TLS 1.2 as the minimum (docs/finesse.md, REST basics),
 and its certificate is issued to the host's FQDN, so verification, including the host name, is

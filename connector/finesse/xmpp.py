@@ -12,71 +12,57 @@ What Finesse asks of a client (docs/finesse.md), and how this module does it:
   from the pubsub service's JID (the server stamps `from` on whatever a user sends, and a
   stock Openfire routes messages between users: another agent could otherwise forge this
   agent's events). Others are dropped, counted (`dropped`, `on_dropped`) and logged once per
-  sender. They are taken off the stream as parsed elements, before slixmpp builds a stanza
-  object for them and matches its handlers (the hot path: see `_Client`), and each
-  `<notification>` is parsed by `codec.parse_update`. A bad one is logged and skipped; it
-  never ends the session.
+  sender. The stream hands each parsed `<message>` straight to `_take` (the hot path), and
+  each `<notification>` is parsed by `codec.parse_update`. A bad one is logged and skipped;
+  it never ends the session.
 * Explicit subscriptions use the full JID (5.3) and are remembered: they are restored
   after a reconnect and removed by `stop()`, since leftovers persist on the node. The
-  subscribe and unsubscribe requests are built here as plain XEP-0060 iq stanzas.
-* XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds
-  (written as text; the answer is matched by id off the stream), and a ping that times out
-  counts as a lost connection. The server's own pings are answered on the same path as
-  notifications.
+  subscribe and unsubscribe requests are plain XEP-0060 iq stanzas.
+* XEP-0199 keepalive: a task per connection pings the server every `keepalive` seconds,
+  and a ping that times out counts as a lost connection. The server's own pings are
+  answered by the stream.
 * Any loss is followed by reconnection with exponential backoff and full jitter, capped far
   below the 60 s after which Finesse logs an agent without presence out (7.4). After it,
   presence and subscriptions are restored and `on_connection(True)` tells the caller to
-  re-GET the User and Dialogs: Finesse has no stream resumption.
+  re-GET the User and Dialogs: Finesse has no stream resumption. A stream error ends the
+  connection the same way; a `see-other-host` redirect is not followed (the session
+  reconnects where it decides: `move_to`).
 * The presence of `finesse@<domain>` (5.6, 7.2), from that user only, is reported to the
   caller.
 
-Each session has its own slixmpp client (a fresh one per connection attempt, so no state or
-late event of an old connection leaks into a new one); only the SSL context is shared. No
-slixmpp plugin beyond ClientXMPP's built-in stream features is registered: xep_0060 and
-xep_0199 (with xep_0030 and the others they pull in) cost memory per client (see
-docs/benchmarks.md) and add handlers that every stanza is matched against, for two requests
-and a ping this module sends itself. The password is kept in memory for reconnects and
-never logged: importing this module also installs a filter on slixmpp's stream logger that
-blanks the SASL payload out of its DEBUG dump of sent data.
-
-slixmpp 1.17 specifics relied on (pinned in pyproject): `XMLStream._spawn_event(xml)`,
-which `data_received` calls with each top-level element (overridden by `_Client`); the
-events `session_start`, `failed_auth`, `no_auth`, `connection_failed`, `ssl_invalid_chain`
-and `disconnected`; core `Iq` stanzas for subscriptions (`make_iq_set` with an ElementTree
-payload appended, and `Iq.send(timeout=...)` returning a future that fails with `IqError` or
-`IqTimeout`); `send_raw()` for pings and their answers (raising `NotConnectedError` once the
-transport is gone);
-`ClientXMPP.reconnect()`, which slixmpp calls by itself on a see-other-host stream error
-(overridden here so that this module alone decides when and where to reconnect; the
-keepalive's timeout goes through it too); `cancel_connection_attempt()` to stop slixmpp's
-own retry loop; and the private `_run_out_filters` task, cancelled when a client object is
-discarded (slixmpp starts it in `connect()` and only cancels it in `__del__`).
+The XMPP itself (connect, TLS, SASL PLAIN, bind, iq requests, the stream reader) is
+`connector.finesse.xmpp_stream.XmppStream`, a small client of our own that does what this
+session needs and nothing more; each connection attempt gets a new one, and only the SSL
+context is shared. The password is kept in memory for reconnects and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
-import re
 import ssl
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
 from xml.sax.saxutils import quoteattr
 
-from slixmpp import ClientXMPP
-from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream.xmlstream import NotConnectedError
-
 from connector.finesse import codec
-from connector.finesse.errors import FinesseError
 from connector.finesse.models import Update
 from connector.finesse.safexml import FinesseXmlError
+from connector.finesse.xmpp_stream import (
+    NS_PING,
+    StanzaError,
+    TlsMode,
+    XmppAuthError,
+    XmppConnectError,
+    XmppError,
+    XmppStream,
+    XmppTlsError,
+    short,
+)
 
 __all__ = [
     "DESKTOP_RESOURCE",
@@ -104,22 +90,16 @@ MAX_RECONNECT_DELAY = 30.0
 # service, this long before the session gives up (Finesse has logged the agent out long before).
 AUTH_RETRY_FOR = 360.0
 GIVE_UP_AFTER = 600.0
-_MAX_LOGGED_CHARS = 200
 # Senders of dropped notifications are logged once each, for this many senders per process:
 # a flood from many accounts cannot flood the log or grow the set.
 _MAX_LOGGED_SENDERS = 100
 _FINESSE_USER = "finesse"
-_UNUSED_FEATURES = frozenset({"feature_rosterver", "feature_preapproval", "feature_limits"})
 
 _NS_CLIENT = "jabber:client"
 _MESSAGE = f"{{{_NS_CLIENT}}}message"
 _PRESENCE = f"{{{_NS_CLIENT}}}presence"
-_IQ = f"{{{_NS_CLIENT}}}iq"
-_NS_PING = "urn:xmpp:ping"
-_PING = f"{{{_NS_PING}}}ping"
-_PING_ELEMENT = f"<ping xmlns='{_NS_PING}'/>"
-_FEATURES = "{http://etherx.jabber.org/streams}features"
-_STARTTLS = "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
+_PING_PAYLOAD = f"<ping xmlns='{NS_PING}'/>"
+_PRESENCE_AVAILABLE = "<presence><priority>0</priority></presence>"  # priority 0 (5.2)
 _NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 _EVENT = f"{{{_NS_EVENT}}}event"
 _ITEMS = f"{{{_NS_EVENT}}}items"
@@ -128,48 +108,7 @@ _NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 _PUBSUB = f"{{{_NS_PUBSUB}}}pubsub"
 _NOTIFICATION = f"{{{_NS_PUBSUB}}}notification"
 
-T = TypeVar("T")
-_ping_ids = itertools.count(1)
 _logged_senders: set[str] = set()  # bare JIDs whose dropped notifications were logged
-
-
-class _RedactSasl(logging.Filter):
-    """slixmpp logs every byte it sends at DEBUG, the SASL PLAIN payload included, and that
-    payload is the password in base64. Blank it out of those log records."""
-
-    _PAYLOAD = re.compile(r"(<(?:auth|response)\b[^>]*xmpp-sasl[^>]*>)[^<]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 1:
-            data = args[0]
-            if isinstance(data, bytes):
-                data = data.decode("utf-8", "replace")
-            if isinstance(data, str) and "xmpp-sasl" in data:
-                record.args = (self._PAYLOAD.sub(r"\1[redacted]", data),)
-        return True
-
-
-logging.getLogger("slixmpp.xmlstream.xmlstream").addFilter(_RedactSasl())
-
-
-# --- errors ------------------------------------------------------------------------------
-
-
-class XmppError(FinesseError):
-    """Base of the notification session's errors."""
-
-
-class XmppConnectError(XmppError):
-    """No session: refused, timed out, or closed before the session started."""
-
-
-class XmppTlsError(XmppConnectError):
-    """TLS could not be set up: certificate not trusted, or STARTTLS not offered."""
-
-
-class XmppAuthError(XmppError):
-    """The server refused the credentials (SASL). Retrying would not help."""
 
 
 class XmppSubscriptionError(XmppError):
@@ -182,12 +121,6 @@ class XmppSubscriptionError(XmppError):
 
 
 # --- configuration -----------------------------------------------------------------------
-
-
-class TlsMode(StrEnum):
-    PLAIN = "plain"
-    STARTTLS = "starttls"
-    DIRECT = "direct"
 
 
 @dataclass(frozen=True)
@@ -230,161 +163,39 @@ def backoff_delay(
     return rand(low, max(low, ceiling))
 
 
-# --- slixmpp glue ------------------------------------------------------------------------
-
-
-class _Client(ClientXMPP):
-    """ClientXMPP with two changes.
-
-    Its own reconnects are cut short: slixmpp calls `reconnect()` by itself (on a
-    see-other-host stream error) and would then connect again, elsewhere. Here that only
-    drops the connection; the session sees the `disconnected` event and reconnects with its
-    own backoff, to the endpoint it chooses. The keepalive uses it as well.
-
-    Each top-level element the stream parser completes is first offered to `take` (set by
-    the session); what it consumes (notifications, pings, the finesse user's presence)
-    never becomes a slixmpp stanza object. Building one (an object per child with a
-    plugin table, cycles through the stream) and matching it against every handler cost
-    more than parsing the Finesse payload, and the cyclic garbage it left kept the
-    collector busy (mobagent bench, 2,000 events/s).
-    """
-
-    take: Callable[[ET.Element], bool] | None = None
-
-    def register_plugin(self, plugin: str, pconfig: dict | None = None, module: Any = None) -> None:
-        # Stream features a notification session has no use for (roster versioning and
-        # pre-approval: no roster is kept; XEP-0478 limits) are not set up: each would be
-        # plugin objects and handlers per session, built at every sign-in.
-        if plugin not in _UNUSED_FEATURES:
-            super().register_plugin(plugin, pconfig, module)
-
-    def data_received(self, data: bytes | str) -> None:  # type: ignore[override]
-        """slixmpp's `XMLStream.data_received`, the same steps in a lean loop.
-
-        The stream parser reports a start and an end for every element, some sixty for a
-        User notification; slixmpp's loop spent more on those than expat on the parse
-        (scenarios/bench/hot_path.py). Same behaviour: the root's start opens the stream,
-        its end closes it, each element closed at depth 1 is a stanza, the root is kept
-        empty, and a parse error answers `not-well-formed` and disconnects.
-        """
-        parser = self.parser
-        if parser is None:
-            super().data_received(data)  # logs and drops it, as slixmpp does
-            return
-        parser.feed(data)
-        depth = self.xml_depth
-        try:
-            for event, xml in parser.read_events():
-                if event == "start":
-                    if depth == 0:
-                        self.xml_root = xml
-                        self.start_stream_handler(xml)
-                    depth += 1
-                    continue
-                depth -= 1
-                if depth == 1:
-                    self.xml_depth = depth
-                    self._spawn_event(xml)
-                    root = self.xml_root
-                    if root is not None:
-                        root.clear()
-                    depth = self.xml_depth  # a handler may have restarted the stream
-                elif depth == 0:
-                    self.xml_depth = 0
-                    self.disconnect_reason = "End of stream"
-                    self.abort()
-                    return
-        except ET.ParseError:
-            self.xml_depth = depth
-            self._not_well_formed(data)
-            return
-        self.xml_depth = depth
-
-    def _not_well_formed(self, data: bytes | str) -> None:
-        log.error("%s: stream not well-formed; disconnecting", self.boundjid.bare)
-        from slixmpp.stanza.stream_error import StreamError  # slixmpp's import cycle
-
-        error = StreamError()
-        error["condition"] = "not-well-formed"
-        self.send(error)
-        self.disconnect()
-
-    def _spawn_event(self, xml: ET.Element) -> None:
-        take = self.take
-        if take is not None and take(xml):
-            # The stream's parser (its C TreeBuilder) keeps the last element closed at each
-            # depth until another replaces it, and each of those holds its subtree: emptied
-            # now, a notification's dozens of elements are freed at once instead of living
-            # on per session until that session's next stanza.
-            for element in list(xml.iter()):
-                element.clear()
-            return
-        super()._spawn_event(xml)
-
-    def reconnect(self, wait: float = 2.0, reason: str = "Reconnecting") -> None:
-        log.info("%s: dropping the connection: %s", self.boundjid.bare, reason)
-        self.disconnect_reason = reason
-        self.abort()
+# --- one connection ---------------------------------------------------------------------
 
 
 class _Connection:
-    """One connection attempt and, if it succeeds, the connection: a client object is used
-    for exactly one, so events of an old connection can never be mistaken for a new one's.
-    """
+    """One connection attempt and, if it succeeds, the connection: its stream (a new one for
+    every attempt, so nothing of an old connection can be mistaken for a new one's), where
+    it goes, and the keepalive task that runs while it is up."""
 
-    __slots__ = ("closed", "endpoint", "keepalive", "pings", "pubsub_jid", "started", "xmpp")
+    __slots__ = ("endpoint", "keepalive", "pubsub_jid", "stream")
 
-    def __init__(self, xmpp: _Client, endpoint: XmppEndpoint) -> None:
-        loop = asyncio.get_running_loop()
-        self.xmpp = xmpp
+    def __init__(self, stream: XmppStream, endpoint: XmppEndpoint) -> None:
+        self.stream = stream
         self.endpoint = endpoint
         self.pubsub_jid = endpoint.pubsub_jid  # computed once: compared with every message
-        self.started: asyncio.Future[None] = loop.create_future()  # session_start or why not
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.keepalive: asyncio.Task[None] | None = None  # from session_start on
-        self.pings: dict[str, asyncio.Future[None]] = {}  # keepalive pings by id
+        self.keepalive: asyncio.Task[None] | None = None  # from the session's start on
 
     def fail(self, exc: XmppError) -> None:
-        """Settle the attempt with `exc` unless it is already settled (first cause wins)."""
-        if not self.started.done():
-            self.started.set_exception(exc)
-            # Retrieved here so that an attempt nobody awaits any more logs nothing.
-            self.started.exception()
-
-    def encrypted(self) -> bool:
-        transport = self.xmpp.transport
-        return transport is not None and transport.get_extra_info("ssl_object") is not None
+        """Settle the attempt with `exc` unless it is already settled (first cause wins),
+        and drop the connection."""
+        self.stream.fail(exc)
 
 
 def _retire(conn: _Connection) -> None:
-    """Drop a connection for good: no slixmpp retry, no socket, no background task, and
-    nobody left waiting on it."""
+    """Drop a connection for good: no socket, no background task, nobody left waiting on
+    it."""
     conn.fail(XmppConnectError("connection dropped"))
-    if not conn.closed.done():
-        conn.closed.set_result(None)
     _stop_keepalive(conn)
-    xmpp = conn.xmpp
-    xmpp.cancel_connection_attempt()
-    if xmpp.transport is not None:
-        xmpp.abort()
-    # slixmpp 1.17 starts this send-queue task in connect() and cancels it only in
-    # __del__, which never runs while the task keeps the client alive.
-    send_loop = getattr(xmpp, "_run_out_filters", None)
-    if send_loop is not None:
-        send_loop.cancel()
 
 
 def _stop_keepalive(conn: _Connection) -> None:
     task, conn.keepalive = conn.keepalive, None
     if task is not None and task is not asyncio.current_task():
         task.cancel()
-
-
-def _short(text: object) -> str:
-    text = " ".join(str(text).split())
-    if len(text) <= _MAX_LOGGED_CHARS:
-        return text
-    return text[: _MAX_LOGGED_CHARS - 3] + "..."
 
 
 def _is_user(jid: str | None, local: str, domain: str) -> bool:
@@ -395,13 +206,6 @@ def _is_user(jid: str | None, local: str, domain: str) -> bool:
         return False
     user, at, rest = jid.partition("@")
     return bool(at) and user == local and rest.partition("/")[0].lower() == domain.lower()
-
-
-def _iq_condition(exc: IqError) -> str:
-    try:
-        return str(exc.iq["error"]["condition"])
-    except Exception:
-        return ""
 
 
 # --- the session -------------------------------------------------------------------------
@@ -513,8 +317,8 @@ class NotificationSession:
     @property
     def jid(self) -> str:
         """The full JID of the current connection (as bound by the server when it is up)."""
-        if self._conn is not None and self._conn.xmpp.bound:
-            return str(self._conn.xmpp.boundjid.full)
+        if self._conn is not None and self._conn.stream.jid:
+            return self._conn.stream.jid
         return f"{self.agent_id}@{self._endpoint.domain}/{self._resource}"
 
     @property
@@ -528,9 +332,9 @@ class NotificationSession:
         return self._finesse_seen
 
     @property
-    def xmpp(self) -> ClientXMPP | None:
-        """The slixmpp client of the current connection (diagnostics and tests)."""
-        return self._conn.xmpp if self._conn is not None else None
+    def xmpp(self) -> XmppStream | None:
+        """The XMPP stream of the current connection (diagnostics and tests)."""
+        return self._conn.stream if self._conn is not None else None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -572,7 +376,7 @@ class NotificationSession:
                 await supervisor
         conn, self._conn = self._conn, None
         try:
-            if conn is not None and was_up and not conn.closed.done():
+            if conn is not None and was_up and not conn.stream.closed.done():
                 await self._close_gracefully(conn)
             elif self._subscriptions:
                 log.warning(
@@ -586,7 +390,7 @@ class NotificationSession:
             self._subscriptions.clear()
 
     async def _close_gracefully(self, conn: _Connection) -> None:
-        xmpp = conn.xmpp
+        stream = conn.stream
         timeout = self._connect_timeout
         nodes = list(self._subscriptions)
         if nodes:
@@ -596,10 +400,8 @@ class NotificationSession:
             for node, result in zip(nodes, results, strict=True):
                 if isinstance(result, Exception):
                     log.warning("%s: could not unsubscribe %s: %s", self.jid, node, result)
-        xmpp.send_presence(ptype="unavailable")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await xmpp.disconnect(wait=min(timeout, 2.0))
+        stream.send("<presence type='unavailable'/>")
+        await stream.close(min(timeout, 2.0))
         log.info("%s: notification session stopped", self.jid)
 
     def move_to(self, endpoint: XmppEndpoint) -> None:
@@ -615,11 +417,11 @@ class NotificationSession:
         if self._state is SessionState.UP:
             self._skip_backoff = True
             if conn is not None:
-                conn.xmpp.abort()  # -> disconnected -> _lost() -> reconnect to `endpoint`
+                conn.stream.abort(f"moving to {self._where()}")  # -> _lost() -> reconnect
         elif self._state in (SessionState.RECONNECTING, SessionState.CONNECTING):
             self._skip_backoff = True
             self._wake.set()
-            if conn is not None and not conn.started.done():
+            if conn is not None and not conn.stream.ready:
                 conn.fail(XmppConnectError(f"moved to {self._where()}"))
 
     # --- subscriptions ---------------------------------------------------------------------
@@ -656,42 +458,39 @@ class NotificationSession:
         if self._state is SessionState.UP and conn is not None:
             await self._unsubscribe_iq(conn, node)
 
-    def _pubsub_request(self, conn: _Connection, op: str, node: str) -> Awaitable[Any]:
+    async def _pubsub_request(self, conn: _Connection, op: str, node: str) -> None:
         """Send `<iq type='set' to='<pubsub service>'><pubsub xmlns=...><{op} node=...
         jid='<our full JID>'/></pubsub></iq>` (XEP-0060 6.1 and 6.2; docs/finesse.md,
-        Subscriptions);
-        the future of its answer."""
-        xmpp = conn.xmpp
-        pubsub = ET.Element(_PUBSUB)
-        ET.SubElement(pubsub, f"{{{_NS_PUBSUB}}}{op}", node=node, jid=xmpp.boundjid.full)
-        iq = xmpp.make_iq_set(pubsub, ito=conn.endpoint.pubsub_jid)
-        return iq.send(timeout=self._connect_timeout)
+        Subscriptions) and wait for its answer: `StanzaError` if refused, XmppConnectError
+        if the connection is lost or no answer comes within the connect timeout."""
+        stream = conn.stream
+        payload = (
+            f"<pubsub xmlns='{_NS_PUBSUB}'><{op} node={quoteattr(node)}"
+            f" jid={quoteattr(stream.jid)}/></pubsub>"
+        )
+        await stream.request("set", conn.pubsub_jid, payload, self._connect_timeout)
 
     async def _subscribe_iq(self, conn: _Connection, node: str) -> None:
-        request = self._pubsub_request(conn, "subscribe", node)
         try:
-            await self._answer(conn, request)
-        except IqError as exc:
-            condition = _iq_condition(exc)
+            await self._pubsub_request(conn, "subscribe", node)
+        except StanzaError as exc:
             raise XmppSubscriptionError(
-                f"subscription to {node} refused: {condition or 'error'}",
+                f"subscription to {node} refused: {exc.condition or 'error'}",
                 node=node,
-                condition=condition,
+                condition=exc.condition,
             ) from None
-        log.debug("%s: subscribed to %s", conn.xmpp.boundjid.full, node)
+        log.debug("%s: subscribed to %s", conn.stream.jid, node)
 
     async def _unsubscribe_iq(self, conn: _Connection, node: str) -> None:
-        request = self._pubsub_request(conn, "unsubscribe", node)
         try:
-            await self._answer(conn, request)
-        except IqError as exc:
-            condition = _iq_condition(exc)
-            if condition == "unexpected-request":  # XEP-0060 6.2.3.2: not subscribed
+            await self._pubsub_request(conn, "unsubscribe", node)
+        except StanzaError as exc:
+            if exc.condition == "unexpected-request":  # XEP-0060 6.2.3.2: not subscribed
                 return
             raise XmppSubscriptionError(
-                f"unsubscribe from {node} refused: {condition or 'error'}",
+                f"unsubscribe from {node} refused: {exc.condition or 'error'}",
                 node=node,
-                condition=condition,
+                condition=exc.condition,
             ) from None
 
     async def _restore_subscriptions(self, conn: _Connection) -> None:
@@ -711,18 +510,6 @@ class NotificationSession:
                 elif isinstance(result, BaseException):
                     raise result
 
-    async def _answer(self, conn: _Connection, request: Awaitable[T]) -> T:
-        """The iq's answer, or XmppConnectError as soon as the connection closes."""
-        iq = asyncio.ensure_future(request)
-        done, _ = await asyncio.wait({iq, conn.closed}, return_when=asyncio.FIRST_COMPLETED)
-        if iq in done:
-            try:
-                return iq.result()
-            except IqTimeout:
-                raise XmppConnectError("no answer from the notification service") from None
-        iq.cancel()
-        raise XmppConnectError("connection lost while waiting for an answer")
-
     # --- connecting ------------------------------------------------------------------------
 
     def _where(self, endpoint: XmppEndpoint | None = None) -> str:
@@ -730,30 +517,18 @@ class NotificationSession:
         return f"{ep.host}:{ep.port} ({ep.domain}, {ep.tls})"
 
     def _build(self, endpoint: XmppEndpoint) -> _Connection:
-        plugin_config: dict[str, dict[str, Any]] = {}
-        if endpoint.tls is TlsMode.PLAIN:
-            plugin_config["feature_mechanisms"] = {"unencrypted_plain": True}
-        xmpp = _Client(
-            f"{self.agent_id}@{endpoint.domain}/{self._resource}",
+        stream = XmppStream(
+            self.agent_id,
             self._password,
-            plugin_config=plugin_config,
+            endpoint.domain,
+            self._resource,
+            tls=endpoint.tls,
             ssl_context=self._ssl_context,
+            take=lambda xml: False,
         )
-        # No plugins (see the module's docstring): pubsub requests, pings and notifications
-        # are handled here, with core stanzas and the incoming filter.
-        xmpp.enable_direct_tls = endpoint.tls is TlsMode.DIRECT
-        xmpp.enable_starttls = endpoint.tls is TlsMode.STARTTLS
-        xmpp.enable_plaintext = endpoint.tls is TlsMode.PLAIN
-
-        conn = _Connection(xmpp, endpoint)
-        xmpp.take = lambda xml: self._take(conn, xml)
-        xmpp.add_event_handler("session_start", lambda _e: self._on_session_start(conn))
-        xmpp.add_event_handler("failed_auth", lambda stanza: self._on_failed_auth(conn, stanza))
-        xmpp.add_event_handler("no_auth", lambda _e: self._on_no_auth(conn))
-        xmpp.add_event_handler("connection_failed", lambda e: self._on_connect_failed(conn, e))
-        xmpp.add_event_handler("ssl_invalid_chain", lambda e: self._on_bad_chain(conn, e))
-        xmpp.add_event_handler("stream_error", lambda e: self._on_stream_error(conn, e))
-        xmpp.add_event_handler("disconnected", lambda reason: self._on_disconnected(conn, reason))
+        conn = _Connection(stream, endpoint)
+        stream.take = lambda xml: self._take(conn, xml)
+        stream.on_close = lambda reason: self._on_disconnected(conn, reason)
         return conn
 
     async def _connect(self) -> None:
@@ -761,25 +536,24 @@ class NotificationSession:
         presence sent and subscriptions restored, or raises an XmppError."""
         endpoint = self._endpoint
         conn = self._build(endpoint)
+        stream = conn.stream
         self._conn = conn
         self._finesse_seen = self._finesse_reported = None
         log.debug("%s: connecting to %s", self.agent_id, self._where(endpoint))
-        conn.xmpp.connect(endpoint.host, endpoint.port)
         try:
             try:
                 async with asyncio.timeout(self._connect_timeout):
-                    await conn.started
-                    if endpoint.tls is not TlsMode.PLAIN and not conn.encrypted():
+                    await stream.open(endpoint.host, endpoint.port)
+                    if endpoint.tls is not TlsMode.PLAIN and not stream.encrypted:
                         raise XmppTlsError("session started without TLS")
-                    # Available, priority 0; as text: a slixmpp stanza object per sign-in
-                    # costs more than the rest of this step.
-                    conn.xmpp.send_raw("<presence><priority>0</priority></presence>")
+                    stream.send(_PRESENCE_AVAILABLE)
+                    conn.keepalive = asyncio.ensure_future(self._keep_alive(conn))
                     await self._restore_subscriptions(conn)
             except TimeoutError:
                 raise XmppConnectError(
                     f"no session with {self._where(endpoint)} within {self._connect_timeout} s"
                 ) from None
-            if conn.closed.done():
+            if stream.closed.done():
                 raise XmppConnectError("connection closed while the session was set up")
         except BaseException:
             _retire(conn)
@@ -787,77 +561,18 @@ class NotificationSession:
                 self._conn = None
             raise
 
-    # --- slixmpp events (synchronous, on the loop) -----------------------------------------
+    # --- what the stream reports (synchronously, on the loop) ------------------------------
 
-    def _on_session_start(self, conn: _Connection) -> None:
-        if not conn.started.done():
-            conn.started.set_result(None)
-        if conn.keepalive is None and not conn.closed.done():
-            conn.keepalive = asyncio.ensure_future(self._keep_alive(conn))
-
-    def _on_failed_auth(self, conn: _Connection, stanza: Any) -> None:
-        try:
-            condition = str(stanza["condition"])
-        except Exception:
-            condition = ""
-        if condition == "temporary-auth-failure":
-            conn.fail(XmppConnectError("authentication temporarily unavailable"))
-        else:
-            conn.fail(XmppAuthError(f"credentials of {self.agent_id} refused ({condition})"))
-
-    def _on_no_auth(self, conn: _Connection) -> None:
-        conn.fail(XmppConnectError("no acceptable authentication mechanism offered"))
-
-    def _on_connect_failed(self, conn: _Connection, error: Any) -> None:
-        conn.xmpp.cancel_connection_attempt()  # no slixmpp retry loop: the session decides
-        where = self._where(conn.endpoint)
-        if isinstance(error, ssl.SSLError):
-            conn.fail(XmppTlsError(f"TLS with {where} failed: {_short(error)}"))
-        else:
-            conn.fail(XmppConnectError(f"cannot connect to {where}: {_short(error)}"))
-
-    def _on_bad_chain(self, conn: _Connection, error: Any) -> None:
-        where = self._where(conn.endpoint)
-        conn.fail(XmppTlsError(f"TLS with {where} failed: {_short(error)}"))
-        conn.xmpp.abort()
-
-    def _on_stream_error(self, conn: _Connection, error: Any) -> None:
-        try:
-            condition = str(error["condition"])
-        except Exception:
-            condition = "?"
-        log.warning("%s: stream error from the server: %s", self.agent_id, condition)
-
-    def _on_disconnected(self, conn: _Connection, reason: Any) -> None:
-        conn.fail(XmppConnectError(f"connection closed: {_short(reason or 'no reason')}"))
-        if not conn.closed.done():
-            conn.closed.set_result(None)
+    def _on_disconnected(self, conn: _Connection, reason: str) -> None:
         _stop_keepalive(conn)
         if conn is self._conn and self._state is SessionState.UP:
             self._lost(conn, reason)
 
     def _take(self, conn: _Connection, xml: ET.Element) -> bool:
-        """Every top-level element off the stream, before slixmpp sees it. True for what is
-        consumed here (notifications, the finesse user's presence, pings)."""
+        """Every `<message>` and `<presence>` off the stream. True for what is consumed here
+        (notifications, the finesse user's presence); the rest is ignored by the stream."""
         try:
-            tag = xml.tag
-            if tag == _IQ:
-                iq_type = xml.get("type")
-                if iq_type == "get" and len(xml) == 1 and xml[0].tag == _PING:
-                    # XEP-0199 4.1: an empty result; whoever asks (usually the server).
-                    to = xml.get("from")
-                    conn.xmpp.send_raw(
-                        f"<iq type='result' id={quoteattr(xml.get('id', ''))}"
-                        f"{f' to={quoteattr(to)}' if to else ''}/>"
-                    )
-                    return True
-                if iq_type in ("result", "error"):
-                    answer = conn.pings.pop(xml.get("id", ""), None)
-                    if answer is not None:  # to a keepalive ping: an error is an answer too
-                        if not answer.done():
-                            answer.set_result(None)
-                        return True
-            elif tag == _MESSAGE:
+            if xml.tag == _MESSAGE:
                 event = xml.find(_EVENT)
                 if event is not None and xml.get("type") != "error":
                     # Only the pubsub service publishes: one comparison on the hot path,
@@ -868,21 +583,12 @@ class NotificationSession:
                     if conn is self._conn:
                         self._deliver(event)
                     return True
-            elif tag == _PRESENCE:
-                if _is_user(xml.get("from"), _FINESSE_USER, conn.endpoint.domain):
-                    ptype = xml.get("type")
-                    if ptype in (None, "available", "unavailable") and conn is self._conn:
-                        self._finesse_presence(ptype != "unavailable")
-                    return True
-            elif (
-                tag == _FEATURES
-                and conn.endpoint.tls is TlsMode.STARTTLS
-                and not conn.encrypted()
-                and xml.find(_STARTTLS) is None
+            elif xml.tag == _PRESENCE and _is_user(
+                xml.get("from"), _FINESSE_USER, conn.endpoint.domain
             ):
-                # Refuse to go on in plaintext: the password would follow.
-                conn.fail(XmppTlsError(f"{self._where(conn.endpoint)} does not offer STARTTLS"))
-                conn.xmpp.abort()
+                ptype = xml.get("type")
+                if ptype in (None, "available", "unavailable") and conn is self._conn:
+                    self._finesse_presence(ptype != "unavailable")
                 return True
         except Exception:
             log.exception("%s: error handling an incoming stanza", self.agent_id)
@@ -905,7 +611,7 @@ class NotificationSession:
                     "%s: dropped a notification from %s, not the pubsub service %s "
                     "(further ones from that sender are dropped without a log line)",
                     self.agent_id,
-                    _short(sender or "(no sender)"),
+                    short(sender or "(no sender)"),
                     conn.pubsub_jid,
                 )
         if self._on_dropped is not None:
@@ -931,8 +637,8 @@ class NotificationSession:
                         "%s: malformed notification on %s skipped: %s; %s",
                         self.agent_id,
                         node,
-                        _short(exc),
-                        _short(raw),
+                        short(exc),
+                        short(raw),
                     )
                     continue
                 try:
@@ -946,33 +652,24 @@ class NotificationSession:
         """XEP-0199 keepalive of one connection, from its session start until it closes:
         every `keepalive` seconds a ping to the server; no answer within the ping timeout
         drops the connection (the session then reconnects). An error answer is an answer:
-        the connection is alive. The ping is written as text and its answer taken off the
-        stream by `_take`: a slixmpp Iq (stanza objects, a handler, a timer) for each of
-        2,000 agents' pings left cyclic garbage for the collector."""
-        xmpp = conn.xmpp
-        to = quoteattr(conn.endpoint.domain)
-        loop = asyncio.get_running_loop()
+        the connection is alive."""
+        stream = conn.stream
+        domain = conn.endpoint.domain
         while True:
             await asyncio.sleep(self._keepalive)
-            if conn.closed.done():
+            if stream.closed.done():
                 return
-            ident = f"keepalive-{next(_ping_ids)}"
-            answer = conn.pings[ident] = loop.create_future()
             try:
-                xmpp.send_raw(
-                    f"<iq type='get' to={to} id='{ident}'><ping xmlns='{_NS_PING}'/></iq>"
-                )
                 async with asyncio.timeout(self._ping_timeout):
-                    await answer
+                    await stream.request("get", domain, _PING_PAYLOAD)
+            except StanzaError:
+                continue  # an answer all the same
             except TimeoutError:
-                if not conn.closed.done():
-                    conn.keepalive = None  # ending by itself: nothing to cancel
-                    xmpp.reconnect(0.0, f"Ping timeout after {self._ping_timeout:g} s")
+                conn.keepalive = None  # ending by itself: nothing to cancel
+                stream.abort(f"Ping timeout after {self._ping_timeout:g} s")  # -> _lost()
                 return
-            except NotConnectedError:
-                return  # the connection went as the ping was due: `disconnected` follows
-            finally:
-                conn.pings.pop(ident, None)
+            except XmppConnectError:
+                return  # the connection went as the ping was due: _lost() follows
 
     # --- presence of the 'finesse' user ----------------------------------------------------
 
@@ -1002,11 +699,11 @@ class NotificationSession:
             except Exception:
                 log.exception("%s: on_connection failed", self.agent_id)
 
-    def _lost(self, conn: _Connection, reason: Any) -> None:
+    def _lost(self, conn: _Connection, reason: str) -> None:
         log.warning(
             "%s: notification session lost (%s); reconnecting",
             self.jid,
-            _short(reason or "connection closed"),
+            short(reason or "connection closed"),
         )
         _retire(conn)
         self._conn = None

@@ -564,6 +564,24 @@ async def test_server_pings_are_answered_with_an_empty_result(
     assert session.connected and probe.connection == [True]
 
 
+async def test_see_other_host_is_not_followed_the_session_reconnects_with_its_own_backoff(
+    lab: FinesseLab, sessions: Sessions, caplog
+):
+    where = endpoint(lab)
+    session, probe = await sessions.up("1001", where)
+    (server_side,) = lab.sim.sides[0].xmpp.registry.by_user["1001"]
+    with caplog.at_level(logging.WARNING, logger="connector.finesse.xmpp"):
+        server_side.send(
+            "<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+            "elsewhere.example.com:5222</see-other-host></stream:error></stream:stream>"
+        )
+        server_side.close()
+        await probe.connection_events([True, False, True])
+    assert session.endpoint == where and session.reconnects == 1
+    await lab.sim.wait_until(available(lab, "1001"))
+    assert any("see-other-host" in r.getMessage() for r in caplog.records)
+
+
 async def test_credentials_refused_at_reconnect_are_retried_then_given_up(
     lab: FinesseLab, sessions: Sessions, monkeypatch: pytest.MonkeyPatch, caplog
 ):
@@ -719,7 +737,7 @@ async def test_the_password_is_never_logged(sessions: Sessions, caplog):
             await probe.connection_events([True, False, True])
             await session.stop()
     sent_auth = [r.getMessage() for r in caplog.records if "xmpp-sasl" in r.getMessage()]
-    assert any("[redacted]" in m for m in sent_auth)  # slixmpp's DEBUG dump of <auth>
+    assert any("[redacted]" in m for m in sent_auth)  # the stream's DEBUG dump of <auth>
     for pw in (secret, wrong):
         plain = base64.b64encode(f"\0{'1001'}\0{pw}".encode()).decode()
         for record in caplog.records:

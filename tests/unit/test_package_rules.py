@@ -77,6 +77,12 @@ def test_the_connector_imports_nothing_of_the_lab():
     )
 
 
+def test_the_connector_speaks_xmpp_through_its_own_client_not_slixmpp():
+    """connector/finesse/xmpp_stream.py is the notification sessions' XMPP client (its cost
+    per agent: docs/benchmarks.md); slixmpp is the lab's and the benchmark's."""
+    assert violations(("connector",), lambda n: not within(n, "slixmpp")) == []
+
+
 def test_the_simulator_shares_only_the_wire_format_with_the_connector():
     assert (
         violations(

@@ -1,103 +1,265 @@
-"""The notification session's stream reader (`_Client.data_received`, a lean copy of
-slixmpp's loop): the same stanzas, in the same order, as slixmpp's own reader, whatever the
-chunking; the stream's start and end; a stream restart; a parse error answered as
-slixmpp answers it. slixmpp is pinned to 1.17 for this."""
+"""The notification session's XMPP stream (`connector.finesse.xmpp_stream.XmppStream`), fed
+bytes as a socket would, with a transport that records what is written: the same stanzas,
+in the same order, as parsing the whole stream at once, whatever the chunking; the stream's
+start, restart and end; a parse error answered with `not-well-formed` without echoing the
+input; iq answers believed only from whom was asked; the SASL payload never in the log."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import gc
+import logging
+import re
 import ssl
 import xml.etree.ElementTree as ET
+from typing import Any
 
-import slixmpp
-from slixmpp.xmlstream.xmlstream import XMLStream
+import pytest
 
-from connector.finesse.xmpp import NotificationSession, XmppEndpoint, _Client
+from connector.finesse.xmpp_stream import (
+    StanzaError,
+    TlsMode,
+    XmppConnectError,
+    XmppStream,
+)
 from scenarios.bench.hot_path import STREAM_HEADER, notifications
 
-ENDPOINT = XmppEndpoint("127.0.0.1", 5222, "finesse.example.com")
+DOMAIN = "finesse.example.com"
+PUBSUB = f"pubsub.{DOMAIN}"
+FINESSE_PRESENCE = f"<presence from='finesse@{DOMAIN}/desktop'/>".encode()
+SERVER_PING = f"<iq type='get' id='s-1' from='{DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>"
 
 
-def client() -> tuple[_Client, list[str], list[str]]:
-    """A session's client with its stream parser, recording the stanzas it hands on and
-    the streams it sees open."""
-    session = NotificationSession(
-        "1001", "secret", ENDPOINT, ssl_context=ssl.create_default_context(), on_update=print
-    )
-    xmpp = session._build(ENDPOINT).xmpp
-    stanzas: list[str] = []
-    opened: list[str] = []
-    xmpp.take = lambda xml: stanzas.append(ET.tostring(xml, encoding="unicode")) or True
-    xmpp.start_stream_handler = lambda root: opened.append(root.get("id", ""))
-    xmpp.init_parser()
-    return xmpp, stanzas, opened
+class Wire(asyncio.Transport):
+    """A transport that keeps what is written and how the connection was ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.ended: str | None = None  # "close" (flushed) or "abort"
+
+    def write(self, data: Any) -> None:
+        self.written += data
+
+    def text(self) -> str:
+        return self.written.decode()
+
+    def close(self) -> None:
+        self.ended = self.ended or "close"
+
+    def abort(self) -> None:
+        self.ended = self.ended or "abort"
+
+    def is_closing(self) -> bool:
+        return self.ended is not None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+class Probe:
+    """A stream on a `Wire`, its stream opened, recording what it hands to `take` and the
+    reasons `on_close` gives."""
+
+    def __init__(self, password: str = "secret") -> None:
+        self.taken: list[str] = []
+        self.closed: list[str] = []
+        self.stream = XmppStream(
+            "1001",
+            password,
+            DOMAIN,
+            "mobileagent",
+            tls=TlsMode.PLAIN,
+            ssl_context=ssl.create_default_context(),
+            take=self.take,
+            on_close=self.closed.append,
+        )
+        self.wire = Wire()
+        self.stream.connection_made(self.wire)
+        self.stream._restart()
+
+    def take(self, xml: ET.Element) -> bool:
+        self.taken.append(ET.tostring(xml, encoding="unicode"))
+        return True
+
+    def feed(self, data: bytes, size: int | None = None) -> None:
+        size = size or len(data)
+        for i in range(0, len(data), size):
+            self.stream.data_received(data[i : i + size])
 
 
 def the_wire() -> bytes:
-    presence = b"<presence from='finesse@finesse.example.com/desktop'/>"
-    iq = b"<iq type='result' id='x1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>"
-    return STREAM_HEADER + b"".join(notifications(6)) + presence + iq
+    return STREAM_HEADER + b"".join(notifications(6)) + FINESSE_PRESENCE + SERVER_PING.encode()
 
 
-def test_slixmpp_is_the_pinned_minor_version():
-    assert slixmpp.__version__.startswith("1.17"), slixmpp.__version__
-
-
-async def test_the_same_stanzas_as_slixmpps_reader_in_any_chunking():
+async def test_the_same_stanzas_as_the_whole_stream_parsed_at_once_in_any_chunking():
     wire = the_wire()
-    theirs, their_stanzas, their_opened = client()
-    XMLStream.data_received(theirs, wire)
-    assert len(their_stanzas) == 8 and their_opened == ["s1"]
+    whole = ET.fromstring(wire + b"</stream:stream>")
+    expected = [ET.tostring(child, encoding="unicode") for child in whole][:7]
+    assert len(expected) == 7  # six notifications and the presence; the ping is the iq
     for size in (len(wire), 1, 7, 100, 1000):
-        ours, our_stanzas, our_opened = client()
-        for i in range(0, len(wire), size):
-            ours.data_received(wire[i : i + size])
-        assert our_stanzas == their_stanzas, size
-        assert our_opened == their_opened
-        assert ours.xml_depth == 1
-        assert ours.xml_root is not None and len(ours.xml_root) == 0  # the root kept empty
+        probe = Probe()
+        probe.feed(wire, size)
+        assert probe.taken == expected, size
+        # The server's ping is answered (XEP-0199) once, whatever the chunking.
+        assert probe.wire.text().count("<iq type='result' id=\"s-1\"") == 1, size
+        assert probe.stream._depth == 1
+        assert probe.stream._root is not None and len(probe.stream._root) == 0  # kept empty
+        assert probe.wire.ended is None and probe.closed == []
 
 
-async def test_the_end_of_the_stream_aborts_the_connection():
-    ours, stanzas, _ = client()
-    aborted: list[str] = []
-    ours.abort = lambda: aborted.append(ours.disconnect_reason)  # type: ignore[method-assign]
-    ours.data_received(STREAM_HEADER + notifications(1)[0] + b"</stream:stream>")
-    assert len(stanzas) == 1
-    assert aborted == ["End of stream"]
-    assert ours.xml_depth == 0
+async def test_the_end_of_the_stream_ends_ours_and_closes_the_connection():
+    probe = Probe()
+    probe.feed(STREAM_HEADER + notifications(1)[0] + b"</stream:stream>")
+    assert len(probe.taken) == 1
+    assert probe.wire.text().endswith("</stream:stream>")
+    assert probe.wire.ended == "close"  # flushed, not dropped
+    assert probe.stream._depth == 0
+    probe.stream.connection_lost(None)
+    assert probe.closed == ["end of stream"] and probe.stream.closed.done()
 
 
-async def test_a_stream_restart_inside_a_stanza_handler_starts_counting_again():
-    # SASL success: slixmpp restarts the stream from the handler, with a new parser.
-    ours, stanzas, opened = client()
-    restarted = []
-
-    def take(xml: ET.Element) -> bool:
-        stanzas.append(xml.tag)
-        if not restarted:
-            restarted.append(True)
-            ours.init_parser()
-        return True
-
-    ours.take = take
-    ours.data_received(STREAM_HEADER + b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-    assert ours.xml_depth == 0
-    ours.data_received(STREAM_HEADER.replace(b"id='s1'", b"id='s2'") + notifications(1)[0])
-    assert opened == ["s1", "s2"]
-    assert len(stanzas) == 2 and ours.xml_depth == 1
+async def test_close_ends_our_stream_once_and_waits_for_the_servers_end():
+    probe = Probe()
+    probe.feed(STREAM_HEADER)
+    closing = asyncio.ensure_future(probe.stream.close(5.0))
+    await asyncio.sleep(0)  # close() writes our end tag and waits
+    assert probe.wire.text().endswith("</stream:stream>") and not closing.done()
+    probe.feed(b"</stream:stream>")  # the server ends its stream, then the connection
+    probe.stream.connection_lost(None)
+    await asyncio.wait_for(closing, 1.0)
+    assert probe.wire.text().count("</stream:stream>") == 1
+    assert probe.closed == ["end of stream"]
 
 
-async def test_a_parse_error_answers_not_well_formed_and_disconnects():
-    ours, stanzas, _ = client()
-    sent: list[str] = []
-    disconnected: list[bool] = []
-    ours.send = lambda stanza, *a, **k: sent.append(str(stanza))  # type: ignore[method-assign]
-    ours.disconnect = lambda *a, **k: disconnected.append(True)  # type: ignore[method-assign]
-    ours.data_received(STREAM_HEADER + b"<message><oops></message>")
-    assert "not-well-formed" in sent[0]
-    assert "secret" not in sent[0] and "oops" not in sent[0]  # nothing of the input echoed
-    assert disconnected == [True]
-    assert stanzas == []
+async def test_a_stream_restart_opens_a_new_document_and_counts_depth_again():
+    # SASL success: open() takes <success/> as the next element, then restarts the stream.
+    probe = Probe()
+    waiter = probe.stream._waiter = asyncio.get_running_loop().create_future()
+    probe.feed(STREAM_HEADER + b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    assert waiter.result().tag == "{urn:ietf:params:xml:ns:xmpp-sasl}success"
+    probe.stream._waiter = None
+    probe.stream._restart()
+    assert probe.stream._depth == 0
+    assert probe.wire.text().count("<stream:stream ") == 2  # our header again
+    probe.feed(STREAM_HEADER.replace(b"id='s1'", b"id='s2'") + notifications(1)[0])
+    assert len(probe.taken) == 1 and probe.stream._depth == 1
+
+
+async def test_a_parse_error_answers_not_well_formed_and_disconnects_without_echoing():
+    probe = Probe()
+    probe.feed(STREAM_HEADER + b"<message><secret-oops></message>")
+    sent = probe.wire.text()
+    assert "<not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in sent
+    assert sent.endswith("</stream:stream>")
+    assert "oops" not in sent and "secret" not in sent  # nothing of the input echoed
+    assert probe.wire.ended == "close"
+    assert probe.taken == []
+    probe.feed(notifications(1)[0])  # whatever follows is not read any more
+    assert probe.taken == []
+
+
+async def test_a_root_that_is_not_an_xmpp_stream_is_refused():
+    probe = Probe()
+    probe.feed(b"<html><body>")
+    assert "<invalid-namespace " in probe.wire.text() and probe.wire.ended == "close"
+
+
+async def test_an_iq_answer_is_taken_only_from_whom_was_asked():
+    probe = Probe()
+    request = asyncio.ensure_future(probe.stream.request("set", PUBSUB, "<pubsub/>", 5.0))
+    await asyncio.sleep(0)  # the request is written
+    (ident,) = re.findall(r"<iq type='set' id='(\w+)' to=\"pubsub", probe.wire.text())
+    probe.feed(STREAM_HEADER + f"<iq type='result' id='{ident}' from='1007@{DOMAIN}/x'/>".encode())
+    await asyncio.sleep(0)
+    assert not request.done()  # a forged answer from another user: ignored
+    probe.feed(
+        f"<iq type='error' id='{ident}' from='{PUBSUB.upper()}'><error type='auth'>"
+        "<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>".encode()
+    )
+    with pytest.raises(StanzaError) as refused:
+        await asyncio.wait_for(request, 1.0)
+    assert refused.value.condition == "forbidden"
+
+
+async def test_answered_requests_leave_no_garbage_cycles():
+    """The keepalive's path (docs: connector/gc_policy.py): a request and its answer."""
+    probe = Probe()
+    probe.feed(STREAM_HEADER)
+    loop = asyncio.get_running_loop()
+
+    def answer() -> None:
+        ident = re.findall(r"<iq type='get' id='(\w+)'", probe.wire.text())[-1]
+        probe.feed(f"<iq type='result' id='{ident}' from='{DOMAIN}'/>".encode())
+
+    async def ping() -> None:
+        loop.call_soon(answer)  # runs once the request is written and waits
+        reply = await probe.stream.request("get", DOMAIN, "<ping xmlns='urn:xmpp:ping'/>", 5.0)
+        assert reply.get("type") == "result"
+
+    for _ in range(5):  # warm-up
+        await ping()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):
+            await ping()
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0, f"{found} objects in garbage cycles after 200 requests"
+    assert probe.stream._answers == {}
+
+
+async def test_a_request_fails_when_the_connection_is_lost():
+    probe = Probe()
+    request = asyncio.ensure_future(probe.stream.request("get", DOMAIN, "<ping/>"))
+    await asyncio.sleep(0)
+    probe.stream.connection_lost(ConnectionResetError("reset by peer"))
+    with pytest.raises(XmppConnectError, match="connection lost"):
+        await asyncio.wait_for(request, 1.0)
+    assert probe.closed == ["reset by peer"]
+    with pytest.raises(XmppConnectError):
+        await probe.stream.request("get", DOMAIN, "<ping/>")
+
+
+async def test_an_iq_nobody_handles_is_refused_with_service_unavailable():
+    probe = Probe()
+    probe.feed(
+        STREAM_HEADER
+        + f"<iq type='get' id='v1' from='1007@{DOMAIN}/x'>"
+        "<query xmlns='jabber:iq:version'><name>secret-payload</name></query></iq>".encode()
+    )
+    sent = probe.wire.text()
+    assert f'<iq type=\'error\' id="v1" to="1007@{DOMAIN}/x">' in sent
+    assert "<service-unavailable " in sent and "secret-payload" not in sent
+
+
+async def test_a_stream_error_during_negotiation_fails_the_attempt():
+    probe = Probe()
+    waiter = probe.stream._waiter = asyncio.get_running_loop().create_future()
+    probe.feed(
+        STREAM_HEADER + b"<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:"
+        b"xmpp-streams'>other.example.com:5222</see-other-host></stream:error>"
+    )
+    with pytest.raises(XmppConnectError, match="see-other-host"):
+        waiter.result()
+    assert probe.wire.ended == "abort"  # not followed: the session decides where to go
+
+
+async def test_the_sasl_payload_is_redacted_from_the_debug_dump(caplog: pytest.LogCaptureFixture):
+    password = "S3cret-Pw"
+    probe = Probe(password)
+    payload = base64.b64encode(f"\x001001\x00{password}".encode())
+    with caplog.at_level(logging.DEBUG, logger="connector.finesse.xmpp.stream"):
+        probe.stream._send_secret("<auth mechanism='PLAIN'>", payload, "</auth>")
+    assert payload in probe.wire.written  # on the wire, of course
+    (record,) = [r for r in caplog.records if "<auth" in r.getMessage()]
+    assert "<auth mechanism='PLAIN'>[redacted]</auth>" in record.getMessage()
+    for record in caplog.records:
+        assert password not in record.getMessage()
+        assert payload.decode() not in record.getMessage()
 
 
 async def test_the_hot_path_benchmark_relays_every_notification_it_times():
