@@ -44,7 +44,7 @@ import logging
 import random
 import ssl
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from xml.sax.saxutils import quoteattr

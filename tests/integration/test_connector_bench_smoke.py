@@ -24,11 +24,12 @@ def test_bench_reports_latency_memory_and_no_loss():
         "--agents",
         "20",
         *["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"],
-        *["--burst", "200", "--burst-seconds", "1"],
+        *["--burst", "200", "--burst-seconds", "1", "--warmup", "1"],
     ]
     r = run_json(args, timeout=75, what="mobagent bench")
     assert r["agents"] == 20
     assert r["events_per_second"] == 50
+    assert r["warmup_seconds"] == 1
     assert r["lost"] == 0
     assert r["failure_count"] == 0, r["failures"]
     assert r["events_sent"] > 0
@@ -78,6 +79,7 @@ def test_bench_of_two_connectors_on_redis_beside_one_process_and_a_take_over():
         "bench",
         *["--agents", "20", "--events-per-second", "50", "--seconds", "3", "--direct", "5"],
         *["--connectors", "2", "--state", "redis", "--forced-logout", "20", "--json"],
+        *["--warmup", "1"],
     ]
     r = run_json(args, timeout=220, what="mobagent bench --connectors 2 --state redis")
     c = r["cluster"]

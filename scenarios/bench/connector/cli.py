@@ -15,7 +15,7 @@ from mobagent import args as cli_args
 from scenarios.bench.connector.chart import chart
 from scenarios.bench.connector.cluster import run_cluster
 from scenarios.bench.connector.run import run
-from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, Settings
+from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, WARMUP, Settings
 from scenarios.bench.connector.verdict import cluster_verdict_lines, verdict_lines
 from scenarios.bench.procs import report
 from scenarios.bench.roster import MAX_AGENTS
@@ -209,6 +209,13 @@ def parser() -> argparse.ArgumentParser:
         "is 60 s; shorter only for a quick run): the take-over is judged within it",
     )
     p.add_argument(
+        "--warmup",
+        metavar="S",
+        type=cli_args.non_negative_float,
+        default=WARMUP,
+        help="seconds of events at the (first) measured rate before measuring, not counted",
+    )
+    p.add_argument(
         "--drain",
         metavar="S",
         type=cli_args.non_negative_float,
@@ -280,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         burst_seconds=args.burst_seconds,
         sweep=args.sweep,
         drain=args.drain,
+        warmup=args.warmup,
         concurrency=args.concurrency,
         cprofile=args.cprofile,
         app_procs=args.app_procs,

@@ -181,9 +181,15 @@ async def measure(
 
             await asyncio.gather(*(one(worker, members) for worker, members in receivers))
 
-        # One warm-up flip each (NOT_READY -> READY), not counted.
+        # Warm-up, not counted: one flip each (NOT_READY -> READY), then `warmup` seconds at
+        # the first measured rate, so that a plain run measures a process as warm as a
+        # sweep's later steps do (caches, the allocator's pools, the collector's generations).
         warm = stats.mark(everyone)
         await drive(min(settings.rate, 2000), len(agents) / min(settings.rate, 2000))
+        if settings.warmup:
+            first = sweep_rates(settings.rate)[0] if settings.sweep else settings.rate
+            log(f"warming up at {first:g} events/s for {settings.warmup:g}s ...")
+            await drive(first, settings.warmup, via=settings.inject)
         await drain(settings.drain)
         stats.phase(everyone, warm)
         rates = sweep_rates(settings.rate) if settings.sweep else [settings.rate]
@@ -313,6 +319,7 @@ async def with_push_load(
             "cmd": "calls",
             "rate": settings.push_rate,
             "seconds": settings.seconds,
+            "warmup_seconds": settings.warmup,
             "drain": settings.drain,
         }
     )
