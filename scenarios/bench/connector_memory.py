@@ -1,13 +1,15 @@
 """Benchmark of the Generic Connector's memory per connected agent.
 
     python -m scenarios.bench.connector_memory [--agents 1000] [--json]
-                                               [--mode state-only|mobile] [--tls] [--profile]
+                                               [--mode state-only|mobile] [--tls]
+                                               [--direct-tls] [--profile]
 
 Target (from the connector issue): connector memory per connected agent <= 128 KiB,
 measured at 1,000 agents. It is what sharing one `ssl.SSLContext` across every agent's
 notification session buys (about 900 KiB per agent with a context each: docs/benchmarks.md), so the
 case that matters is XMPP over TLS: `--tls` measures STARTTLS too, after plaintext XMPP (the
-default transport), and reports both.
+default transport), and `--direct-tls` direct TLS (Finesse's port 5223) after those, each
+reported.
 
 How it measures, per transport, with fresh processes each time:
 
@@ -337,12 +339,14 @@ def profile_report(before: Path, after: Path, agents: int, top: int = 25) -> dic
 
 def run_transport(tmp: Path, transport: str, s: Settings, cores: Any) -> dict[str, Any]:
     """One transport with fresh processes; `tmp` holds the roster (and the snapshots)."""
-    tls = transport == "starttls"
+    tls = transport in ("starttls", "direct")
     roster = tmp / ROSTER_NAME
     sim_cmd = [sys.executable, "-m", "mobagent", "sim", "--host", HOST]
     sim_cmd += ["--rest-port", "0", "--xmpp-port", "0", "--json", "--config", str(roster)]
     if tls:
         sim_cmd.append("--tls")
+    if transport == "direct":
+        sim_cmd += ["--xmpp-tls-port", "0"]  # its port reaches the connector in SystemInfo
     sim_cpus = {cores[0]} if cores else None
     conn_cpus = {cores[1]} if cores else None
     snapshots = None
@@ -359,7 +363,7 @@ def run_transport(tmp: Path, transport: str, s: Settings, cores: Any) -> dict[st
         if tls:
             if not sim_info.get("caFile"):
                 raise BenchError("the simulator started with --tls printed no caFile")
-            conn_cmd += ["--xmpp-tls", "starttls", "--ca-file", sim_info["caFile"]]
+            conn_cmd += ["--xmpp-tls", transport, "--ca-file", sim_info["caFile"]]
         with running(
             conn_cmd, name="connector", cpus=conn_cpus, env=env, stop_timeout=STOP_TIMEOUT
         ) as (conn, conn_info):
@@ -427,9 +431,9 @@ def run(s: Settings) -> dict[str, Any]:
             n=s.agents,
             sim=cores[0] if cores else "(unpinned)",
             conn=cores[1] if cores else "(unpinned)",
-            simtls=" [--tls]" if "starttls" in s.transports else "",
-            conntls=" [--xmpp-tls starttls --ca-file <sim CA>]"
-            if "starttls" in s.transports
+            simtls=" [--tls [--xmpp-tls-port 0]]" if len(s.transports) > 1 else "",
+            conntls=" [--xmpp-tls starttls|direct --ca-file <sim CA>]"
+            if len(s.transports) > 1
             else "",
             iv=SETTLE_INTERVAL,
             tol=SETTLE_TOLERANCE,
@@ -520,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--tls", action="store_true", help="also measure XMPP over STARTTLS (after plaintext)"
     )
+    p.add_argument(
+        "--direct-tls",
+        action="store_true",
+        help="also measure XMPP over direct TLS (Finesse's port 5223), after the others",
+    )
     p.add_argument("--profile", action="store_true", help="run the connector under tracemalloc")
     p.add_argument("--concurrency", type=int, default=CONCURRENCY, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -530,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(
         agents=args.agents,
         mode=args.mode,
-        transports=("plain", "starttls") if args.tls else ("plain",),
+        transports=("plain", *(("starttls",) if args.tls else ()))
+        + (("direct",) if args.direct_tls else ()),
         concurrency=args.concurrency,
         profile=args.profile,
     )

@@ -52,3 +52,11 @@ def test_tls_measures_starttls_after_plaintext():
     assert list(result["runs"]) == ["plain", "starttls"]
     for run in result["runs"].values():
         check_run(run)
+
+
+@pytest.mark.timeout(90)
+def test_direct_tls_is_measured_on_its_own_port():
+    result = run_benchmark("--direct-tls")
+    assert list(result["runs"]) == ["plain", "direct"]
+    for run in result["runs"].values():
+        check_run(run)

@@ -319,7 +319,6 @@ async def with_push_load(
             "cmd": "calls",
             "rate": settings.push_rate,
             "seconds": settings.seconds,
-            "warmup_seconds": settings.warmup,
             "drain": settings.drain,
         }
     )
@@ -411,6 +410,7 @@ def result_of(
         "agents": settings.agents,
         "events_per_second": settings.rate,
         "seconds": settings.seconds,
+        "warmup_seconds": settings.warmup,
         "events_sent": main_step["events_sent"],
         "events_received": main_step["events_received"],
         "lost": main_step["lost"],
