@@ -139,7 +139,17 @@ class TlsMode(StrEnum):
 # --- the stream --------------------------------------------------------------------------
 
 
-class XmppStream(asyncio.Protocol):
+# One read buffer for every stream of the process. asyncio hands a plain Protocol a fresh
+# bytes object of its read size (256 KiB) for every socket read, and allocating and
+# freeing that was a third of the CPU of relaying a notification on this project's machine
+# (`python -m scenarios.bench.relay_floor [--buffered]`, docs/benchmarks.md). A buffered
+# protocol reads into a buffer it provides instead; reads happen one at a time on the loop
+# and each is copied out before the next, so one buffer serves every stream (and the TLS
+# transport, which reads its decrypted bytes into it too).
+_READ_BUFFER = memoryview(bytearray(64 * 1024))
+
+
+class XmppStream(asyncio.BufferedProtocol):
     """One connection to the notification service, from the TCP connect to its close.
 
     A stream is used for one connection only (a reconnect builds a new one), so nothing of
@@ -468,6 +478,12 @@ class XmppStream(asyncio.Protocol):
         self.closed.set_result(None)
         if self.on_close is not None:
             self.on_close(reason)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_READ_BUFFER[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         """Feed the stream parser; hand on each top-level element.

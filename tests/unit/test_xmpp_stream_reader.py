@@ -84,9 +84,16 @@ class Probe:
         return True
 
     def feed(self, data: bytes, size: int | None = None) -> None:
+        """As asyncio's transports read: into the stream's buffer, then `buffer_updated`."""
         size = size or len(data)
         for i in range(0, len(data), size):
-            self.stream.data_received(data[i : i + size])
+            self.read(data[i : i + size])
+
+    def read(self, chunk: bytes) -> None:
+        buffer = self.stream.get_buffer(-1)
+        assert len(buffer) >= len(chunk)
+        buffer[: len(chunk)] = chunk
+        self.stream.buffer_updated(len(chunk))
 
 
 def the_wire() -> bytes:
@@ -107,6 +114,23 @@ async def test_the_same_stanzas_as_the_whole_stream_parsed_at_once_in_any_chunki
         assert probe.stream._depth == 1
         assert probe.stream._root is not None and len(probe.stream._root) == 0  # kept empty
         assert probe.wire.ended is None and probe.closed == []
+
+
+async def test_streams_reading_in_turns_through_the_shared_buffer_keep_their_own_bytes():
+    # Every stream reads into one process-wide buffer (no 256 KiB bytes object per read):
+    # safe because each read is taken out of it before the next one.
+    wire = the_wire()
+    first, second = Probe(), Probe()
+    assert first.stream.get_buffer(-1) is second.stream.get_buffer(-1)
+    chunks = [wire[i : i + 50] for i in range(0, len(wire), 50)]
+    for chunk in chunks:
+        first.read(chunk)
+        second.read(chunk[::-1])  # garbage for the second: must not reach the first
+    alone = Probe()
+    alone.feed(wire)
+    assert first.taken == alone.taken and len(first.taken) == 7
+    # The second's reversed bytes were no stream: refused, and nothing of them taken.
+    assert second.taken == [] and "not-well-formed" in second.wire.text()
 
 
 async def test_the_end_of_the_stream_ends_ours_and_closes_the_connection():
