@@ -71,8 +71,10 @@ async def wait_listening(port: int, proc: asyncio.subprocess.Process, timeout: f
 async def proxied(tmp_path):
     if not os.access(NGINX, os.X_OK):
         pytest.fail("nginx is not installed: `make test` installs it (tools/system-deps.sh)")
-    http_port, https_port = free_port(), free_port()
     async with ConnectorLab() as lab, AppLab(lab.url("")) as app:
+        # Chosen once the labs listen: a port free_port() let go of is free for the kernel to
+        # give to the next server bound to port 0, and a lab there would pass for nginx.
+        http_port, https_port = free_port(), free_port()
         site = tmp_path / "mobagent.conf"
         text, ca = site_config(http=http_port, https=https_port, app=app.port, connector=lab.port)
         site.write_text(text)
@@ -151,7 +153,10 @@ async def test_sign_ins_are_rate_limited_in_the_apis_shape(proxied):
 
 async def test_bodies_over_the_limit_and_lan_only_paths_are_refused(proxied):
     client, https, _plain = proxied
-    async with client.post(https + "/api/v1/dialogs", data=b"x" * 70_000) as big:
+    # Expect: 100-continue: nginx judges the length before any of the body is sent, so its
+    # 413 cannot race the upload (a refusal mid-upload may reset the connection instead).
+    big_body = b"x" * 70_000
+    async with client.post(https + "/api/v1/dialogs", data=big_body, expect100=True) as big:
         assert big.status == 413
     for path in ("/metrics", "/healthz"):
         async with client.get(https + path) as hidden:
