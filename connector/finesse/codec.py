@@ -41,7 +41,7 @@ from connector.finesse.models import (
     UserSettings,
     WrapUpReason,
 )
-from connector.finesse.safexml import LOCAL_NAMES, FinesseXmlError, local, parse_xml
+from connector.finesse.safexml import FinesseXmlError, local, parse_xml
 
 __all__ = [
     "FinesseXmlError",
@@ -138,17 +138,7 @@ def _root(src: XmlSource) -> ET.Element:
 
 def _kids(el: ET.Element) -> dict[str, ET.Element]:
     """Children by local name (namespace dropped). Comments and PIs are skipped."""
-    names = LOCAL_NAMES  # local() inlined for known tags: this runs for every notification
-    out = {}
-    for c in el:
-        tag = c.tag
-        name = names.get(tag)
-        if name is None:
-            if tag.__class__ is not str:
-                continue
-            name = local(tag)
-        out[name] = c
-    return out
+    return {local(c.tag): c for c in el if c.tag.__class__ is str}
 
 
 def _kids_ci(el: ET.Element) -> dict[str, ET.Element]:
@@ -176,13 +166,7 @@ def _raw(el: ET.Element | None) -> str:
 
 def _texts(kids: dict[str, ET.Element], table: Iterable[tuple[str, str]]) -> dict[str, str]:
     """kwargs for a dataclass: `attr=text` for each (tag, attr) whose element is present."""
-    out = {}
-    for tag, attr in table:
-        el = kids.get(tag)
-        if el is not None:
-            text = el.text
-            out[attr] = text.strip() if text else ""
-    return out
+    return {attr: _t(kids[tag]) for tag, attr in table if tag in kids}
 
 
 def _is_true(el: ET.Element) -> bool:

@@ -28,7 +28,7 @@ from defusedxml.ElementTree import fromstring as _defused_fromstring
 
 DEFAULT_MAX_BYTES = 256 * 1024
 
-__all__ = ["DEFAULT_MAX_BYTES", "LOCAL_NAMES", "FinesseXmlError", "local", "parse_xml"]
+__all__ = ["DEFAULT_MAX_BYTES", "FinesseXmlError", "local", "parse_xml"]
 
 # `<!` starts a markup declaration (DOCTYPE, ENTITY, ...) unless it opens a comment or a
 # CDATA section. Refusing every other `<!` is stricter than refusing `<!DOCTYPE` alone.
@@ -49,19 +49,9 @@ def local(tag: str) -> str:
     `http://jabber.org/protocol/pubsub` from `<notification>`), but Finesse element names
     are what matter, so lookups always go through this.
     """
-    name = LOCAL_NAMES.get(tag)
-    if name is None:
-        name = tag[tag.rfind("}") + 1 :] if tag[:1] == "{" else tag
-        if len(LOCAL_NAMES) < _MAX_LOCAL_NAMES:
-            LOCAL_NAMES[tag] = name
-    return name
-
-
-# `local()` for the tags seen so far: a notification has some thirty elements and the hot
-# path asks for each name (scenarios/bench/hot_path.py). Bounded, because tags come from
-# the network; past the bound names are computed each time.
-LOCAL_NAMES: dict[str, str] = {}
-_MAX_LOCAL_NAMES = 4096
+    if tag[:1] == "{":
+        return tag[tag.rfind("}") + 1 :]
+    return tag
 
 
 def _byte_length(data: str | bytes) -> int:
