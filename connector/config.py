@@ -16,6 +16,7 @@ from typing import Any
 
 from connector.push.allowlist import Allowlist
 from connector.store.sealing import Sealer, SealError
+from mobagent import event_loop
 
 ENV_PREFIX = "MOBAGENT_CONNECTOR_"
 TLS_MODES = ("plain", "starttls", "direct")
@@ -65,6 +66,7 @@ class ConnectorConfig:
     resource: str = "mobileagent"
     gc_freeze_interval: float = 0.1  # s between freezes of young objects (0: never)
     gc_full_interval: float = 600.0  # s between full garbage collections (0: never)
+    event_loop: str = "auto"  # auto (uvloop when installed) | uvloop | asyncio
     # Web Push (docs/connector.md, Push): where the VAPID key pair is kept (default
     # $XDG_STATE_HOME/mobagent), or a PEM file of the operator's; the contact the push
     # services see; origins allowed besides the major browsers' push services (http only
@@ -141,6 +143,10 @@ class ConnectorConfig:
         for name in ("gc_freeze_interval", "gc_full_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: never)")
+        try:
+            event_loop.resolve(self.event_loop)
+        except event_loop.EventLoopError as exc:
+            raise ConfigError(str(exc)) from None
         if not self.vapid_subject.startswith(("mailto:", "https://")):
             raise ConfigError("vapid_subject must be a mailto: or https: URL")
         if self.vapid_private_key and not os.path.isfile(self.vapid_private_key):

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -136,7 +137,8 @@ async def _send_events(
     """Send the stream until the session ends (an empty batch), the reader is replaced, or
     the app goes away: the backlog with awaited sends, then, caught up, frame by frame as
     they are published (`Reader.attend`) until a write cannot be made at once."""
-    push = _writer(ws, transport, latency) if isinstance(transport, asyncio.Transport) else None
+    # Not an isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+    push = _writer(ws, cast(asyncio.Transport, transport), latency) if transport else None
     try:
         while not ws.closed:
             batch = reader.take()

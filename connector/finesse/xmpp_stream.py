@@ -49,6 +49,7 @@ import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from enum import StrEnum
+from typing import cast
 from xml.sax.saxutils import escape, quoteattr
 
 from connector.finesse.errors import FinesseError
@@ -452,8 +453,9 @@ class XmppStream(asyncio.BufferedProtocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: an event loop with transports of its own (uvloop's are
+        # not asyncio.Transport subclasses) is as good, it has the same methods.
+        self.transport = transport = cast(asyncio.Transport, transport)
         if self.closed.done() or self._failure is not None:
             transport.abort()  # failed or aborted while connecting
 

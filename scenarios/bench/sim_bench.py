@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -274,8 +274,8 @@ class XmppCounter(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # No isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport = cast(asyncio.Transport, transport)
         transport.write(self.header)
 
     def connection_lost(self, exc: Exception | None) -> None:

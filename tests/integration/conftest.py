@@ -1,12 +1,15 @@
 """The connector's integration suite runs twice: with its state in memory (the default) and
 in a real Redis (`--state redis://...`), so the shared-state path is tested as much as the
-embedded one."""
+embedded one. Its XMPP client, flows, push and WebSocket frames also run on uvloop, the
+event loop `mobagent connector` runs on by default, as well as on asyncio's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+import uvloop
 
 from connector.store.sealing import generate_key
 from scenarios.stack.connector_lab import ConnectorLab
@@ -22,6 +25,22 @@ BOTH_STATES = {
     "test_mobile_sim_app",
     "test_connector_push",
 }
+
+# The modules whose every test runs on both event loops.
+BOTH_LOOPS = {
+    "test_connector_xmpp",
+    "test_connector_flows",
+    "test_connector_push",
+    "test_websocket_frames",
+}
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    if item.module is None or item.module.__name__.rsplit(".", 1)[-1] not in BOTH_LOOPS:
+        return {"asyncio": asyncio.new_event_loop}  # one factory: the test ids stay as they are
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

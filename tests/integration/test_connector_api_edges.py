@@ -133,7 +133,7 @@ async def test_the_password_is_never_logged_or_returned(lab, caplog):
     assert "hunter2" not in "\n".join(r.getMessage() for r in caplog.records)
 
 
-def test_mobagent_connector_runs_and_stops_on_sigterm():
+def test_mobagent_connector_runs_on_uvloop_by_default_and_stops_on_sigterm():
     sim = subprocess.Popen(
         [sys.executable, "-m", "mobagent", "sim", "--rest-port", "0", "--xmpp-port", "0", "--json"],
         stdout=subprocess.PIPE,
@@ -162,6 +162,7 @@ def test_mobagent_connector_runs_and_stops_on_sigterm():
         )
         info = json.loads(conn.stdout.readline())
         assert info["event"] == "listening" and info["finesse"] == finesse
+        assert info["eventLoop"] == "uvloop"  # installed with mobagent: the default
         import urllib.request
 
         api = info["api"].removesuffix("/api/v1")
