@@ -23,12 +23,16 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_prints_where_it_listens_serves_and_stops_on_a_signal(sig):
-    proc = start("--json", "--speed", "10")
+@pytest.mark.parametrize(
+    ("sig", "loop", "flags"),
+    [(signal.SIGINT, "uvloop", []), (signal.SIGTERM, "asyncio", ["--event-loop", "asyncio"])],
+)
+def test_prints_where_it_listens_serves_and_stops_on_a_signal(sig, loop, flags):
+    proc = start("--json", "--speed", "10", *flags)
     try:
         info = json.loads(proc.stdout.readline())
         assert info["event"] == "listening"
+        assert info["eventLoop"] == loop  # uvloop by default, where installed
         assert info["example"] == {"agent": "1001", "password": "password", "extension": "5001"}
         rest = info["sides"]["A"]["rest"]
         assert rest.startswith("http://127.0.0.1:")

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mobagent import event_loop
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
@@ -389,7 +390,7 @@ def run(settings: Settings) -> dict[str, Any]:
             conn,
             conn_info,
         ):
-            measured = asyncio.run(
+            measured = event_loop.run(  # uvloop where installed: less of the machine for the driver
                 measure([conn.pid], sim_proc.pid, sim_info, conn_info["api"], settings, push_port)
             )
             conn.send_signal(signal.SIGINT)
