@@ -17,16 +17,19 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(90)
-def test_bench_reports_latency_memory_and_no_loss():
+@pytest.mark.parametrize(("inject", "flags"), [("bulk", []), ("rest", ["--inject", "rest"])])
+def test_bench_reports_latency_memory_and_no_loss(inject: str, flags: list[str]):
+    """Bulk injection by default (the simulator's bulk state change), REST PUTs on request."""
     args = [
         "mobagent",
         "bench",
         "--agents",
         "20",
         *["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"],
-        *["--burst", "200", "--burst-seconds", "1", "--warmup", "1"],
+        *["--burst", "200", "--burst-seconds", "1", "--warmup", "1", *flags],
     ]
     r = run_json(args, timeout=75, what="mobagent bench")
+    assert r["inject"] == inject
     assert r["agents"] == 20
     assert r["events_per_second"] == 50
     assert r["warmup_seconds"] == 1

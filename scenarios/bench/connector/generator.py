@@ -199,15 +199,39 @@ class Generator:
             self.agents, rate, seconds, 1, lambda batch: self.flip(rest, conn, batch[0])
         )
 
-    async def drive_bulk(self, rest: aiohttp.ClientSession, rate: float, seconds: float) -> None:
+    async def drive_bulk(
+        self,
+        rest: aiohttp.ClientSession,
+        conn: aiohttp.ClientSession,
+        rate: float,
+        seconds: float,
+        commands: bool = False,
+    ) -> None:
         """`rate` flips per second for `seconds` through the simulator's bulk state change
         (POST /sim/v1/agents/state), a batch of distinct agents per tick, round-robin over
         the agents that are not driven through the connector. An agent's ack is the
-        simulator's CLOCK_MONOTONIC just after its notification went out."""
+        simulator's CLOCK_MONOTONIC just after its notification went out. `commands`: the
+        command agents keep their share of the rate, each flip a command through the
+        connector as with `drive` (a steady phase's command round trips)."""
         agents = [agent for agent in self.agents if agent.kind != "command"]
-        await self._paced(
-            agents, rate, seconds, len(agents), lambda batch: self.flip_batch(rest, batch)
-        )
+        driven = [agent for agent in self.agents if agent.kind == "command"] if commands else []
+        share = rate * len(driven) / (len(agents) + len(driven)) if driven else 0.0
+        jobs = []
+        if agents:
+            jobs.append(
+                self._paced(
+                    agents,
+                    rate - share,
+                    seconds,
+                    len(agents),
+                    lambda batch: self.flip_batch(rest, batch),
+                )
+            )
+        if driven:
+            jobs.append(
+                self._paced(driven, share, seconds, 1, lambda b: self.flip(rest, conn, b[0]))
+            )
+        await asyncio.gather(*jobs)
 
     async def _paced(
         self,

@@ -159,10 +159,14 @@ async def measure(
             f"CPU % while signing in {login_cpu}; connector {login_cpu_ms} ms per sign-in"
         )
 
-        async def drive(rate: float, seconds: float, via: str = "rest") -> None:
+        async def drive(
+            rate: float, seconds: float, via: str = "rest", commands: bool = True
+        ) -> None:
+            """Flips through the driver; `commands`: the command agents' share is commands
+            through the connector (always with REST injection; the burst has none)."""
             assert driver is not None
             reply = await driver.call(
-                {"cmd": "drive", "rate": rate, "seconds": seconds, "via": via}
+                {"cmd": "drive", "rate": rate, "seconds": seconds, "via": via, "commands": commands}
             )
             for aid, times in reply["agents"].items():
                 agent = by_id[aid]
@@ -236,7 +240,7 @@ async def measure(
                 pusher,
                 everyone,
                 settings,
-                lambda: drive(settings.rate, settings.seconds),
+                lambda: drive(settings.rate, settings.seconds, via=settings.inject),
                 drain,
                 cpu,
             )
@@ -246,7 +250,12 @@ async def measure(
             await asyncio.sleep(1.0)
             since = stats.mark(everyone)
             cpu0, t0 = cpu(), time.monotonic()
-            await drive(settings.burst / settings.burst_seconds, settings.burst_seconds, via="bulk")
+            await drive(
+                settings.burst / settings.burst_seconds,
+                settings.burst_seconds,
+                via="bulk",
+                commands=False,
+            )
             sent_in = time.monotonic() - t0
             cpu1 = cpu()
             await drain(max(settings.drain, 30.0))

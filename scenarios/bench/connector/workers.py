@@ -122,7 +122,9 @@ async def serve(spec: dict[str, Any]) -> None:
                     agent.token = msg["tokens"].get(agent.id, agent.token)
             elif cmd == "drive":
                 if msg.get("via") == "bulk":
-                    await generator.drive_bulk(rest, msg["rate"], msg["seconds"])
+                    await generator.drive_bulk(
+                        rest, conn, msg["rate"], msg["seconds"], msg.get("commands", False)
+                    )
                 else:
                     await generator.drive(rest, conn, msg["rate"], msg["seconds"])
                 out = {
