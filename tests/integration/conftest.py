@@ -1,7 +1,8 @@
 """The connector's integration suite runs twice: with its state in memory (the default) and
 in a real Redis (`--state redis://...`), so the shared-state path is tested as much as the
-embedded one. Its XMPP client, flows, push and WebSocket frames also run on uvloop, the
-event loop `mobagent connector` runs on by default, as well as on asyncio's own."""
+embedded one. Its XMPP client, flows, push, WebSocket frames and exhaustion tests (a
+stalled peer reset, no garbage cycles left by WebSocket churn) also run on uvloop, the event
+loop `mobagent connector` runs on by default, as well as on asyncio's own."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ BOTH_LOOPS = {
     "test_connector_flows",
     "test_connector_push",
     "test_websocket_frames",
+    "test_connector_exhaustion",
 }
 
 
