@@ -95,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--event-loop",
         choices=event_loop.CHOICES,
-        help="uvloop (the default where installed: less CPU per event) or asyncio's own",
+        help="uvloop (the default where installed: less CPU per sign-in) or asyncio's own",
     )
     p.add_argument("--json", action="store_true", help="print the listening line as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")

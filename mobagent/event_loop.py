@@ -2,8 +2,9 @@
 asyncio's own.
 
 Measured here (docs/benchmarks.md, "The event loop"): uvloop halves what a bare relay costs
-per socket read and write, and takes 10-15 % off the connector's CPU per relayed event and
-about 20 % off its CPU per sign-in, with the same memory per agent. Nothing in the code
+per socket read and write and takes about a fifth off the connector's CPU per sign-in, with
+about the same memory per agent; the connector's CPU per relayed event did not change
+measurably (its syscalls and the XML parsing dominate there). Nothing in the code
 depends on which loop runs it; `asyncio` stays selectable (`--event-loop asyncio`) to
 compare, or to run where uvloop is not available (it is not built for Windows).
 """
