@@ -30,6 +30,8 @@ from typing import Any
 
 import aiohttp
 
+from scenarios.bench.yardstick import yardstick_us
+
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -213,6 +215,7 @@ def machine(cores: tuple[int, int] | None) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "cpu": cpu_model(),
+        "yardstick_us": yardstick_us(),  # this hardware's Python speed: compare runs by it
         "sim_cpu": cores[0] if cores else None,
         "connector_cpu": cores[1] if cores else None,
     }

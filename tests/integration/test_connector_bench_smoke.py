@@ -26,7 +26,7 @@ def test_bench_reports_latency_memory_and_no_loss(inject: str, flags: list[str])
         "--agents",
         "20",
         *["--events-per-second", "50", "--seconds", "3", "--direct", "5", "--json"],
-        *["--burst", "200", "--burst-seconds", "1", "--warmup", "1", *flags],
+        *["--burst", "200", "--burst-seconds", "1", "--warmup", "1", "--idle", "1", *flags],
     ]
     r = run_json(args, timeout=75, what="mobagent bench")
     assert r["inject"] == inject
@@ -54,6 +54,10 @@ def test_bench_reports_latency_memory_and_no_loss(inject: str, flags: list[str])
     assert r["connector_rss_mib"] > 0
     assert r["rss_per_agent_kib"] > 0
     assert r["connector_cpu_percent"] >= 0
+    # A second with nothing happening: what having the agents costs, beside every event's.
+    assert set(r["idle_cpu_percent"]) == {"connector", "simulator"}
+    assert all(share >= 0 for share in r["idle_cpu_percent"].values())
+    assert r["machine"]["yardstick_us"] > 0
     # The burst goes through the simulator's bulk state change: every event arrives.
     burst = r["burst"]
     assert burst["events_sent"] == burst["events_received"] == 200 and burst["lost"] == 0
@@ -82,7 +86,7 @@ def test_bench_of_two_connectors_on_redis_beside_one_process_and_a_take_over():
         "bench",
         *["--agents", "20", "--events-per-second", "50", "--seconds", "3", "--direct", "5"],
         *["--connectors", "2", "--state", "redis", "--forced-logout", "20", "--json"],
-        *["--warmup", "1"],
+        *["--warmup", "1", "--idle", "0"],
     ]
     r = run_json(args, timeout=220, what="mobagent bench --connectors 2 --state redis")
     c = r["cluster"]

@@ -15,7 +15,7 @@ from mobagent import args as cli_args
 from scenarios.bench.connector.chart import chart
 from scenarios.bench.connector.cluster import run_cluster
 from scenarios.bench.connector.run import run
-from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, WARMUP, Settings
+from scenarios.bench.connector.settings import APP_PROCS, CONCURRENCY, DRAIN, IDLE, WARMUP, Settings
 from scenarios.bench.connector.verdict import cluster_verdict_lines, verdict_lines
 from scenarios.bench.procs import report
 from scenarios.bench.roster import MAX_AGENTS
@@ -35,7 +35,9 @@ def text(r: dict[str, Any]) -> str:
         f"login {r['login_seconds']}s; connector RSS {r['connector_rss_mib']} MiB, "
         f"{r['rss_per_agent_kib']} KiB per agent; CPU {r['connector_cpu_percent']}%, "
         f"{r['connector_cpu_us_per_event']} us per event "
-        f"({r['connector_cpu_us_per_event_split']})",
+        f"({r['connector_cpu_us_per_event_split']}); idle CPU % {r['idle_cpu_percent']}",
+        f"machine {r['machine']['cpu']}, yardstick {r['machine']['yardstick_us']} us "
+        "(python -m scenarios.bench.yardstick: compare runs on different hardware by it)",
     ]
     if r["burst"]:
         b = r["burst"]
@@ -217,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
         help="seconds of events at the (first) measured rate before measuring, not counted",
     )
     p.add_argument(
+        "--idle",
+        metavar="S",
+        type=cli_args.non_negative_float,
+        default=IDLE,
+        help="seconds with every agent signed in and nothing happening, after the warm-up: "
+        "the connector's CPU then (idle_cpu_percent) is part of every per-event figure",
+    )
+    p.add_argument(
         "--drain",
         metavar="S",
         type=cli_args.non_negative_float,
@@ -289,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep=args.sweep,
         drain=args.drain,
         warmup=args.warmup,
+        idle=args.idle,
         concurrency=args.concurrency,
         cprofile=args.cprofile,
         app_procs=args.app_procs,

@@ -197,6 +197,20 @@ async def measure(
             await drive(first, settings.warmup, via=settings.inject)
         await drain(settings.drain)
         stats.phase(everyone, warm)
+        # Idle: every agent signed in and nothing happening. What the connector spends then
+        # (keep-alives, timers, the collector) is a cost of having agents, not of events;
+        # the per-event figures below include it, this says how much of them it is.
+        idle = None
+        if settings.idle:
+            log(f"idle for {settings.idle:g}s ...")
+            cpu0, t0 = cpu(), time.monotonic()
+            await asyncio.sleep(settings.idle)  # the quiet being measured, not a wait for one
+            wall, cpu1 = time.monotonic() - t0, cpu()
+            idle = {
+                key: round(100 * (cpu1[key] - cpu0[key]) / wall, 2)
+                for key in ("connector", "simulator")
+            }
+            log(f"  idle CPU % {idle}")
         rates = sweep_rates(settings.rate) if settings.sweep else [settings.rate]
         steps: list[dict[str, Any]] = []
         for rate in rates:
@@ -287,6 +301,7 @@ async def measure(
             "end": sum(each_end),
         },
         "rss_kib_each": {"before": each_before, "after_login": each_after, "end": each_end},
+        "idle_cpu_percent": idle,
         "steps": steps,
         "push_step": push_step,
         "burst": burst,
@@ -433,6 +448,7 @@ def result_of(
         "connector_rss_mib": round(rss["after_login"] / 1024, 1),
         "rss_per_agent_kib": round((rss["after_login"] - rss["before"]) / settings.agents, 1),
         "connector_cpu_percent": main_step["connector_cpu_percent"],
+        "idle_cpu_percent": measured["idle_cpu_percent"],
         "connector_wait_percent": main_step["connector_wait_percent"],
         "connector_cpu_us_per_event": main_step["connector_cpu_us_per_event"],
         "connector_cpu_us_per_event_split": main_step["connector_cpu_us_per_event_split"],

@@ -8,6 +8,7 @@ HOST = "127.0.0.1"
 CONCURRENCY = 50  # sign-ins in flight at a time
 DRAIN = 10.0  # seconds to wait for the events of the last flips
 WARMUP = 10.0  # seconds of events before the measured phases
+IDLE = 5.0  # seconds with nothing happening, after the warm-up: the cost of having agents
 TICK = 0.005  # seconds between two batches of flips
 STOP_TIMEOUT = 60.0  # SIGINT to exit: the connector closes every session first
 SWEEP_RATES = (500, 1000, 2000, 4000, 8000)
@@ -26,6 +27,7 @@ class Settings:
     sweep: bool = False
     drain: float = DRAIN
     warmup: float = WARMUP
+    idle: float = IDLE
     concurrency: int = CONCURRENCY
     cprofile: str | None = None  # write the connector's cProfile stats here
     gc_stats: str | None = None
