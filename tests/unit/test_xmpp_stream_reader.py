@@ -292,3 +292,6 @@ async def test_the_hot_path_benchmark_relays_every_notification_it_times():
     stages = measure(50)  # raises unless all 50 were parsed and became one frame each
     assert set(stages) == {"stream", "codec", "relay"}
     assert all(us > 0 for us in stages.values())
+    # Spread over agents: 5 sessions, 10 notifications each, each relayed as one frame.
+    spread = measure(50, sessions=5)
+    assert all(us > 0 for us in spread.values())
