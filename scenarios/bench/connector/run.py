@@ -198,7 +198,7 @@ async def measure(
         await drain(settings.drain)
         stats.phase(everyone, warm)
         # Idle: every agent signed in and nothing happening. What the connector spends then
-        # (keep-alives, timers, the collector) is a cost of having agents, not of events;
+        # (keep-alives, heartbeats, reconciliation) is a cost of having agents, not of events;
         # the per-event figures below include it, this says how much of them it is.
         idle = None
         if settings.idle:
