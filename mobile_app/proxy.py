@@ -3,7 +3,13 @@ proxy (development, or the Mobile App Server on its own machine in the LAN).
 
 HTTP bodies stream both ways; the event WebSocket is joined frame by frame, with nothing
 buffered beyond the frame in hand, and its close code (4001 session ended, 4002 replaced)
-passed on so the app decides about reconnecting as it would facing the connector itself.
+and reason passed on so the app decides about reconnecting, and says why, as it would facing
+the connector itself.
+
+Pings and pongs are relayed too, not answered here: the connector's heartbeat must reach the
+phone. Answered by this server, it would show the connector a live WebSocket for a phone
+that lost its network, and a call would then not be pushed to it (push goes to agents
+without a live stream).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ WS_HANDSHAKE = {
     "sec-websocket-protocol",
     "sec-websocket-accept",
 }
+# Codes that say a connection ended without a close frame: never sent in one (RFC 6455 7.4.1).
+RESERVED_CLOSE_CODES = {1005, 1006, 1015}
 MAX_BODY = 64 * 1024  # the mobile API's requests are small; the connector has its own limit
 
 
@@ -106,7 +114,7 @@ class ConnectorProxy:
                 url,
                 protocols=protocols,
                 headers=self._forwarded(request),
-                autoping=True,
+                autoping=False,  # the phone answers the connector's pings (see above)
                 heartbeat=None,
                 max_msg_size=0,
             )
@@ -116,47 +124,73 @@ class ConnectorProxy:
             log.warning("connector unreachable: %s", exc)
             return _error(502, "connector_unreachable", "the connector cannot be reached")
         downstream = web.WebSocketResponse(
-            protocols=[upstream.protocol] if upstream.protocol else (), autoping=True
+            protocols=[upstream.protocol] if upstream.protocol else (), autoping=False
         )
         await downstream.prepare(request)
+        reason = b""
         try:
-            await _join(downstream, upstream)
+            reason = await _join(downstream, upstream)
         finally:
             await upstream.close()
             if not downstream.closed:
-                code = upstream.close_code or aiohttp.WSCloseCode.GOING_AWAY
-                await downstream.close(code=code, message=_reason(upstream))
+                code = upstream.close_code
+                if code is None or code in RESERVED_CLOSE_CODES:
+                    code = aiohttp.WSCloseCode.GOING_AWAY  # the connector's leg just broke
+                await downstream.close(code=code, message=reason or _failure(upstream))
         return downstream
 
 
-def _reason(ws: aiohttp.ClientWebSocketResponse) -> bytes:
+def _failure(ws: aiohttp.ClientWebSocketResponse) -> bytes:
+    """Why the upstream leg failed, when it did not close with a reason of its own."""
     exc = ws.exception()
-    return str(exc).encode()[:120] if exc else b""
+    return _close_reason(str(exc)) if exc else b""
+
+
+def _close_reason(text: str) -> bytes:
+    """At most the 123 bytes a close frame holds, cut between characters (a browser fails
+    the connection on a reason that is not UTF-8)."""
+    return text.encode()[:123].decode("utf-8", "ignore").encode()
 
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 
 
-async def _pump(source: WebSocket, sink: WebSocket) -> None:
-    async for msg in source:
+async def _pump(source: WebSocket, sink: WebSocket) -> bytes:
+    """Frames from `source` to `sink` until `source` closes; the reason of its close frame
+    (b"" when it sent none or just went away). Not `async for`: it hides the close frame."""
+    while True:
+        msg = await source.receive()
         if msg.type == WSMsgType.TEXT:
             await sink.send_str(msg.data)
         elif msg.type == WSMsgType.BINARY:
             await sink.send_bytes(msg.data)
-        else:
-            break
+        elif msg.type == WSMsgType.PING:
+            await sink.ping(msg.data)
+        elif msg.type == WSMsgType.PONG:
+            await sink.pong(msg.data)
+        elif msg.type == WSMsgType.CLOSE:
+            return _close_reason(msg.extra or "")
+        else:  # CLOSING, CLOSED, ERROR
+            return b""
 
 
 async def _join(
     downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
-) -> None:
-    """Frames both ways until one side closes; its close code goes to the other side."""
+) -> bytes:
+    """Frames both ways until one side closes; its close code and reason go to the other
+    side. Returns the connector's close reason (b"" if the app closed first)."""
     to_app = asyncio.ensure_future(_pump(upstream, downstream))
     to_connector = asyncio.ensure_future(_pump(downstream, upstream))
     try:
         done, _ = await asyncio.wait({to_app, to_connector}, return_when=asyncio.FIRST_COMPLETED)
         if to_connector in done and not upstream.closed:
-            await upstream.close(code=downstream.close_code or aiohttp.WSCloseCode.OK)
+            await upstream.close(
+                code=downstream.close_code or aiohttp.WSCloseCode.OK,
+                message=to_connector.result() if not to_connector.exception() else b"",
+            )
+        if to_app in done and not to_app.exception():
+            return to_app.result()
+        return b""
     finally:
         for task in (to_app, to_connector):
             task.cancel()

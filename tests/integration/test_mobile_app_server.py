@@ -88,8 +88,45 @@ async def test_the_api_and_the_event_websocket_are_forwarded(served):
         assert out.status in (200, 204), await out.text()
     while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
         pass
-    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    # The close frame itself, with the connector's code and reason (the app shows it).
+    assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 4001, "signed_out")
     assert ws.close_code == 4001
+
+
+async def test_the_connectors_heartbeat_reaches_the_phone_through_the_proxy():
+    """Pings and pongs are relayed, not answered by the proxy: a phone that answers keeps
+    its stream; one that stops answering (its network gone) is dropped by the connector's
+    heartbeat, so the connector no longer counts it live (and would push its calls)."""
+    async with (
+        ConnectorLab(ws_heartbeat=1) as lab,
+        AppLab(lab.url("")) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.post(app.url + "api/v1/sessions", json=LOGIN) as signed:
+            token = (await signed.json())["token"]
+        ws = await http.ws_connect(
+            app.url + "api/v1/events", protocols=("bearer", token), autoping=False
+        )
+        assert (await ws.receive_json(timeout=5))["type"] == "session.resync"
+        for _ in range(3):  # three heartbeats answered by the phone itself
+            ping = await ws.receive(timeout=5)
+            assert ping.type == aiohttp.WSMsgType.PING
+            await ws.pong(ping.data)
+        assert lab.connector.websockets == 1
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.put(
+            app.url + "api/v1/agent/state", json={"state": "READY"}, headers=headers
+        ) as put:
+            assert put.status == 202
+        while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.PING:
+            await ws.pong(msg.data)
+        assert json.loads(msg.data)["type"] == "agent.state"
+        # The phone stops answering: the connector gives up on it and the proxy follows.
+        while (msg := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.PING:
+            pass
+        # Going away: not 1006, which no close frame may carry (RFC 6455 7.4.1).
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+        assert lab.connector.websockets == 0
 
 
 async def test_refusals_pass_through_in_the_apis_shape(served):
