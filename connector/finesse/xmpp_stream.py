@@ -37,6 +37,10 @@ What it guarantees:
   (a parse error is answered with a bare `not-well-formed`).
 * iq answers are believed only from the entity asked (RFC 6120 8.1.2.1; ids alone are
   guessable, and another user on the server can address us).
+* A stanza is at most `MAX_STANZA_BYTES` on the wire: one that grows past it (a server
+  gone wrong, or someone in between) is answered with `policy-violation` and the
+  connection closed, as a parse error is, instead of the parser holding it all in memory;
+  the session reconnects and resyncs, so nothing it stood for is lost.
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ __all__ = [
 log = logging.getLogger("connector.finesse.xmpp.stream")
 
 _MAX_LOGGED_CHARS = 200
+# Finesse's largest notifications (a team's users, a dialog with every call variable and
+# participant) are tens of KiB escaped; 1 MiB is far above them and bounds a session's parser.
+MAX_STANZA_BYTES = 1024 * 1024
 
 NS_CLIENT = "jabber:client"
 NS_STREAM = "http://etherx.jabber.org/streams"
@@ -180,6 +187,7 @@ class XmppStream(asyncio.BufferedProtocol):
         "_resource",
         "_root",
         "_tls",
+        "_unfinished",
         "_user",
         "_waiter",
         "closed",
@@ -217,6 +225,7 @@ class XmppStream(asyncio.BufferedProtocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parser: ET.XMLPullParser | None = None
         self._depth = 0
+        self._unfinished = 0  # bytes read of the stanza under way, at most (0: none open)
         self._root: ET.Element | None = None
         self._waiter: asyncio.Future[ET.Element] | None = None  # the next element (open())
         self._answers: dict[str, tuple[asyncio.Future[ET.Element], str | None]] = {}
@@ -335,6 +344,7 @@ class XmppStream(asyncio.BufferedProtocol):
         document, and our stream header."""
         self._parser = ET.XMLPullParser(("start", "end"))
         self._depth = 0
+        self._unfinished = 0
         self._root = None
         self.send(
             "<?xml version='1.0'?><stream:stream xmlns='jabber:client'"
@@ -502,6 +512,7 @@ class XmppStream(asyncio.BufferedProtocol):
             log.debug("%s RECV: %s", self._user, data)
         parser.feed(data)
         depth = self._depth
+        completed = False
         try:
             for event, xml in parser.read_events():
                 if event == "start":
@@ -516,6 +527,7 @@ class XmppStream(asyncio.BufferedProtocol):
                 depth -= 1
                 if depth == 1:
                     self._depth = 1
+                    completed = True
                     self._stanza(xml)
                     if self._parser is not parser:
                         return  # closed by that element
@@ -532,6 +544,17 @@ class XmppStream(asyncio.BufferedProtocol):
             self._end("stream not well-formed", "not-well-formed")
             return
         self._depth = depth
+        # The stanza still open: all of this read if it began here, else what came before
+        # too (an upper bound: where in `data` it began is not known).
+        if depth <= 1:
+            self._unfinished = 0
+        else:
+            self._unfinished = len(data) if completed else self._unfinished + len(data)
+            if self._unfinished > MAX_STANZA_BYTES:
+                log.error(
+                    "%s: a stanza of over %d bytes; disconnecting", self._user, MAX_STANZA_BYTES
+                )
+                self._end("stanza too large", "policy-violation")
 
     # --- what comes in ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from connector.finesse.xmpp_stream import (
+    MAX_STANZA_BYTES,
     StanzaError,
     TlsMode,
     XmppConnectError,
@@ -182,6 +183,33 @@ async def test_a_parse_error_answers_not_well_formed_and_disconnects_without_ech
     assert probe.taken == []
     probe.feed(notifications(1)[0])  # whatever follows is not read any more
     assert probe.taken == []
+
+
+async def test_a_stanza_past_the_size_limit_is_a_policy_violation_not_memory(
+    caplog: pytest.LogCaptureFixture,
+):
+    probe = Probe()
+    probe.feed(STREAM_HEADER + b"<message><body>")
+    chunk = b"x" * len(probe.stream.get_buffer(-1))  # as a socket reads: buffer by buffer
+    while probe.wire.ended is None:
+        assert len(probe.wire.written) < 2 * MAX_STANZA_BYTES, "never refused"
+        probe.feed(chunk)
+    sent = probe.wire.text()
+    assert "<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in sent
+    assert "xxx" not in sent and probe.wire.ended == "close"
+    assert f"a stanza of over {MAX_STANZA_BYTES} bytes; disconnecting" in caplog.text
+    assert probe.taken == []
+
+
+async def test_large_stanzas_under_the_limit_and_many_small_ones_are_all_read():
+    """The limit is per stanza: a megabyte of notifications in a row is no violation."""
+    probe = Probe()
+    note = notifications(1)[0]
+    many = note * (MAX_STANZA_BYTES // len(note) + 100)
+    large = b"<message><body>" + b"x" * (MAX_STANZA_BYTES // 2) + b"</body></message>"
+    probe.feed(STREAM_HEADER + many + large + note, size=len(probe.stream.get_buffer(-1)))
+    assert len(probe.taken) == len(many) // len(note) + 2
+    assert probe.wire.ended is None and "policy-violation" not in probe.wire.text()
 
 
 async def test_a_root_that_is_not_an_xmpp_stream_is_refused():
