@@ -33,7 +33,7 @@ def test_bench_reports_latency_memory_and_no_loss(inject: str, flags: list[str])
     assert r["agents"] == 20
     assert r["events_per_second"] == 50
     assert r["warmup_seconds"] == 1
-    assert r["lost"] == 0
+    assert r["lost"] == 0 and r["late"] == 0
     assert r["failure_count"] == 0, r["failures"]
     assert r["events_sent"] > 0
     assert r["events_received"] == r["events_sent"]
@@ -61,6 +61,7 @@ def test_bench_reports_latency_memory_and_no_loss(inject: str, flags: list[str])
     # The burst goes through the simulator's bulk state change: every event arrives.
     burst = r["burst"]
     assert burst["events_sent"] == burst["events_received"] == 200 and burst["lost"] == 0
+    assert burst["late"] == 0
     assert burst["e2e_ms"]["p99"] > 0 and burst["sent_in_seconds"] > 0
     # Targets set for 2,000 agents at 2,000/s: the figures are there, not judged.
     assert r["targets_for"] == {

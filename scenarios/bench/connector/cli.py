@@ -25,7 +25,8 @@ def text(r: dict[str, Any]) -> str:
     lines = [
         f"agents {r['agents']}, {r['events_per_second']:g} events/s for {r['seconds']:g}s "
         f"(achieved {r['achieved_per_second']}/s)",
-        f"events sent {r['events_sent']}, received {r['events_received']}, lost {r['lost']}",
+        f"events sent {r['events_sent']}, received {r['events_received']}, lost {r['lost']} "
+        f"(of them arrived late, after the drain: {r['late']})",
         f"e2e ms {r['e2e_ms']}",
         f"direct ms {r['direct_ms']}",
         f"from before the PUT (upper bound, includes REST): e2e {r['e2e_from_put_ms']}, "

@@ -25,7 +25,7 @@ from mobagent import event_loop
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
-from scenarios.bench.connector.stats import cpu_per_event
+from scenarios.bench.connector.stats import Marks, cpu_per_event
 from scenarios.bench.connector.verdict import (
     TARGET_BURST,
     TARGET_RUN,
@@ -100,6 +100,9 @@ async def measure(
     push_step: dict[str, Any] | None = None
     children: list[Worker] = []
     failures: list[str] = []
+    # Each measured phase's figures with its marks (since, until): the events counted lost
+    # that arrive before the run is over are counted late in them at the end.
+    windows: list[tuple[dict[str, Any], Marks, Marks]] = []
 
     def cpu() -> dict[str, float]:
         out = {worker.name: worker.cpu_seconds() for worker in children}
@@ -239,6 +242,7 @@ async def measure(
                 "generator_cpu_percent": used,
             }
             step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
+            windows.append((step, since, stats.mark(everyone)))
             log(
                 f"  sent {step['events_sent']} ({step['achieved_per_second']}/s), lost "
                 f"{step['lost']}, e2e {step['e2e_ms']}, direct {step['direct_ms']}, "
@@ -257,6 +261,7 @@ async def measure(
                 lambda: drive(settings.rate, settings.seconds, via=settings.inject),
                 drain,
                 cpu,
+                windows,
             )
         burst = None
         if settings.burst:
@@ -273,6 +278,7 @@ async def measure(
             sent_in = time.monotonic() - t0
             cpu1 = cpu()
             await drain(max(settings.drain, 30.0))
+            until = stats.mark(everyone)
             burst = {
                 "events": settings.burst,
                 "seconds": settings.burst_seconds,
@@ -283,10 +289,16 @@ async def measure(
                     k: round(100 * (cpu1[k] - cpu0[k]) / sent_in, 1) for k in cpu1
                 },
             }
+            windows.append((burst, since, until))
             log(
                 f"  sent in {burst['sent_in_seconds']}s, lost {burst['lost']}, "
                 f"e2e {burst['e2e_ms']}, CPU while sending {burst['cpu_percent_while_sending']}"
             )
+        if any(figures["lost"] for figures, _, _ in windows):
+            log("waiting for the events counted lost, to tell the late from the lost ...")
+            await drain(settings.drain)
+        for figures, since, until in windows:
+            figures["late"] = stats.late(everyone, since, until, figures["events_received"])
         each_end = [proc_rss_kib(pid) for pid in conn_pids]
     finally:
         await asyncio.gather(*(worker.close() for worker in children), return_exceptions=True)
@@ -331,6 +343,7 @@ async def with_push_load(
     drive: Callable[[], Awaitable[None]],
     drain: Callable[[float], Awaitable[None]],
     cpu: Callable[[], dict[str, float]],
+    windows: list[tuple[dict[str, Any], Marks, Marks]],
 ) -> dict[str, Any]:
     """The steady phase again, with calls routed to the backgrounded agents meanwhile: the
     relay's latency beside the push load, and the pushes' latency and losses."""
@@ -353,6 +366,7 @@ async def with_push_load(
     cpu1 = cpu()
     await drain(settings.drain)
     relay = stats.phase(everyone, since)
+    windows.append((relay, since, stats.mark(everyone)))
     latencies = pushed.pop("latencies")
     step = {
         "calls_per_second": settings.push_rate,
@@ -439,6 +453,7 @@ def result_of(
         "events_sent": main_step["events_sent"],
         "events_received": main_step["events_received"],
         "lost": main_step["lost"],
+        "late": main_step["late"],  # of the lost: arrived after the drain, before the end
         "e2e_ms": main_step["e2e_ms"],
         "direct_ms": main_step["direct_ms"],
         "command_rtt_ms": main_step["command_rtt_ms"],

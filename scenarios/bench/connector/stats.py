@@ -26,12 +26,32 @@ E2E_Q = {"p50": 0.5, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 SHORT_Q = {"p50": 0.5, "p99": 0.99}
 
 
-def mark(agents: list[LoadAgent]) -> list[tuple[int, int]]:
-    """Where each agent's lists stand: a phase reports only what follows."""
-    return [(len(agent.acks), len(agent.recv)) for agent in agents]
+Marks = list[tuple[int, int]]  # per agent: flips so far, events so far (see `mark`)
 
 
-def phase(agents: list[LoadAgent], since: list[tuple[int, int]]) -> dict[str, Any]:
+def mark(agents: list[LoadAgent]) -> Marks:
+    """Where each agent's lists stand: a phase reports only what follows. An event still
+    missing now keeps its place: the next phase's events start after it, so one that comes
+    late is never paired with the next phase's flips (see `late`). Events carry no id, so
+    one that never comes has its place taken by the next phase's first: the loss then shows
+    in that phase (lost minus late, summed over the phases, is still what never came).
+    On a connector that loses nothing (it must not), a missing event is a late one."""
+    return [(len(agent.acks), max(len(agent.recv), len(agent.acks))) for agent in agents]
+
+
+def late(agents: list[LoadAgent], since: Marks, until: Marks, received: int) -> int:
+    """Of a phase's events (between the marks `since` and `until`), how many have arrived
+    by now beyond the `received` its drain counted: late, not lost."""
+    arrived = 0
+    for agent, (acks_from, recv_from), (acks_to, _) in zip(agents, since, until, strict=True):
+        if agent.kind == "direct":
+            continue
+        end = recv_from + (acks_to - acks_from)
+        arrived += max(0, min(len(agent.recv), end) - recv_from)
+    return arrived - received
+
+
+def phase(agents: list[LoadAgent], since: Marks) -> dict[str, Any]:
     """The phase since `mark()`: the k-th flip of an agent is paired with its k-th event;
     a direct watcher's events with its twin app's; a command with the event carrying its
     requestId."""
