@@ -133,11 +133,18 @@ class ConnectorProxy:
         finally:
             await upstream.close()
             if not downstream.closed:
-                code = upstream.close_code
-                if code is None or code in RESERVED_CLOSE_CODES:
-                    code = aiohttp.WSCloseCode.GOING_AWAY  # the connector's leg just broke
-                await downstream.close(code=code, message=reason or _failure(upstream))
+                await downstream.close(
+                    code=passable(upstream.close_code), message=reason or _failure(upstream)
+                )
         return downstream
+
+
+def passable(code: int | None) -> int:
+    """The close code to pass on: the other leg's own, or 1001 (going away) when that leg
+    just broke (no code, or one that says so: 1005, 1006 and 1015 are never sent)."""
+    if code is None or code in RESERVED_CLOSE_CODES:
+        return aiohttp.WSCloseCode.GOING_AWAY
+    return code
 
 
 def _failure(ws: aiohttp.ClientWebSocketResponse) -> bytes:
@@ -185,7 +192,7 @@ async def _join(
         done, _ = await asyncio.wait({to_app, to_connector}, return_when=asyncio.FIRST_COMPLETED)
         if to_connector in done and not upstream.closed:
             await upstream.close(
-                code=downstream.close_code or aiohttp.WSCloseCode.OK,
+                code=passable(downstream.close_code),
                 message=to_connector.result() if not to_connector.exception() else b"",
             )
         if to_app in done and not to_app.exception():
