@@ -25,7 +25,7 @@ from mobagent import event_loop
 from scenarios.bench.connector import stats
 from scenarios.bench.connector.agents import LoadAgent
 from scenarios.bench.connector.settings import HOST, STOP_TIMEOUT, Settings, sweep_rates
-from scenarios.bench.connector.stats import Marks, cpu_per_event
+from scenarios.bench.connector.stats import Marks, cpu_per_event, cpu_percent
 from scenarios.bench.connector.verdict import (
     TARGET_BURST,
     TARGET_RUN,
@@ -142,7 +142,7 @@ async def measure(
         cpu1 = cpu()
         # Who was busy while the apps signed in (percent of one core), and the connector's
         # CPU per sign-in: a sign-in bound by the connector's core shows it at ~100 %.
-        login_cpu = {k: round(100 * (cpu1[k] - cpu0[k]) / login_seconds, 1) for k in cpu1}
+        login_cpu = cpu_percent(cpu0, cpu1, login_seconds)
         login_cpu_ms = round(1000 * (cpu1["connector"] - cpu0["connector"]) / max(1, n), 2)
         if watchers:  # once their agents are in: they see no login notifications
             child = await Worker.start("direct", spec("receive", watchers))
@@ -209,10 +209,8 @@ async def measure(
             cpu0, t0 = cpu(), time.monotonic()
             await asyncio.sleep(settings.idle)  # the quiet being measured, not a wait for one
             wall, cpu1 = time.monotonic() - t0, cpu()
-            idle = {
-                key: round(100 * (cpu1[key] - cpu0[key]) / wall, 2)
-                for key in ("connector", "simulator")
-            }
+            shares = cpu_percent(cpu0, cpu1, wall, digits=2)
+            idle = {key: shares[key] for key in ("connector", "simulator")}
             log(f"  idle CPU % {idle}")
         rates = sweep_rates(settings.rate) if settings.sweep else [settings.rate]
         steps: list[dict[str, Any]] = []
@@ -226,7 +224,7 @@ async def measure(
             wall = time.monotonic() - t0
             cpu1 = cpu()
             await drain(settings.drain)
-            used = {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1}
+            used = cpu_percent(cpu0, cpu1, wall)
             phase = stats.phase(everyone, since)
             step = {
                 "events_per_second": rate,
@@ -285,9 +283,7 @@ async def measure(
                 "sent_in_seconds": round(sent_in, 2),
                 "drained_in_seconds": round(time.monotonic() - t0, 2),
                 **stats.phase(everyone, since),
-                "cpu_percent_while_sending": {
-                    k: round(100 * (cpu1[k] - cpu0[k]) / sent_in, 1) for k in cpu1
-                },
+                "cpu_percent_while_sending": cpu_percent(cpu0, cpu1, sent_in),
             }
             windows.append((burst, since, until))
             log(
@@ -373,7 +369,7 @@ async def with_push_load(
         **pushed,
         "push_ms": stats.summary(latencies, stats.E2E_Q),
         "relay": relay,
-        "cpu_percent": {k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1) for k in cpu1},
+        "cpu_percent": cpu_percent(cpu0, cpu1, wall),
     }
     log(
         f"  calls {step['placed']}, pushed {step['pushed']}, lost {step['lost']}, push "

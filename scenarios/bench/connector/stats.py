@@ -112,6 +112,14 @@ def phase(agents: list[LoadAgent], since: Marks) -> dict[str, Any]:
     }
 
 
+def cpu_percent(
+    before: dict[str, float], after: dict[str, float], wall: float, digits: int = 1
+) -> dict[str, float]:
+    """Each process's CPU over `wall` seconds, in percent of one core, from two readings of
+    its CPU seconds."""
+    return {key: round(100 * (after[key] - before[key]) / wall, digits) for key in after}
+
+
 def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, Any]:
     """The connector's CPU per relayed event over a phase (user and system split): CPU
     seconds from /proc over the events the apps received."""
