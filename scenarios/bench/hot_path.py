@@ -100,6 +100,15 @@ def _client(take: Callable[[ET.Element], bool]) -> Any:
     return stream, session, conn
 
 
+def _session_feed(on_update: Callable[[str, Update], None]) -> Callable[[bytes], None]:
+    """Where a session's bytes go: its stream, filtered by the session (`_take`, the codec)
+    and each update handed to `on_update`."""
+    xmpp, session, conn = _client(lambda xml: session._take(conn, xml))
+    session._conn = conn
+    session._on_update = on_update
+    return xmpp.data_received
+
+
 def _time(feeds: list[Callable[[bytes], None]], data: list[bytes]) -> float:
     """Microseconds per notification: the whole of `data` to each of `feeds`, round-robin
     (each feed sees the notifications in order, one at a time as the agents do)."""
@@ -125,13 +134,7 @@ def measure(n: int, sessions: int = 1) -> dict[str, float]:
         nonlocal parsed
         parsed += 1
 
-    def parsing() -> Callable[[bytes], None]:
-        xmpp, session, conn = _client(lambda xml: session._take(conn, xml))
-        session._conn = conn
-        session._on_update = count
-        return xmpp.data_received
-
-    codec_us = _time([parsing() for _ in range(sessions)], data)
+    codec_us = _time([_session_feed(count) for _ in range(sessions)], data)
 
     frames = 0
 
@@ -146,10 +149,7 @@ def measure(n: int, sessions: int = 1) -> dict[str, float]:
                 stream.publish(event)
             frames += len(reader.take())
 
-        xmpp, session, conn = _client(lambda xml: session._take(conn, xml))
-        session._conn = conn
-        session._on_update = relay
-        return xmpp.data_received
+        return _session_feed(relay)
 
     relay_us = _time([relaying() for _ in range(sessions)], data)
     # Every notification parsed and relayed as one frame, or the timings mean nothing.
