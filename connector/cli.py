@@ -74,6 +74,13 @@ def parser() -> argparse.ArgumentParser:
         "plain http only for loopback, e.g. the simulated push service)",
     )
     p.add_argument(
+        "--push-process",
+        action="store_true",
+        default=None,
+        help="send pushes from a process of its own: their encryption and HTTP off the "
+        "relay's event loop, on another core",
+    )
+    p.add_argument(
         "--state",
         help="where sessions, tokens and event streams live: memory (default) or "
         "redis://HOST:PORT/DB, shared by several connectors and surviving a restart "

@@ -79,6 +79,9 @@ class ConnectorConfig:
     push_max_subscriptions: int = 4
     push_call_ttl: int = 30
     push_ttl: int = 600
+    # Send pushes from a process of its own (connector/push/process.py): their encryption
+    # and HTTP off the relay's event loop, on another core.
+    push_process: bool = False
 
     @property
     def state_path(self) -> Path:

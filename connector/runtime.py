@@ -36,6 +36,7 @@ from connector.push.attention import Attention, LocalAttention
 from connector.push.delivery import PushSender
 from connector.push.message import PushPolicy
 from connector.push.metrics import PushMetrics
+from connector.push.process import PushProcess
 from connector.service.agents import AgentService, ServiceSettings
 from connector.service.ports import StatePort
 from connector.service.tokens import Tokens
@@ -74,7 +75,6 @@ class Connector:
         if (sink := self.state.sink()) is not None:
             self.sinks.append(sink)
         self.http: aiohttp.ClientSession | None = None
-        self.push_http: aiohttp.ClientSession | None = None
         # Web Push: read (or made) now, so that a bad key file stops the start-up. Its facts
         # (subscriptions, whether each app watches) are kept with the rest of the state.
         subscriptions, self.attention = push_store(self.state)
@@ -98,11 +98,14 @@ class Connector:
             connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context)
         )
         self.rest = FinesseRest(self.http, self.hosts, timeout=config.request_timeout)
-        # Push services are public: the system's trust store, not Finesse's TLS settings.
-        self.push_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        self.push.sender = PushSender(
-            self.push_http, self.push.vapid, self.push.metrics, on_gone=self.push.gone
-        )
+        if config.push_process:
+            sender = PushProcess(self.push.vapid, self.push.metrics)
+            await sender.start()
+            self.push.sender = sender
+        else:
+            # Push services are public: the system's trust store, not Finesse's TLS settings.
+            http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            self.push.sender = PushSender(http, self.push.vapid)
         self.monitor = FinesseMonitor(self.hosts, self.rest.system_info)
         self.rest.on_unreachable = self.monitor.rest_unreachable
         self.transport = XmppTransport(
@@ -198,9 +201,8 @@ class Connector:
         await self.push.close()
         await self.attention.close()
         await self.state.close()
-        for http in (self.http, self.push_http):
-            if http is not None:
-                await http.close()
+        if self.http is not None:
+            await self.http.close()
 
 
 def state_store(config: ConnectorConfig, tokens: Tokens) -> StatePort:

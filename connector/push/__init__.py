@@ -3,8 +3,9 @@ when it is in the background and an event it must not miss arrives.
 
 `vapid.py` keeps the connector's key pair, `allowlist.py` says which push services the
 connector may call, `subscriptions.py` holds the browsers' subscriptions, `message.py`
-decides what is pushed and shapes it, `delivery.py` sends with retries, and `notifier.py`
-is the event sink and the use cases the mobile API calls.
+decides what is pushed and shapes it, `delivery.py` sends with retries (on the event loop,
+or from a process of its own: `process.py`), and `notifier.py` is the event sink and the
+use cases the mobile API calls.
 """
 
 from connector.push.allowlist import DEFAULT_PUSH_SERVICES, Allowlist

@@ -3,41 +3,40 @@
 The body is encrypted for the browser (RFC 8291, aes128gcm) and the request signed with the
 connector's VAPID key (RFC 8292). The push service's answer decides what follows:
 - 201/202: sent;
-- 404/410: the subscription is gone (the browser dropped it): it is removed;
+- 404/410: the subscription is gone (the browser dropped it): the caller removes it;
 - 429 and 5xx, or no answer: tried again after `Retry-After` when the service gives one,
   else after an exponential backoff with jitter, as long as the message's TTL lasts (a
   call's push is worthless once the call stopped ringing);
-- any other 4xx: the message cannot succeed as it is; logged once per subscription.
+- any other 4xx: the message cannot succeed as it is.
+Each push ends in a `Delivery`, which the notifier counts and acts on: the sender keeps no
+state of the connector's, so it runs the same on the event loop (`PushSender`) or in a
+process of its own (`connector/push/process.py`).
 
 Redirects are not followed: the allowlist names where the connector sends, not the push
-service. Encryption is done on the event loop: a fresh key pair, ECDH and AES-GCM cost
-about 0.2 ms of CPU per message (docs/benchmarks.md, Push), and two threads encrypt
-barely faster than one (most of it holds the GIL): a thread pool would not take it off the
-loop, only add a hand-over.
+service. A push costs about 0.65 ms of CPU (a fresh key pair, ECDH, AES-GCM and the HTTP
+request; docs/benchmarks.md, Push); two threads encrypt barely faster than one (most of
+it holds the GIL), so the way off the relay's loop is a process, not a thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from connector.push.message import PushMessage
-from connector.push.metrics import PushMetrics
 from connector.push.subscriptions import Subscription
 from connector.push.vapid import VapidKeys
 
-log = logging.getLogger("connector.push")
-SENT = (200, 201, 202)
-GONE = (404, 410)
+SENT = ("200", "201", "202")
+GONE = ("404", "410")
 
 
 @dataclass(frozen=True)
@@ -73,65 +72,85 @@ def retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How one push ended: the push service's last answer (`"201"`, `"410"`, ...) or
+    `"connection"` / `"timeout"`, the attempts repeated, and when sent the time from the
+    event coming in to the push service's acceptance (s)."""
+
+    status: str
+    retries: int = 0
+    latency: float | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.latency is not None
+
+    @property
+    def gone(self) -> bool:
+        """The push service no longer knows the subscription."""
+        return self.status in GONE
+
+    @property
+    def refused(self) -> bool:
+        """A 4xx other than 429 and gone: the message cannot succeed as it is."""
+        return (
+            not self.sent
+            and not self.gone
+            and self.status.isdigit()
+            and 400 <= int(self.status) < 500
+            and self.status != "429"
+        )
+
+
+class Sender(Protocol):
+    """Delivers pushes: on this event loop (`PushSender`) or in a process of its own."""
+
+    async def send(
+        self, subscription: Subscription, message: PushMessage, started: float
+    ) -> Delivery: ...
+
+    async def close(self) -> None: ...
+
+
 class PushSender:
     def __init__(
         self,
         http: aiohttp.ClientSession,
         vapid: VapidKeys,
-        metrics: PushMetrics,
-        *,
-        on_gone: Callable[[Subscription], Awaitable[None]],
         settings: DeliverySettings | None = None,
     ) -> None:
-        self.http = http
+        self.http = http  # owned: closed with the sender
         self.vapid = vapid
-        self.metrics = metrics
         self.settings = settings or DeliverySettings()
-        self._on_gone = on_gone
-        self._refused: set[str] = set()  # subscriptions whose refusal was logged
 
-    async def send(self, subscription: Subscription, message: PushMessage, started: float) -> bool:
-        """Deliver until sent, gone, refused, or the TTL is over; True when sent. `started`
-        is when the event came in (time.monotonic), for the TTL and the latency."""
+    async def send(
+        self, subscription: Subscription, message: PushMessage, started: float
+    ) -> Delivery:
+        """Deliver until sent, gone, refused, or the TTL is over. `started` is when the
+        event came in (time.monotonic, one clock for every process of the machine), for
+        the TTL and the latency."""
         body = encrypt(message.body, subscription)
         deadline = started + message.ttl
         attempt = 0
         while True:
             status, wait = await self._attempt(subscription, message, body, deadline)
             if status in SENT:
-                self.metrics.sent += 1
-                self.metrics.latency.observe(time.monotonic() - started)
-                return True
-            label = str(status) if isinstance(status, int) else status
-            if status in GONE:
-                self.metrics.failed[label] += 1
-                self.metrics.removed += 1
-                await self._on_gone(subscription)
-                return False
-            if isinstance(status, int) and status < 500 and status != 429:
-                self.metrics.failed[label] += 1
-                if subscription.id not in self._refused:
-                    self._refused.add(subscription.id)
-                    log.warning(
-                        "push to %s (agent %s) refused with %s; not retried",
-                        subscription.origin,
-                        subscription.agent_id,
-                        status,
-                    )
-                return False
+                return Delivery(status, attempt, time.monotonic() - started)
+            delivery = Delivery(status, attempt)
+            if delivery.gone or delivery.refused:
+                return delivery
             if wait is None:
                 wait = min(self.settings.first_backoff * 2**attempt, self.settings.max_backoff)
                 wait *= random.uniform(0.8, 1.2)
             if time.monotonic() + wait >= deadline:
-                self.metrics.failed[label] += 1
-                return False
-            self.metrics.retried += 1
+                return delivery
             attempt += 1
             await asyncio.sleep(wait)  # the service asked for it, or backing off: not a test
 
     async def _attempt(
         self, subscription: Subscription, message: PushMessage, body: bytes, deadline: float
-    ) -> tuple[int | str, float | None]:
+    ) -> tuple[str, float | None]:
         """One POST: the status (or "connection"/"timeout") and the wait the service asked."""
         headers = {
             "Authorization": self.vapid.authorization(subscription.origin),
@@ -150,10 +169,13 @@ class PushSender:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
             ) as response:
-                return response.status, retry_after(
+                return str(response.status), retry_after(
                     response.headers.get("Retry-After"), time.time()
                 )
         except TimeoutError:
             return "timeout", None
         except (aiohttp.ClientError, OSError):
             return "connection", None
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from connector.metrics import Histogram
+from connector.push.delivery import Delivery
 
 
 @dataclass
@@ -15,6 +16,16 @@ class PushMetrics:
     retried: int = 0  # attempts again after 429, 5xx or no answer
     removed: int = 0  # subscriptions removed: the push service said 404/410
     latency: Histogram = field(default_factory=Histogram)  # event in -> push service answered
+    process_restarts: int = 0  # deaths of the push process (push_process), each restarted
+
+    def record(self, delivery: Delivery) -> None:
+        self.retried += delivery.retries
+        if delivery.sent:
+            self.sent += 1
+            self.latency.observe(delivery.latency or 0.0)
+            return
+        self.failed[delivery.status] += 1
+        self.removed += delivery.gone
 
     def render(self, *, subscriptions: int) -> str:
         lines = [
@@ -37,6 +48,10 @@ class PushMetrics:
             " said were gone (404, 410).",
             "# TYPE connector_push_subscriptions_removed_total counter",
             f"connector_push_subscriptions_removed_total {self.removed}",
+            "# HELP connector_push_process_restarts_total Times the push process died and was"
+            " started again.",
+            "# TYPE connector_push_process_restarts_total counter",
+            f"connector_push_process_restarts_total {self.process_restarts}",
             "# HELP connector_push_latency_seconds Event in to the push service's answer.",
             "# TYPE connector_push_latency_seconds histogram",
             *self.latency.lines("connector_push_latency_seconds"),

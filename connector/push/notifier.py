@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from connector.errors import AgentError, Refusal
 from connector.push.allowlist import Allowlist
 from connector.push.attention import Attention, LocalAttention
-from connector.push.delivery import PushSender
+from connector.push.delivery import Delivery, Sender
 from connector.push.message import HIGH, PushMessage, PushPolicy
 from connector.push.metrics import PushMetrics
 from connector.push.subscriptions import Subscription, Subscriptions, new_id
@@ -88,13 +88,14 @@ class PushNotifier:
         self.policy = policy
         self.metrics = metrics
         self.max_per_agent = max_per_agent
-        self.sender: PushSender | None = None  # set by the runtime once the loop runs
+        self.sender: Sender | None = None  # set by the runtime once the loop runs
         self._pushed: dict[str, dict[str, None]] = {}  # agent -> dialogs pushed, oldest first
         self._tasks: set[asyncio.Task[Any]] = set()
         # agent -> its pushes still reading their subscriptions: the session's end drops
         # them only after those reads (a forced logout's push goes to them first).
         self._reading: dict[str, set[asyncio.Future[None]]] = {}
         self._unavailable_logged = False
+        self._refused: set[str] = set()  # subscriptions whose refusal was logged
 
     # -- the event sink -----------------------------------------------------------------------
 
@@ -139,7 +140,26 @@ class PushNotifier:
                     del self._reading[agent_id]
         if message.urgency == HIGH and message.dialog_id:
             self._remember_ringing(agent_id, message.dialog_id)
-        await asyncio.gather(*(sender.send(s, message, started) for s in subscriptions))
+        deliveries = await asyncio.gather(
+            *(sender.send(s, message, started) for s in subscriptions)
+        )
+        for subscription, delivery in zip(subscriptions, deliveries, strict=True):
+            await self._settle(subscription, delivery)
+
+    async def _settle(self, subscription: Subscription, delivery: Delivery) -> None:
+        """Count how the push ended; a subscription the push service forgot goes, and a
+        refusal is logged once per subscription."""
+        self.metrics.record(delivery)
+        if delivery.gone:
+            await self.subscriptions.remove(subscription.agent_id, subscription.id)
+        elif delivery.refused and subscription.id not in self._refused:
+            self._refused.add(subscription.id)
+            log.warning(
+                "push to %s (agent %s) refused with %s; not retried",
+                subscription.origin,
+                subscription.agent_id,
+                delivery.status,
+            )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -150,10 +170,6 @@ class PushNotifier:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("push failed", exc_info=task.exception())
-
-    async def gone(self, subscription: Subscription) -> None:
-        """The push service no longer knows the subscription (404/410)."""
-        await self.subscriptions.remove(subscription.agent_id, subscription.id)
 
     # -- the use cases of the mobile API ------------------------------------------------------
 
@@ -194,3 +210,5 @@ class PushNotifier:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.sender is not None:
+            await self.sender.close()

@@ -65,15 +65,28 @@ class VapidKeys:
         path = Path(key_file) if key_file else state_dir / KEY_FILE
         if key_file or path.exists():
             return cls(_read(path), subject)
-        vapid = Vapid02()
-        vapid.generate_keys()
+        keys = cls.generate(subject)
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Created 0600 from the start (never world-readable, not even for a moment).
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            out.write(vapid.private_pem())
+            out.write(keys.private_pem())
         log.warning("push: a new VAPID key pair was made in %s", path)
+        return keys
+
+    @classmethod
+    def generate(cls, subject: str = "mailto:mobagent@localhost") -> VapidKeys:
+        vapid = Vapid02()
+        vapid.generate_keys()
         return cls(vapid, subject)
+
+    @classmethod
+    def from_pem(cls, pem: bytes, subject: str) -> VapidKeys:
+        return cls(Vapid02.from_pem(pem), subject)
+
+    def private_pem(self) -> bytes:
+        """The private key, for the connector's own push process only (through a pipe)."""
+        return self._vapid.private_pem()
 
     def authorization(self, audience: str) -> str:
         """`vapid t=JWT,k=KEY` for a push service's origin (the JWT's `aud`)."""

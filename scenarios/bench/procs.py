@@ -57,6 +57,15 @@ def proc_cpu_seconds(pid: int) -> float:
     return sum(proc_cpu_times(pid))
 
 
+def proc_children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux: the children of its main thread)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+
+
 def proc_wait_seconds(pid: int) -> float:
     """Time a process's main thread has spent runnable but waiting for a CPU (the run-queue
     delay of schedstat): the share of a latency tail that is the scheduler's, not ours."""
@@ -241,18 +250,22 @@ def connector_command(
     host: str = "127.0.0.1",
     state_dir: str = "",
     push_allow: str = "",
+    push_process: bool = False,
 ) -> list[str]:
     """`mobagent connector` (or `head`, a wrapper of it) for the simulator at `finesse`,
     on a free port of `host`, printing its listening line as JSON. Every simulated phone
     signs in from this one address, so the per-address sign-in limit is off. `state_dir`:
     where it keeps its VAPID key pair (a temporary one of the caller's, not the user's);
-    `push_allow`: the simulated push service's origin."""
+    `push_allow`: the simulated push service's origin; `push_process`: pushes sent from a
+    child process of the connector's."""
     head = head or [sys.executable, "-m", "mobagent", "connector"]
     command = [*head, "--finesse", finesse, "--listen", f"{host}:0", "--signin-rate", "0"]
     if state_dir:
         command += ["--state-dir", state_dir]
     if push_allow:
         command += ["--push-allow", push_allow]
+    if push_process:
+        command += ["--push-process"]
     return [*command, "--json"]
 
 

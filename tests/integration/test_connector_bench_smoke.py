@@ -118,3 +118,24 @@ def test_bench_of_two_connectors_on_redis_beside_one_process_and_a_take_over():
     shown = text(r)
     assert "beside the single in-memory process's" in shown
     assert "  take-over <= 15 s                  n/a (not the size" in shown
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("flags", [[], ["--push-process"]])
+def test_bench_push_phase_pushes_every_call_and_reports_the_relay_beside_it(flags: list[str]):
+    """`--push-agents`: calls to backgrounded apps are pushed (each one decrypted by the
+    simulated push service) while the foreground apps' events are relayed; with
+    `--push-process` the connector's push process is measured apart."""
+    args = [
+        *["mobagent", "bench", "--agents", "20", "--events-per-second", "20"],
+        *["--seconds", "2", "--warmup", "1", "--idle", "1", "--direct", "0", "--json"],
+        *["--push-agents", "20", "--push-calls-per-second", "5", *flags],
+    ]
+    r = run_json(args, timeout=100, what="mobagent bench --push-agents")
+    push = r["push"]
+    assert push["placed"] == 10 and push["pushed"] == push["placed"] - push["not_routed"]
+    assert push["pushed"] > 0 and push["lost"] == 0
+    assert push["push_ms"]["p99"] > 0
+    assert push["relay"]["lost"] == 0 and push["relay"]["events_received"] > 0
+    assert push["relay_p99_ms_with_push"] > 0 and push["relay_p99_ms_without_push"] > 0
+    assert ("push_process" in push["cpu_percent"]) == bool(flags)

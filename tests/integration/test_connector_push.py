@@ -1,5 +1,6 @@
 """Web Push end to end: the connector and the simulated push service, with real VAPID
-signatures and aes128gcm encryption on loopback sockets."""
+signatures and aes128gcm encryption on loopback sockets; each test with the pushes sent on
+the connector's event loop and from its push process (`push_process`)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ MOBILE_1001 = Mobile("CALL_BY_CALL", "+15551230001")
 MOBILE_1002 = Mobile("CALL_BY_CALL", "+15551230002")
 
 
-@pytest.fixture
-async def lab():
-    async with ConnectorLab(push=True) as lab:
+@pytest.fixture(params=["loop", "process"])
+async def lab(request):
+    async with ConnectorLab(push=True, push_process=request.param == "process") as lab:
         yield lab
 
 

@@ -13,8 +13,9 @@ import pytest
 from connector.config import ConfigError, load
 from connector.errors import AgentError, Refusal
 from connector.push import Allowlist, MemorySubscriptions, Subscription, VapidKeys
-from connector.push.delivery import retry_after
+from connector.push.delivery import Delivery, retry_after
 from connector.push.message import MAX_PAYLOAD, PushPolicy, dialog_topic, fit, frame_type
+from connector.push.metrics import PushMetrics
 from connector.push.vapid import KeyFileError
 from connector.stream import Frame
 
@@ -237,6 +238,33 @@ def test_retry_after_in_seconds_or_an_http_date():
     assert retry_after("soon", 0.0) is None and retry_after(None, 0.0) is None
 
 
+@pytest.mark.parametrize(
+    ("delivery", "gone", "refused"),
+    [
+        (Delivery("201", 0, 0.01), False, False),
+        (Delivery("410"), True, False),
+        (Delivery("404"), True, False),
+        (Delivery("400"), False, True),
+        (Delivery("413"), False, True),
+        (Delivery("429", 3), False, False),  # retried until the TTL was over
+        (Delivery("503", 2), False, False),
+        (Delivery("timeout"), False, False),
+        (Delivery("crashed"), False, False),
+    ],
+)
+def test_how_a_push_ended_decides_what_follows(delivery, gone, refused):
+    assert (delivery.gone, delivery.refused) == (gone, refused)
+
+
+def test_each_delivery_is_counted_once_by_how_it_ended():
+    metrics = PushMetrics()
+    for delivery in (Delivery("201", 1, 0.2), Delivery("410"), Delivery("503", 2)):
+        metrics.record(delivery)
+    assert (metrics.sent, metrics.retried, metrics.removed) == (1, 3, 1)
+    assert metrics.failed == {"410": 1, "503": 1}
+    assert "connector_push_latency_seconds_count 1" in metrics.render(subscriptions=0)
+
+
 def test_push_configuration(tmp_path: Path):
     toml = tmp_path / "c.toml"
     toml.write_text('[connector]\npush_allow = ["http://127.0.0.1:8089"]\n')
@@ -249,3 +277,5 @@ def test_push_configuration(tmp_path: Path):
         load(env={}, overrides={"vapid_subject": "ops@example.com"})
     config = load(env={"XDG_STATE_HOME": "/x"}, overrides={"state_dir": str(tmp_path)})
     assert config.state_path == tmp_path
+    assert not load(env={}).push_process
+    assert load(env={"MOBAGENT_CONNECTOR_PUSH_PROCESS": "true"}).push_process

@@ -190,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
         help="calls a second routed to the backgrounded agents in the push phase",
     )
     p.add_argument(
+        "--push-process",
+        action="store_true",
+        help="the connector sends its pushes from a process of its own (`--push-process`), "
+        "which may run on either core (the connector itself is pinned to one)",
+    )
+    p.add_argument(
         "--connectors",
         metavar="N",
         type=cli_args.positive_int,
@@ -286,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.connectors > 1 and args.state != "redis":
         p.error("argument --connectors: several processes share their state: add --state redis")
     if args.state == "redis":
-        for name in ("sweep", "push_agents", "cprofile", "gc_stats"):
+        for name in ("sweep", "push_agents", "push_process", "cprofile", "gc_stats"):
             if getattr(args, name):
                 p.error(f"argument --{name.replace('_', '-')}: not with --state redis")
     settings = Settings(
@@ -308,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         inject=args.inject,
         push_agents=args.push_agents,
         push_rate=args.push_calls_per_second,
+        push_process=args.push_process,
         connectors=args.connectors,
         state=args.state,
         forced_logout=args.forced_logout,

@@ -42,6 +42,7 @@ from scenarios.bench.procs import (
     log,
     machine,
     pinning,
+    proc_children,
     proc_cpu_seconds,
     proc_cpu_times,
     proc_rss_kib,
@@ -59,13 +60,15 @@ async def measure(
     api: str,
     settings: Settings,
     push_port: int = 0,
+    push_pid: int = 0,
 ) -> dict[str, Any]:
     """The load generator as separate processes: `app_procs` processes holding the N app
     WebSockets (sharded round-robin), one holding the direct slixmpp subscribers, one driving
     the PUTs. All stamp time.monotonic() (CLOCK_MONOTONIC, one clock for every process on
     the machine); this process only merges their timestamps and counts. `conn_pids`: the
     connector's processes (several behind `api` with shared state), their memory and CPU
-    summed (and each one's memory apart, `rss_kib_each`)."""
+    summed (and each one's memory apart, `rss_kib_each`); `push_pid`: its push process
+    (`--push-process`), whose CPU is reported apart."""
     n = settings.agents  # app agents; the direct watchers are more sessions of some
     agents = [LoadAgent(i, "command" if i <= settings.commands else "app") for i in range(1, n + 1)]
     by_id = {agent.id: agent for agent in agents}
@@ -112,6 +115,9 @@ async def measure(
         out["connector_system"] = sum(system for _, system in times)
         out["connector"] = out["connector_user"] + out["connector_system"]
         out["connector_wait"] = sum(map(proc_wait_seconds, conn_pids))
+        if push_pid:
+            out["push_process"] = proc_cpu_seconds(push_pid)
+            out["push_process_wait"] = proc_wait_seconds(push_pid)
         out["simulator"] = proc_cpu_seconds(sim_pid)
         out["simulator_wait"] = proc_wait_seconds(sim_pid)
         return out
@@ -237,6 +243,8 @@ async def measure(
                 "connector_wait_percent": used.pop("connector_wait"),
                 "simulator_cpu_percent": used.pop("simulator"),
                 "simulator_wait_percent": used.pop("simulator_wait"),
+                "push_process_cpu_percent": used.pop("push_process", None),
+                "push_process_wait_percent": used.pop("push_process_wait", None),
                 "generator_cpu_percent": used,
             }
             step["achieved_per_second"] = round(step["events_sent"] / wall, 1)
@@ -397,7 +405,7 @@ def finesse_of(sim_info: dict[str, Any]) -> str:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    _allowed, cores = pinning()
+    allowed, cores = pinning()
     sim_cpus = {cores[0]} if cores else None
     conn_cpus = {cores[1]} if cores else None
     push_port = free_port(HOST) if settings.push_agents else 0
@@ -419,18 +427,39 @@ def run(settings: Settings) -> dict[str, Any]:
             host=HOST,
             state_dir=str(Path(tmp) / "state"),
             push_allow=f"http://{HOST}:{push_port}" if push_port else "",
+            push_process=settings.push_process,
         )
         with running(conn_cmd, name="connector", cpus=conn_cpus, stop_timeout=STOP_TIMEOUT) as (
             conn,
             conn_info,
         ):
+            push_pid = push_process_of(conn.pid, allowed) if settings.push_process else 0
             measured = event_loop.run(  # uvloop where installed: less of the machine for the driver
-                measure([conn.pid], sim_proc.pid, sim_info, conn_info["api"], settings, push_port)
+                measure(
+                    [conn.pid],
+                    sim_proc.pid,
+                    sim_info,
+                    conn_info["api"],
+                    settings,
+                    push_port,
+                    push_pid,
+                )
             )
             conn.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 conn.wait(STOP_TIMEOUT)
     return result_of(settings, measured, cores)
+
+
+def push_process_of(conn_pid: int, cpus: set[int]) -> int:
+    """The connector's push process, let run on any of `cpus`: it inherited the connector's
+    pinning to one core, and is there to take work off that core."""
+    children = proc_children(conn_pid)
+    if len(children) != 1:
+        raise BenchError(f"the connector has {len(children)} child processes, not its push process")
+    if cpus:
+        os.sched_setaffinity(children[0], cpus)
+    return children[0]
 
 
 def result_of(

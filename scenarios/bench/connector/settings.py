@@ -37,6 +37,7 @@ class Settings:
     inject: str = "bulk"
     push_agents: int = 0  # backgrounded agents woken by push (0: no push load)
     push_rate: float = 100.0  # calls a second routed to them, during the push phase
+    push_process: bool = False  # the connector sends its pushes from a process of its own
     connectors: int = 1  # connector processes behind one address (more: state in Redis)
     state: str = "memory"  # "memory" | "redis" (a redis-server the run starts)
     forced_logout: float = 60.0  # the simulated Finesse's window after a presence loss
