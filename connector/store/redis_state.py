@@ -51,7 +51,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from connector.errors import AgentError, Refusal
 from connector.finesse import codec
@@ -453,33 +454,53 @@ class RedisState:
 
     async def _run(self, batches: list[_Batch]) -> None:
         lease_ms = int(self.lease_ttl * 1000)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for b in batches:
-                args: list[str | int | float] = [
-                    self.depth,
-                    ENDED_STREAM_TTL_MS if b.ended else "",
-                    b.user,
-                    b.dialogs,
-                    b.lease,
-                    lease_ms,
-                ]
-                for seq, ts, text in b.frames:
-                    args += [seq, repr(ts), text]
-                agent = b.agent_id
-                keys = [
-                    key_of("stream", agent),
-                    key_of("session", agent),
-                    key_of("tokens", agent),
-                    key_of("lease", agent),
-                    key_of("epoch", agent),
-                ]
-                await self._journal(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
+        calls: list[tuple[list[str], list[str | int | float]]] = []
+        for b in batches:
+            args: list[str | int | float] = [
+                self.depth,
+                ENDED_STREAM_TTL_MS if b.ended else "",
+                b.user,
+                b.dialogs,
+                b.lease,
+                lease_ms,
+            ]
+            for seq, ts, text in b.frames:
+                args += [seq, repr(ts), text]
+            agent = b.agent_id
+            keys = [
+                key_of("stream", agent),
+                key_of("session", agent),
+                key_of("tokens", agent),
+                key_of("lease", agent),
+                key_of("epoch", agent),
+            ]
+            calls.append((keys, args))
+        results = await self._pipelined(self._journal, calls)
         for b, result in zip(batches, results, strict=True):
             if int(result) == -1:
                 self._fenced(b.agent_id)
             elif b.ended and self._held.get(b.agent_id) == b.lease:
                 del self._held[b.agent_id]
+
+    async def _pipelined(
+        self, script: AsyncScript, calls: list[tuple[list[str], list[str | int | float]]]
+    ) -> list[Any]:
+        """`script` once per (keys, args), in one pipeline, by its SHA alone: redis-py's
+        pipelined scripts ask SCRIPT EXISTS first, a round trip more on each write of the
+        relay's path. A Redis that lost its scripts (restarted) answers NOSCRIPT: the script
+        is loaded and the pipeline sent again (a journal write already done is skipped)."""
+
+        async def send() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                return await pipe.execute()
+
+        try:
+            return await send()
+        except NoScriptError:
+            await self._redis.script_load(script.script)
+            return await send()
 
     # -- leases: one process per agent's notification session ---------------------------------
 

@@ -146,6 +146,40 @@ async def test_a_sign_out_ends_the_session_in_the_store(redis_lab, finesse):
         await process.state.close()
 
 
+async def test_frames_are_written_by_the_scripts_sha_alone_and_a_lost_script_is_loaded_again(
+    redis_lab, finesse
+):
+    """No SCRIPT EXISTS round trip before each write (redis-py's pipelined scripts ask it);
+    a Redis that lost its scripts (SCRIPT FLUSH, as after a restart) gets the journal's
+    script again, and the frame is written."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.state.flush()
+        await raw.config_resetstat()
+        for state_name, reason in (("READY", None), ("NOT_READY", 2)):
+            await process.agents.set_state(link, state_name, reason)
+            finesse.transport.pump()
+            await process.state.flush()
+        stats = await raw.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] >= 2
+        assert "cmdstat_script|exists" not in stats
+        await raw.script_flush()
+        await process.agents.set_state(link, "READY", None)
+        finesse.transport.pump()
+        await process.state.flush()
+        last = await raw.xrevrange("mobagent:stream:1001", count=1)
+        assert json.loads(last[0][1]["f"])["data"]["state"] == "READY"
+        assert int(last[0][0].partition("-")[0]) == link.stream.seq
+        assert process.state.unavailable() is None
+    finally:
+        await raw.aclose()
+        await process.agents.close_all()
+        await process.state.close()
+
+
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
     persistent_redis, finesse
 ):
