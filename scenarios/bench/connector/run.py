@@ -94,6 +94,11 @@ async def measure(
             "role": role,
             "sim": sim,
             "api": api,
+            # Behind the balancer, a connection of its own for each request (as nginx
+            # balances each request), so that about half the apps' WebSockets land on a
+            # process that does not hold their agent; a kept-alive connection would carry
+            # the WebSocket to the process that took the sign-in: its holder.
+            "fresh_connections": settings.connectors > 1,
             "agents": [[agent.index, agent.kind] for agent in members],
         }
 

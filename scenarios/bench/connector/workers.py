@@ -84,7 +84,10 @@ async def serve(spec: dict[str, Any]) -> None:
     agents = [LoadAgent(index, kind) for index, kind in spec["agents"]]
     generator = Generator(spec["sim"], spec["api"], agents)
     timeout = aiohttp.ClientTimeout(total=60)
-    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
+    fresh = bool(spec.get("fresh_connections"))
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, force_close=fresh), timeout=timeout
+    )
     conn = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16), timeout=timeout)
     loop = asyncio.get_running_loop()
     reported = {agent.id: 0 for agent in agents}
