@@ -25,11 +25,12 @@ local function holds(lease_key, epoch_key, session_key, value, ttl)
 end
 """
 
-# KEYS: stream, session, tokens set, lease, epoch. ARGV: maxlen, the stream's lifetime in ms
-# once the session ended ("" while it goes on), user, dialogs, lease value, lease ms, then
-# (seq, ts, text) per frame. Fenced: nothing is written unless the lease is the writer's
-# (returns -1). Frames not newer than the stream's last entry were written before (a
-# retry): skipped. The snapshot is kept only while the session is; its seq is a high-water
+# KEYS: stream, session, tokens set, lease, epoch, the feed of changes. ARGV: maxlen, the
+# stream's lifetime in ms once the session ended ("" while it goes on), user, dialogs,
+# lease value, lease ms, then (seq, ts, text) per frame. Fenced: nothing is written unless
+# the lease is the writer's (returns -1). Frames not newer than the stream's last entry
+# were written before (a retry): skipped; the agent's id goes to the feed of changes when
+# any was written. The snapshot is kept only while the session is; its seq is a high-water
 # mark; an empty user leaves the stored snapshot as it is. The end of a session takes its
 # tokens, its lease and its snapshot.
 JOURNAL = (
@@ -40,14 +41,19 @@ local last = 0
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
 local i = 7
+local added = false
 while i <= #ARGV do
   local seq = tonumber(ARGV[i])
   if seq > last then
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[i] .. '-0', 't', ARGV[i + 1],
       'f', ARGV[i + 2])
     last = seq
+    added = true
   end
   i = i + 3
+end
+if added then  -- the agent's stream grew: the processes that follow it read it
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', 100000, '*', 'a', string.sub(KEYS[1], 17))
 end
 if ARGV[2] ~= '' then
   for _, h in ipairs(redis.call('SMEMBERS', KEYS[3])) do

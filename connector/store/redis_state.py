@@ -12,6 +12,8 @@ Keys (all under `mobagent:`):
 - `sessions`, set: the agents signed in;
 - `stream:<agent>`, stream: the agent's frames, id `<seq>-0`, fields `t` (ts) and `f` (the
   frame's JSON); capped at the replay depth;
+- `changes`, stream: field `a`, the agent whose stream a write made longer (capped near
+  100,000): what a process that follows other processes' streams reads first;
 - `lease:<agent>` ("owner|epoch", expiring) and `epoch:<agent>` (a counter): which process
   holds the agent's notification session, and the number that fences one that lost it;
 - Web Push's (`redis_push.py`): `push:<agent>` and `pushorder:<agent>` (the browsers'
@@ -64,6 +66,8 @@ from connector.stream import EventStream, Frame
 log = logging.getLogger("connector.store")
 PREFIX = "mobagent:"
 TOKEN_GRACE = 24 * 3600.0  # an expired token is kept this long to say "expired", not "unknown"
+CHANGES = f"{PREFIX}changes"
+SWEEP = 5.0  # s between reads of every followed stream (a change notice trimmed away)
 ENDED_STREAM_TTL_MS = 300_000  # a finished session's stream, for an app that reads it late
 RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answer
 
@@ -126,6 +130,7 @@ class RedisState:
         self._suspects: dict[str, float] = {}  # agents seen without a lease: since when
         self._mirrors: dict[str, EventStream] = {}  # agents other processes hold, followed
         self._follower: asyncio.Task[None] | None = None
+        self._joined: set[str] = set()  # followed since the follower's last round
         self._redis = aioredis.Redis.from_url(
             url,
             socket_timeout=2.0,
@@ -473,6 +478,7 @@ class RedisState:
                 key_of("tokens", agent),
                 key_of("lease", agent),
                 key_of("epoch", agent),
+                CHANGES,
             ]
             calls.append((keys, args))
         results = await self._pipelined(self._journal, calls)
@@ -660,32 +666,64 @@ class RedisState:
         frames = _frames(reversed(entries))
         mirror.resume(frames, frames[-1][0] if frames else 0)  # the replay buffer, as written
         self._mirrors[agent_id] = mirror
+        self._joined.add(agent_id)
         if self._follower is None or self._follower.done():
             self._follower = asyncio.ensure_future(self._follow())
         return mirror
 
     async def _follow(self, block_ms: int = 250) -> None:
-        """One XREAD over every followed stream, relayed into its mirror; a stream nobody
-        reads any more is let go. (A stream added meanwhile joins within `block_ms`.)"""
+        """Relays the streams other processes write into their mirrors. It reads the feed
+        of changes (`changes`: an agent id per write), then the streams of the agents it
+        names: a round costs what changed, not the number of streams followed (one XREAD
+        over a thousand streams cost Redis 3.5 ms: docs/benchmarks.md). Read too, from
+        where each mirror is: the streams followed since the last round (written before
+        the feed's place, maybe), all of them after Redis failed, and all every `SWEEP` s
+        (a notice trimmed away). A stream nobody reads any more is let go."""
         delay = RETRY_MIN
+        cursor = ""  # the last notice read ("": take the feed's end, and read everything)
+        dirty: set[str] = set()
+        swept = time.monotonic()
         while self._mirrors and not self._closed:
             for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
                 del self._mirrors[agent]
             if not self._mirrors:
                 return
-            wanted = {key_of("stream", a): f"{m.seq}-0" for a, m in self._mirrors.items()}
             try:
-                reply = await self._redis.xread(wanted, count=500, block=block_ms)
+                if not cursor:
+                    top = await self._redis.xrevrange(CHANGES, count=1)
+                    cursor = top[0][0] if top else "0-0"
+                    dirty.update(self._mirrors)
+                else:
+                    block = None if dirty or self._joined else block_ms
+                    reply = await self._redis.xread({CHANGES: cursor}, count=1000, block=block)
+                    for _, notices in reply or ():
+                        for notice_id, fields in notices:
+                            cursor = notice_id
+                            dirty.add(fields.get("a", ""))
+                dirty.update(self._joined)
+                self._joined.clear()
+                if time.monotonic() - swept >= SWEEP:
+                    swept = time.monotonic()
+                    dirty.update(self._mirrors)
+                dirty &= self._mirrors.keys()
+                if dirty:
+                    wanted = {key_of("stream", a): f"{self._mirrors[a].seq}-0" for a in dirty}
+                    reply = await self._redis.xread(wanted, count=500)
+                    dirty = set()
+                    for key, entries in reply or ():
+                        agent = key.rpartition(":")[2]
+                        mirror = self._mirrors.get(agent)
+                        if mirror is not None:
+                            mirror.relay(_frames(entries))
+                        if len(entries) >= 500:
+                            dirty.add(agent)  # more than one read's worth: the rest next
             except RedisError as exc:
                 self._failed(exc)
+                cursor = ""  # once it answers: everything read again from each mirror's place
                 await asyncio.sleep(delay)  # back-off while Redis does not answer
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             delay = RETRY_MIN
-            for key, entries in reply or ():
-                mirror = self._mirrors.get(key.rpartition(":")[2])
-                if mirror is not None:
-                    mirror.relay(_frames(entries))
 
     async def load_session(self, agent_id: str) -> StoredSession | None:
         """The agent's stored session (for a process that serves it without holding it)."""

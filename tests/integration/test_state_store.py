@@ -14,7 +14,7 @@ from connector.errors import AgentError, Refusal
 from connector.finesse.models import MobileAgent
 from connector.metrics import Metrics
 from connector.service.agents import AgentService, ServiceSettings
-from connector.store.redis_state import RedisState
+from connector.store.redis_state import SWEEP, RedisState
 from connector.store.sealing import Sealer, generate_key
 from scenarios.stack.redis_lab import RedisServer
 from tests.unit.conftest import make_world
@@ -178,6 +178,54 @@ async def test_frames_are_written_by_the_scripts_sha_alone_and_a_lost_script_is_
         await raw.aclose()
         await process.agents.close_all()
         await process.state.close()
+
+
+async def test_a_stream_another_process_writes_is_followed_through_the_feed_of_changes(
+    redis_lab, finesse
+):
+    """Process B serves an app whose agent process A holds: A's frames reach B's mirror
+    through the feed of changes at once, well before B's periodic read of every followed
+    stream (`SWEEP`), in order and each once."""
+    a, b = Process(store(redis_lab), finesse), Process(store(redis_lab), finesse)
+    await a.state.start()
+    await b.state.start()
+    try:
+        token, link = await a.agents.sign_in("1001", "password", "5001", MOBILE)
+        await a.state.flush()
+        view = await b.agents.authenticate(token)
+        assert not b.agents.held_here(view)
+        mirror = await b.agents.events(view)
+        reader = mirror.reader(since=mirror.seq)
+
+        async def caught_up() -> None:
+            await a.state.flush()
+            async with asyncio.timeout(SWEEP / 2):
+                while mirror.seq < link.stream.seq:
+                    await reader.wait()
+
+        # A first change, caught up with (the follower's first round reads the new mirror
+        # anyway); from then on only the feed tells B, or the sweep after SWEEP s.
+        await a.agents.set_state(link, "NOT_READY", 2)
+        finesse.transport.pump()
+        await caught_up()
+        reader.take()
+        first = mirror.seq
+        for state_name, reason in (("READY", None), ("NOT_READY", 2), ("READY", None)):
+            await a.agents.set_state(link, state_name, reason)
+            finesse.transport.pump()
+        await caught_up()
+        frames = [json.loads(f.text) for f in reader.take()]
+        assert [f["seq"] for f in frames] == list(range(first + 1, link.stream.seq + 1))
+        assert [f["data"]["state"] for f in frames if f["type"] == "agent.state"][-3:] == [
+            "READY",
+            "NOT_READY",
+            "READY",
+        ]
+        reader.close()
+    finally:
+        for process in (a, b):
+            await process.agents.close_all()
+            await process.state.close()
 
 
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
