@@ -151,7 +151,12 @@ class PushNotifier:
         refusal is logged once per subscription."""
         self.metrics.record(delivery)
         if delivery.gone:
-            await self.subscriptions.remove(subscription.agent_id, subscription.id)
+            try:
+                await self.subscriptions.remove(subscription.agent_id, subscription.id)
+            except AgentError as exc:  # the shared store does not answer: it goes later
+                log.warning(
+                    "push subscription of agent %s not removed: %s", subscription.agent_id, exc
+                )
         elif delivery.refused and subscription.id not in self._refused:
             self._refused.add(subscription.id)
             log.warning(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import signal
@@ -41,6 +42,7 @@ log = logging.getLogger("connector.push")
 LINE_LIMIT = 256 * 1024  # a request: the 3,000-byte payload and the endpoint, escaped
 CRASHES_PER_PUSH = 2  # deaths of the child a push may live through before it is given up
 YOUNG = 5.0  # s: a child that dies sooner is started again after a backoff
+ANSWER_GRACE = 10.0  # s past a push's TTL and last attempt before it is given up unanswered
 
 
 def _b64(data: bytes) -> str:
@@ -121,6 +123,7 @@ class PushProcess:
         settings: DeliverySettings | None = None,
         *,
         command: tuple[str, ...] = (sys.executable, "-m", "connector.push.process"),
+        grace: float = ANSWER_GRACE,
     ) -> None:
         self._setup = _line(
             {
@@ -130,6 +133,8 @@ class PushProcess:
             }
         )
         self.metrics = metrics
+        self._timeout = (settings or DeliverySettings()).timeout
+        self._grace = grace
         self._command = command
         self._child: asyncio.subprocess.Process | None = None
         self._watching: asyncio.Task[None] | None = None
@@ -150,6 +155,10 @@ class PushProcess:
             limit=LINE_LIMIT,
         )
         assert child.stdin is not None
+        if self._closing:  # closed while this child was being started: it goes at once
+            child.stdin.close()
+            await child.wait()
+            return
         child.stdin.write(self._setup)
         for pending in self._pending.values():
             child.stdin.write(pending.line)
@@ -159,6 +168,8 @@ class PushProcess:
     async def send(
         self, subscription: Subscription, message: PushMessage, started: float
     ) -> Delivery:
+        if self._closing:
+            return Delivery("stopped")
         number = self._numbers = self._numbers + 1
         pending = _Pending(
             encode_request(number, subscription, message, started),
@@ -166,8 +177,13 @@ class PushProcess:
         )
         self._pending[number] = pending
         self._write(pending.line)
+        # The child answers within the TTL and one attempt's timeout; past that (a child
+        # stuck, or one that cannot be started) the push is given up, never awaited for ever.
+        limit = started + message.ttl + self._timeout + self._grace - time.monotonic()
         try:
-            return await pending.answer
+            return await asyncio.wait_for(asyncio.shield(pending.answer), max(0.0, limit))
+        except TimeoutError:
+            return Delivery("unanswered")
         finally:
             self._pending.pop(number, None)
 
@@ -187,7 +203,8 @@ class PushProcess:
                     pending.answer.set_result(delivery)
         except (ValueError, KeyError, TypeError) as exc:  # not ours to read: stop it
             log.error("push process answered what is not a delivery (%s); stopped", exc)
-            child.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may have exited meanwhile
+                child.kill()
         code = await child.wait()
         if self._closing:
             return
@@ -273,9 +290,10 @@ async def _serve() -> None:
 
 
 def main() -> int:
-    # Ctrl-C in a terminal reaches the whole process group: the connector ends this
-    # process by closing its stdin, in order.
+    # Ctrl-C in a terminal reaches the whole process group, systemd's SIGTERM the whole
+    # service: the connector ends this process itself, by closing its stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     event_loop.run(_serve())
     return 0
 

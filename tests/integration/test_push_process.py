@@ -9,11 +9,12 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from connector.push.delivery import Delivery
+from connector.push.delivery import Delivery, DeliverySettings
 from connector.push.message import PushMessage
 from connector.push.metrics import PushMetrics
 from connector.push.process import (
@@ -83,11 +84,34 @@ async def test_a_push_that_kills_the_process_twice_is_given_up_as_crashed():
     await sender.start()
     try:
         message = PushMessage(b"{}", 30, "high", "t")
-        delivery = await asyncio.wait_for(sender.send(SUBSCRIPTION, message, 0.0), 10)
+        delivery = await asyncio.wait_for(sender.send(SUBSCRIPTION, message, time.monotonic()), 10)
         assert delivery == Delivery("crashed")
         assert metrics.process_restarts == 2
     finally:
         await sender.close()
+
+
+async def test_a_push_the_process_never_answers_is_given_up_and_none_after_close():
+    # A child that reads everything and answers nothing (stuck).
+    mute = "import sys\nfor _ in sys.stdin: pass"
+    settings = DeliverySettings(timeout=0.1)
+    sender = PushProcess(
+        VapidKeys.generate(),
+        PushMetrics(),
+        settings,
+        command=(sys.executable, "-c", mute),
+        grace=0.2,
+    )
+    await sender.start()
+    try:
+        message = PushMessage(b"{}", 0, "high", "t")
+        started = time.monotonic()
+        delivery = await asyncio.wait_for(sender.send(SUBSCRIPTION, message, started), 5)
+        assert delivery == Delivery("unanswered")
+        assert time.monotonic() - started >= 0.3  # its TTL (0), one attempt, the grace
+    finally:
+        await sender.close()
+    assert await sender.send(SUBSCRIPTION, message, time.monotonic()) == Delivery("stopped")
 
 
 async def test_the_push_process_ends_with_the_connector_and_has_no_key_on_its_command_line():
