@@ -48,10 +48,16 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     if not ws.can_prepare(request):  # else aiohttp answers in plain text
         raise AgentError(Refusal.UPGRADE_REQUIRED, "the event stream takes a WebSocket handshake")
     stream = await connector.agents.events(link)  # a refusal (503) before the handshake
-    await ws.prepare(request)
+    # Attached before the handshake's await: a followed stream (another process holds the
+    # agent) that nobody reads is let go by the follower meanwhile.
+    reader = stream.reader(since)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        reader.close()
+        raise
     _guard_writes(request, config.ws_send_timeout, metrics)
     connector.websockets += 1
-    reader = stream.reader(since)
     # Two tasks for the connection's lifetime, none per event: one sends the stream, the
     # other reads what the app sends (close frames, pings). Either ending ends both.
     sender = asyncio.ensure_future(_send_events(ws, reader, metrics.latency, request.transport))
