@@ -12,8 +12,10 @@ Keys (all under `mobagent:`):
 - `sessions`, set: the agents signed in;
 - `stream:<agent>`, stream: the agent's frames, id `<seq>-0`, fields `t` (ts) and `f` (the
   frame's JSON); capped at the replay depth;
-- `changes`, stream: field `a`, the agent whose stream a write made longer (capped near
-  100,000): what a process that follows other processes' streams reads first;
+- `changes`, stream, the feed of changes: a notice per write that made an agent's stream
+  longer, with the frames it added (field `a`: the agent; per frame, field `<seq>`: "ts
+  text"), capped near `FEED_LENGTH`: what a process that follows other processes' streams
+  reads;
 - `lease:<agent>` ("owner|epoch", expiring) and `epoch:<agent>` (a counter): which process
   holds the agent's notification session, and the number that fences one that lost it;
 - Web Push's (`redis_push.py`): `push:<agent>` and `pushorder:<agent>` (the browsers'
@@ -67,6 +69,9 @@ log = logging.getLogger("connector.store")
 PREFIX = "mobagent:"
 TOKEN_GRACE = 24 * 3600.0  # an expired token is kept this long to say "expired", not "unknown"
 CHANGES = f"{PREFIX}changes"
+# Notices kept in the feed of changes (about; each carries its frames): several seconds at
+# thousands of events a second. A follower further behind reads the streams themselves.
+FEED_LENGTH = 20_000
 SWEEP = 5.0  # s between reads of every followed stream (a change notice trimmed away)
 ENDED_STREAM_TTL_MS = 300_000  # a finished session's stream, for an app that reads it late
 RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answer
@@ -74,6 +79,11 @@ RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answe
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _stream_id(text: str) -> tuple[int, int]:
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
 
 
 def key_of(kind: str, agent_id: str) -> str:
@@ -117,6 +127,7 @@ class RedisState:
         owner: str = "",
         lease_ttl: float = 5.0,
         probe_interval: float = 1.0,
+        sweep: float = SWEEP,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
@@ -145,6 +156,7 @@ class RedisState:
         self.depth = depth
         self._clock = clock
         self._probe_interval = probe_interval
+        self._sweep = sweep
         self._journals: dict[str, _Journal] = {}  # agents with frames to write, in order
         self._live: dict[str, LiveSession] = {}
         self._records: dict[str, StoredSession] = {}  # how each held session was stored
@@ -468,6 +480,7 @@ class RedisState:
                 b.dialogs,
                 b.lease,
                 lease_ms,
+                FEED_LENGTH,
             ]
             for seq, ts, text in b.frames:
                 args += [seq, repr(ts), text]
@@ -673,15 +686,16 @@ class RedisState:
 
     async def _follow(self, block_ms: int = 250) -> None:
         """Relays the streams other processes write into their mirrors. It reads the feed
-        of changes (`changes`: an agent id per write), then the streams of the agents it
-        names: a round costs what changed, not the number of streams followed (one XREAD
-        over a thousand streams cost Redis 3.5 ms: docs/benchmarks.md). Read too, from
-        where each mirror is: the streams followed since the last round (written before
-        the feed's place, maybe), all of them after Redis failed, and all every `SWEEP` s
-        (a notice trimmed away). A stream nobody reads any more is let go."""
+        of changes (`changes`: a notice per write, with its frames): a round is one request
+        and costs what changed, not the number of streams followed (one XREAD over a
+        thousand streams cost Redis 3.5 ms: docs/benchmarks.md). A stream is read itself,
+        from where its mirror is, when a notice skips frames (trimmed away, or a version of
+        the journal without them), when it is followed anew (written before the feed's
+        place, maybe), after a failure, and every `sweep` s (its notices trimmed away, with
+        no later one to tell). A stream nobody reads any more is let go."""
         delay = RETRY_MIN
         cursor = ""  # the last notice read ("": take the feed's end, and read everything)
-        dirty: set[str] = set()
+        stale: set[str] = set()  # agents whose stream is to be read
         swept = time.monotonic()
         while self._mirrors and not self._closed:
             for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
@@ -690,40 +704,79 @@ class RedisState:
                 return
             try:
                 if not cursor:
-                    top = await self._redis.xrevrange(CHANGES, count=1)
-                    cursor = top[0][0] if top else "0-0"
-                    dirty.update(self._mirrors)
+                    cursor = await self._feed_end()
+                    stale.update(self._mirrors)
                 else:
-                    block = None if dirty or self._joined else block_ms
+                    block = None if stale or self._joined else block_ms
                     reply = await self._redis.xread({CHANGES: cursor}, count=1000, block=block)
                     for _, notices in reply or ():
-                        for notice_id, fields in notices:
-                            cursor = notice_id
-                            dirty.add(fields.get("a", ""))
-                dirty.update(self._joined)
+                        cursor = notices[-1][0]
+                        stale |= self._relay_notices(notices)
+                stale |= self._joined
                 self._joined.clear()
-                if time.monotonic() - swept >= SWEEP:
+                if time.monotonic() - swept >= self._sweep:
                     swept = time.monotonic()
-                    dirty.update(self._mirrors)
-                dirty &= self._mirrors.keys()
-                if dirty:
-                    wanted = {key_of("stream", a): f"{self._mirrors[a].seq}-0" for a in dirty}
-                    reply = await self._redis.xread(wanted, count=500)
-                    dirty = set()
-                    for key, entries in reply or ():
-                        agent = key.rpartition(":")[2]
-                        mirror = self._mirrors.get(agent)
-                        if mirror is not None:
-                            mirror.relay(_frames(entries))
-                        if len(entries) >= 500:
-                            dirty.add(agent)  # more than one read's worth: the rest next
-            except RedisError as exc:
-                self._failed(exc)
-                cursor = ""  # once it answers: everything read again from each mirror's place
+                    stale.update(self._mirrors)
+                    # A feed that went back (Redis replaced, its data lost, on a host whose
+                    # clock is behind) would hide its notices behind our cursor.
+                    end = await self._feed_end()
+                    if _stream_id(end) < _stream_id(cursor):
+                        cursor = end
+                stale = await self._read_streams(stale & self._mirrors.keys())
+            except Exception as exc:  # the follower must outlive any failure: it relays all
+                if isinstance(exc, RedisError):
+                    self._failed(exc)
+                else:
+                    log.exception("relaying other processes' streams failed; reading them again")
+                cursor = ""  # then everything is read again from each mirror's place
                 await asyncio.sleep(delay)  # back-off while Redis does not answer
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             delay = RETRY_MIN
+
+    async def _feed_end(self) -> str:
+        top = await self._redis.xrevrange(CHANGES, count=1)
+        return top[0][0] if top else "0-0"
+
+    def _relay_notices(self, notices: list[tuple[str, dict[str, str]]]) -> set[str]:
+        """Relays the frames of the notices about followed agents; returns the agents whose
+        stream is to be read (a notice skipped frames, or carried none)."""
+        stale: set[str] = set()
+        for _, fields in notices:
+            agent = fields.get("a", "")
+            mirror = self._mirrors.get(agent)
+            if mirror is None or agent in stale:
+                continue
+            try:
+                frames = [
+                    (int(seq), float(ts), text)
+                    for seq, (ts, _, text) in ((k, v.partition(" ")) for k, v in fields.items())
+                    if seq != "a"
+                ]
+            except ValueError:
+                frames = []
+            if not frames or frames[0][0] > mirror.seq + 1:
+                stale.add(agent)
+            else:
+                mirror.relay(frames)
+        return stale
+
+    async def _read_streams(self, agents: set[str], count: int = 500) -> set[str]:
+        """Reads the agents' streams from where their mirrors are; returns those with more
+        than one read's worth (the rest next round)."""
+        if not agents:
+            return set()
+        wanted = {key_of("stream", a): f"{self._mirrors[a].seq}-0" for a in agents}
+        reply = await self._redis.xread(wanted, count=count)
+        more = set()
+        for key, entries in reply or ():
+            agent = key.rpartition(":")[2]
+            mirror = self._mirrors.get(agent)
+            if mirror is not None:
+                mirror.relay(_frames(entries))
+            if len(entries) >= count:
+                more.add(agent)
+        return more
 
     async def load_session(self, agent_id: str) -> StoredSession | None:
         """The agent's stored session (for a process that serves it without holding it)."""

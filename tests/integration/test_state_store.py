@@ -14,7 +14,7 @@ from connector.errors import AgentError, Refusal
 from connector.finesse.models import MobileAgent
 from connector.metrics import Metrics
 from connector.service.agents import AgentService, ServiceSettings
-from connector.store.redis_state import SWEEP, RedisState
+from connector.store.redis_state import RedisState
 from connector.store.sealing import Sealer, generate_key
 from scenarios.stack.redis_lab import RedisServer
 from tests.unit.conftest import make_world
@@ -180,52 +180,141 @@ async def test_frames_are_written_by_the_scripts_sha_alone_and_a_lost_script_is_
         await process.state.close()
 
 
-async def test_a_stream_another_process_writes_is_followed_through_the_feed_of_changes(
-    redis_lab, finesse
-):
-    """Process B serves an app whose agent process A holds: A's frames reach B's mirror
-    through the feed of changes at once, well before B's periodic read of every followed
-    stream (`SWEEP`), in order and each once."""
-    a, b = Process(store(redis_lab), finesse), Process(store(redis_lab), finesse)
-    await a.state.start()
-    await b.state.start()
-    try:
-        token, link = await a.agents.sign_in("1001", "password", "5001", MOBILE)
-        await a.state.flush()
-        view = await b.agents.authenticate(token)
-        assert not b.agents.held_here(view)
-        mirror = await b.agents.events(view)
-        reader = mirror.reader(since=mirror.seq)
+class Following:
+    """Process A holds agent 1001; process B serves its app, so B follows A's stream in a
+    mirror (B's sweep of every followed stream made rare: only the feed tells B)."""
 
-        async def caught_up() -> None:
-            await a.state.flush()
-            async with asyncio.timeout(SWEEP / 2):
-                while mirror.seq < link.stream.seq:
-                    await reader.wait()
+    def __init__(self, redis_lab: RedisServer, finesse: ModelFinesse, sweep: float) -> None:
+        self.finesse = finesse
+        self.a = Process(store(redis_lab), finesse)
+        self.b = Process(store(redis_lab, sweep=sweep), finesse)
+        self.raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
 
-        # A first change, caught up with (the follower's first round reads the new mirror
-        # anyway); from then on only the feed tells B, or the sweep after SWEEP s.
-        await a.agents.set_state(link, "NOT_READY", 2)
-        finesse.transport.pump()
-        await caught_up()
-        reader.take()
-        first = mirror.seq
-        for state_name, reason in (("READY", None), ("NOT_READY", 2), ("READY", None)):
-            await a.agents.set_state(link, state_name, reason)
-            finesse.transport.pump()
-        await caught_up()
-        frames = [json.loads(f.text) for f in reader.take()]
-        assert [f["seq"] for f in frames] == list(range(first + 1, link.stream.seq + 1))
-        assert [f["data"]["state"] for f in frames if f["type"] == "agent.state"][-3:] == [
-            "READY",
-            "NOT_READY",
-            "READY",
-        ]
-        reader.close()
-    finally:
-        for process in (a, b):
+    async def __aenter__(self) -> Following:
+        await self.a.state.start()
+        await self.b.state.start()
+        token, self.link = await self.a.agents.sign_in("1001", "password", "5001", MOBILE)
+        await self.a.state.flush()
+        view = await self.b.agents.authenticate(token)
+        assert not self.b.agents.held_here(view)
+        self.mirror = await self.b.agents.events(view)
+        self.reader = self.mirror.reader(since=self.mirror.seq)
+        # A first change, caught up with (the follower's first round reads a new mirror's
+        # stream anyway); from then on the feed tells B.
+        await self.change("NOT_READY", 2)
+        await self.caught_up(self.link.stream.seq)
+        self.reader.take()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.reader.close()
+        await self.raw.aclose()
+        for process in (self.a, self.b):
             await process.agents.close_all()
             await process.state.close()
+
+    async def change(self, state_name: str, reason: int | None = None) -> None:
+        await self.a.agents.set_state(self.link, state_name, reason)
+        self.finesse.transport.pump()
+        await self.a.state.flush()
+
+    async def caught_up(self, seq: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.mirror.seq < seq:
+                await self.reader.wait()
+
+
+class Monitor:
+    """The commands clients send Redis meanwhile (MONITOR), as text."""
+
+    def __init__(self, raw: aioredis.Redis) -> None:
+        self.raw, self.seen = raw, []
+
+    async def __aenter__(self) -> Monitor:
+        self._monitor = await self.raw.monitor().__aenter__()
+
+        async def listen() -> None:
+            async for info in self._monitor.listen():
+                if info["client_type"] != "lua":  # those a script runs: its call is seen
+                    self.seen.append(info["command"])
+
+        self._task = asyncio.ensure_future(listen())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        await self._monitor.__aexit__()
+
+    async def until(self, predicate, timeout: float = 5.0) -> str:
+        async with asyncio.timeout(timeout):
+            while True:
+                for command in self.seen:
+                    if predicate(command):
+                        return command
+                await asyncio.sleep(0.01)
+
+    async def settled(self) -> list[str]:
+        """Everything Redis ran until now (a marker echoed after it)."""
+        marker = f"ECHO settled-{len(self.seen)}"
+        await self.raw.echo(marker.partition(" ")[2])
+        await self.until(lambda c: c == marker)
+        return self.seen
+
+
+async def test_a_stream_another_process_writes_is_relayed_from_the_feed_of_changes(
+    redis_lab, finesse
+):
+    """A's frames reach B's mirror in the notices of the feed of changes, in order and each
+    once: B reads the feed only (a request a round), never A's stream itself, and well
+    before its periodic read of every followed stream."""
+    async with Following(redis_lab, finesse, sweep=60.0) as f, Monitor(f.raw) as redis:
+        first = f.mirror.seq
+        for state_name, reason in (("READY", None), ("NOT_READY", 2), ("READY", None)):
+            await f.change(state_name, reason)
+        await f.caught_up(f.link.stream.seq)
+        frames = [json.loads(frame.text) for frame in f.reader.take()]
+        assert [m["seq"] for m in frames] == list(range(first + 1, f.link.stream.seq + 1))
+        states = [m["data"]["state"] for m in frames if m["type"] == "agent.state"]
+        assert states[-3:] == ["READY", "NOT_READY", "READY"]
+        commands = await redis.settled()
+        assert any(c.startswith("XREAD") and "mobagent:changes" in c for c in commands)
+        reads = ("XREAD", "XRANGE", "XREVRANGE")
+        assert not [c for c in commands if c.startswith(reads) and "mobagent:stream:" in c]
+
+
+@pytest.mark.parametrize("notice", ["skips a frame", "carries no frames"])
+async def test_a_notice_that_does_not_carry_every_new_frame_has_the_stream_read(
+    redis_lab, finesse, notice
+):
+    """A notice trimmed from the feed before B read it (the next one then skips frames), or
+    one written by a journal that put no frames in its notices (an earlier version, in a
+    rolling upgrade): B reads the stream itself, from its mirror's place, at once."""
+    async with Following(redis_lab, finesse, sweep=60.0) as f:
+        seq = f.mirror.seq
+        texts = [json.dumps({"type": "agent.state", "seq": n, "data": {}}) for n in (1, 2)]
+        for n, text in enumerate(texts, start=seq + 1):
+            await f.raw.xadd("mobagent:stream:1001", {"t": "1.5", "f": text}, id=f"{n}-0")
+        fields = {"a": "1001"}
+        if notice == "skips a frame":
+            fields[str(seq + 2)] = f"1.5 {texts[1]}"
+        await f.raw.xadd("mobagent:changes", fields)
+        await f.caught_up(seq + 2)
+        assert [frame.text for frame in f.reader.take()] == texts
+
+
+async def test_a_feed_of_changes_that_went_back_is_followed_again_at_the_sweep(redis_lab, finesse):
+    """A Redis that lost the feed (replaced, on a host whose clock is behind) numbers its
+    notices below B's place in the old feed: at its sweep B takes the new feed's end."""
+    async with Following(redis_lab, finesse, sweep=0.5) as f, Monitor(f.raw) as redis:
+        ahead = "99999999999999-0"
+        await f.raw.xadd("mobagent:changes", {"a": "nobody"}, id=ahead)
+        await redis.until(lambda c: c.startswith("XREAD") and c.endswith(f"changes {ahead}"))
+        await f.raw.delete("mobagent:changes")
+        await f.change("READY")
+        await redis.until(
+            lambda c: c.startswith("XREAD") and "changes" in c and not c.endswith(ahead)
+        )
+        await f.caught_up(f.link.stream.seq)
 
 
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
