@@ -103,9 +103,7 @@ class Connector:
             await sender.start()
             self.push.sender = sender
         else:
-            # Push services are public: the system's trust store, not Finesse's TLS settings.
-            http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-            self.push.sender = PushSender(http, self.push.vapid)
+            self.push.sender = PushSender.open(self.push.vapid)
         self.monitor = FinesseMonitor(self.hosts, self.rest.system_info)
         self.rest.on_unreachable = self.monitor.rest_unreachable
         self.transport = XmppTransport(

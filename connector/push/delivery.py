@@ -124,6 +124,12 @@ class PushSender:
         self.vapid = vapid
         self.settings = settings or DeliverySettings()
 
+    @classmethod
+    def open(cls, vapid: VapidKeys, settings: DeliverySettings | None = None) -> PushSender:
+        """A sender with an HTTP client of its own (in a running loop). Push services are
+        public: the system's trust store, not Finesse's TLS settings."""
+        return cls(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)), vapid, settings)
+
     async def send(
         self, subscription: Subscription, message: PushMessage, started: float
     ) -> Delivery:

@@ -140,11 +140,11 @@ class PushNotifier:
                     del self._reading[agent_id]
         if message.urgency == HIGH and message.dialog_id:
             self._remember_ringing(agent_id, message.dialog_id)
-        deliveries = await asyncio.gather(
-            *(sender.send(s, message, started) for s in subscriptions)
-        )
-        for subscription, delivery in zip(subscriptions, deliveries, strict=True):
-            await self._settle(subscription, delivery)
+
+        async def one(subscription: Subscription) -> None:  # settled as it ends, each
+            await self._settle(subscription, await sender.send(subscription, message, started))
+
+        await asyncio.gather(*map(one, subscriptions))
 
     async def _settle(self, subscription: Subscription, delivery: Delivery) -> None:
         """Count how the push ended; a subscription the push service forgot goes, and a

@@ -29,8 +29,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aiohttp
-
 from connector.push.delivery import Delivery, DeliverySettings, PushSender
 from connector.push.message import PushMessage
 from connector.push.metrics import PushMetrics
@@ -262,11 +260,7 @@ async def _serve() -> None:
     out, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
     setup = json.loads(await reader.readline())
     vapid = VapidKeys.from_pem(setup["vapid"].encode("ascii"), setup["subject"])
-    sender = PushSender(
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)),
-        vapid,
-        DeliverySettings(**setup["settings"]),
-    )
+    sender = PushSender.open(vapid, DeliverySettings(**setup["settings"]))
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(line: bytes) -> None:

@@ -637,10 +637,8 @@ class RedisState:
 
     async def _claim_many(self, agents: list[str]) -> list[StoredSession]:
         """Claim the agents (one pipeline), then load those claimed (another)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for agent in agents:
-                await self._claim(keys=self._claim_keys(agent), args=self._claim_args, client=pipe)
-            replies = await pipe.execute()
+        calls = [(self._claim_keys(agent), self._claim_args) for agent in agents]
+        replies = await self._pipelined(self._claim, calls)
         claimed = [(a, value) for a, (value, _) in zip(agents, replies, strict=True) if value]
         self._held.update(claimed)
         names = [agent for agent, _ in claimed]
@@ -692,16 +690,12 @@ class RedisState:
         from where its mirror is, when a notice skips frames (trimmed away, or a version of
         the journal without them), when it is followed anew (written before the feed's
         place, maybe), after a failure, and every `sweep` s (its notices trimmed away, with
-        no later one to tell). A stream nobody reads any more is let go."""
+        no later one to tell). A stream nobody reads any more is let go at the sweep."""
         delay = RETRY_MIN
         cursor = ""  # the last notice read ("": take the feed's end, and read everything)
         stale: set[str] = set()  # agents whose stream is to be read
         swept = time.monotonic()
         while self._mirrors and not self._closed:
-            for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
-                del self._mirrors[agent]
-            if not self._mirrors:
-                return
             try:
                 if not cursor:
                     cursor = await self._feed_end()
@@ -716,6 +710,10 @@ class RedisState:
                 self._joined.clear()
                 if time.monotonic() - swept >= self._sweep:
                     swept = time.monotonic()
+                    # Let go here, not each round: a scan of a thousand mirrors a round was
+                    # a fifth of a busy process's CPU (docs/benchmarks.md).
+                    for agent in [a for a, m in self._mirrors.items() if not m.readers or m.closed]:
+                        del self._mirrors[agent]
                     stale.update(self._mirrors)
                     # A feed that went back (Redis replaced, its data lost, on a host whose
                     # clock is behind) would hide its notices behind our cursor.

@@ -317,6 +317,24 @@ async def test_a_feed_of_changes_that_went_back_is_followed_again_at_the_sweep(r
         await f.caught_up(f.link.stream.seq)
 
 
+async def test_a_stream_nobody_reads_any_more_is_let_go_at_the_sweep(redis_lab, finesse):
+    """The app's WebSocket closed: B stops following A's stream at its next sweep (the
+    follower ends with nothing left to follow), and follows it afresh for a new reader."""
+    async with Following(redis_lab, finesse, sweep=0.3) as f:
+        follower = f.b.state._follower
+        assert follower is not None and not follower.done()
+        f.reader.close()
+        async with asyncio.timeout(5):
+            await follower
+        await f.change("READY")
+        view = await f.b.agents.authenticate(await f.a.state.issue_token("1001"))
+        again = await f.b.agents.events(view)
+        assert again is not f.mirror and again.seq == f.link.stream.seq
+        f.mirror, f.reader = again, again.reader(since=again.seq)
+        await f.change("NOT_READY", 2)
+        await f.caught_up(f.link.stream.seq)
+
+
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
     persistent_redis, finesse
 ):

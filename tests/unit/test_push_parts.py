@@ -1,8 +1,10 @@
 """The connector's push parts without a network: the allowlist, the message policy and its
-trimming, the subscription registry, the VAPID key pair, Retry-After, the configuration."""
+trimming, the subscription registry, the VAPID key pair, Retry-After, how the notifier
+settles each push, the configuration."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -16,6 +18,7 @@ from connector.push import Allowlist, MemorySubscriptions, Subscription, VapidKe
 from connector.push.delivery import Delivery, retry_after
 from connector.push.message import MAX_PAYLOAD, PushPolicy, dialog_topic, fit, frame_type
 from connector.push.metrics import PushMetrics
+from connector.push.notifier import PushNotifier
 from connector.push.vapid import KeyFileError
 from connector.stream import Frame
 
@@ -263,6 +266,58 @@ def test_each_delivery_is_counted_once_by_how_it_ended():
     assert (metrics.sent, metrics.retried, metrics.removed) == (1, 3, 1)
     assert metrics.failed == {"410": 1, "503": 1}
     assert "connector_push_latency_seconds_count 1" in metrics.render(subscriptions=0)
+
+
+class HeldSender:
+    """A push service that answers each subscription's push when the test says."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, asyncio.Future[Delivery]] = {}
+        self.asked = asyncio.Event()
+
+    async def send(self, subscription: Subscription, message, started: float) -> Delivery:
+        answer = self.answers[subscription.id] = asyncio.get_running_loop().create_future()
+        self.asked.set()
+        return await answer
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_each_subscription_is_settled_when_its_push_ends_not_after_the_slowest():
+    """The phone's push service forgot its subscription (410) while the tablet's retries:
+    the phone's goes and is counted at once, not when the tablet's push ends."""
+
+    class Registry(MemorySubscriptions):
+        removed = asyncio.Event()
+
+        async def remove(self, agent_id: str, subscription_id: str) -> bool:
+            try:
+                return await super().remove(agent_id, subscription_id)
+            finally:
+                self.removed.set()
+
+    registry = Registry()
+    for id_ in ("phone", "tablet"):
+        await registry.add(sub(id_), limit=4)
+    metrics = PushMetrics()
+    notifier = PushNotifier(
+        registry, VapidKeys.generate(), Allowlist(["https://p"]), POLICY, metrics
+    )
+    notifier.sender = sender = HeldSender()
+    notifier.deliver("1001", frame("dialog.created", call()))
+    async with asyncio.timeout(5):
+        while len(sender.answers) < 2:
+            sender.asked.clear()
+            await sender.asked.wait()
+    sender.answers["phone"].set_result(Delivery("410"))
+    async with asyncio.timeout(5):
+        await registry.removed.wait()
+    assert [s.id for s in await registry.for_agent("1001")] == ["tablet"]
+    assert not sender.answers["tablet"].done() and metrics.sent == 0
+    sender.answers["tablet"].set_result(Delivery("201", 2, 1.5))
+    assert await notifier.settled()
+    assert (metrics.sent, metrics.retried, metrics.removed) == (1, 2, 1)
 
 
 def test_push_configuration(tmp_path: Path):
