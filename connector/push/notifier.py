@@ -142,7 +142,11 @@ class PushNotifier:
             self._remember_ringing(agent_id, message.dialog_id)
 
         async def one(subscription: Subscription) -> None:  # settled as it ends, each
-            await self._settle(subscription, await sender.send(subscription, message, started))
+            try:
+                delivery = await sender.send(subscription, message, started)
+                await self._settle(subscription, delivery)
+            except Exception:  # one subscription's fault: logged, the others go on
+                log.exception("push to agent %s's subscription failed", agent_id)
 
         await asyncio.gather(*map(one, subscriptions))
 

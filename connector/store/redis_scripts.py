@@ -27,13 +27,16 @@ end
 
 # KEYS: stream, session, tokens set, lease, epoch, the feed of changes. ARGV: maxlen, the
 # stream's lifetime in ms once the session ended ("" while it goes on), user, dialogs,
-# lease value, lease ms, the feed's cap, then (seq, ts, text) per frame. Fenced: nothing is
-# written unless the lease is the writer's (returns -1). Frames not newer than the stream's
-# last entry were written before (a retry): skipped; those written go to the feed of
-# changes too, in one notice (`a`: the agent; per frame, its seq: "ts text"), so that a
-# process following the stream reads them there, one request a round. The snapshot is kept
-# only while the session is; its seq is a high-water mark; an empty user leaves the stored
-# snapshot as it is. The end of a session takes its tokens, its lease and its snapshot.
+# lease value, lease ms, the feed's cap, the most frames a notice carries, then (seq, ts,
+# text) per frame. Fenced: nothing is written unless the lease is the writer's (returns
+# -1). Frames not newer than the stream's last entry were written before (a retry):
+# skipped. A write that added frames puts a notice in the feed of changes (`a`: the agent;
+# per frame, its seq: "ts text"), so that a process following the stream reads them there,
+# one request a round; a notice of more frames than that (an outage's backlog) carries none
+# (the followers read the stream): the feed's size stays that of a few frames a notice.
+# The snapshot is kept only while the session is; its seq is a high-water mark; an empty
+# user leaves the stored snapshot as it is. The end of a session takes its tokens, its
+# lease and its snapshot.
 JOURNAL = (
     HOLDS
     + """
@@ -41,27 +44,25 @@ if holds(KEYS[4], KEYS[5], KEYS[2], ARGV[5], ARGV[6]) == 0 then return -1 end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
--- The agent's stream grew: the processes that follow it read the new frames in the feed (a notice
--- per 200 frames: unpack's limit, for the backlog of an outage).
-local head = {KEYS[6], 'MAXLEN', '~', ARGV[7], '*', 'a', string.sub(KEYS[1], 17)}
-local notice = {unpack(head)}
-local i = 8
+local notice = {KEYS[6], 'MAXLEN', '~', ARGV[7], '*', 'a', string.sub(KEYS[1], 17)}
+local added = 0
+local i = 9
 while i <= #ARGV do
   local seq = tonumber(ARGV[i])
   if seq > last then
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[i] .. '-0', 't', ARGV[i + 1],
       'f', ARGV[i + 2])
     last = seq
-    notice[#notice + 1] = ARGV[i]
-    notice[#notice + 1] = ARGV[i + 1] .. ' ' .. ARGV[i + 2]
-    if #notice >= #head + 400 then
-      redis.call('XADD', unpack(notice))
-      notice = {unpack(head)}
+    added = added + 1
+    if added <= tonumber(ARGV[8]) then
+      notice[#notice + 1] = ARGV[i]
+      notice[#notice + 1] = ARGV[i + 1] .. ' ' .. ARGV[i + 2]
     end
   end
   i = i + 3
 end
-if #notice > #head then redis.call('XADD', unpack(notice)) end
+if added > tonumber(ARGV[8]) then notice = {unpack(notice, 1, 7)} end
+if added > 0 then redis.call('XADD', unpack(notice)) end
 if ARGV[2] ~= '' then
   for _, h in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     redis.call('DEL', 'mobagent:token:' .. h)

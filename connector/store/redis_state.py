@@ -13,9 +13,9 @@ Keys (all under `mobagent:`):
 - `stream:<agent>`, stream: the agent's frames, id `<seq>-0`, fields `t` (ts) and `f` (the
   frame's JSON); capped at the replay depth;
 - `changes`, stream, the feed of changes: a notice per write that made an agent's stream
-  longer, with the frames it added (field `a`: the agent; per frame, field `<seq>`: "ts
-  text"), capped near `FEED_LENGTH`: what a process that follows other processes' streams
-  reads;
+  longer, with the frames it added unless more than `NOTICE_FRAMES` (field `a`: the agent;
+  per frame, field `<seq>`: "ts text"), capped near `FEED_LENGTH`: what a process that
+  follows other processes' streams reads;
 - `lease:<agent>` ("owner|epoch", expiring) and `epoch:<agent>` (a counter): which process
   holds the agent's notification session, and the number that fences one that lost it;
 - Web Push's (`redis_push.py`): `push:<agent>` and `pushorder:<agent>` (the browsers'
@@ -69,9 +69,12 @@ log = logging.getLogger("connector.store")
 PREFIX = "mobagent:"
 TOKEN_GRACE = 24 * 3600.0  # an expired token is kept this long to say "expired", not "unknown"
 CHANGES = f"{PREFIX}changes"
-# Notices kept in the feed of changes (about; each carries its frames): several seconds at
-# thousands of events a second. A follower further behind reads the streams themselves.
-FEED_LENGTH = 20_000
+# Notices kept in the feed of changes (about): seconds at thousands of events a second; a
+# follower further behind reads the streams themselves. A notice carries the frames of its
+# write when they are at most NOTICE_FRAMES (nearly always one or two): the feed stays a
+# few MB, at most about 10,000 x 4 frames.
+FEED_LENGTH = 10_000
+NOTICE_FRAMES = 4
 SWEEP = 5.0  # s between reads of every followed stream (a change notice trimmed away)
 ENDED_STREAM_TTL_MS = 300_000  # a finished session's stream, for an app that reads it late
 RETRY_MIN, RETRY_MAX = 0.1, 2.0  # s between attempts while Redis does not answer
@@ -319,6 +322,9 @@ class RedisState:
                             },
                         )
                         pipe.sadd(f"{PREFIX}sessions", agent_id)
+                        # The stream of the agent's previous session was to expire: this
+                        # session's frames go on in it (its replay buffer, its numbering).
+                        pipe.persist(key_of("stream", agent_id))
                     await pipe.execute()
             except RedisError as exc:
                 raise self._refused(exc) from exc
@@ -481,6 +487,7 @@ class RedisState:
                 b.lease,
                 lease_ms,
                 FEED_LENGTH,
+                NOTICE_FRAMES,
             ]
             for seq, ts, text in b.frames:
                 args += [seq, repr(ts), text]
@@ -695,6 +702,7 @@ class RedisState:
         cursor = ""  # the last notice read ("": take the feed's end, and read everything)
         stale: set[str] = set()  # agents whose stream is to be read
         swept = time.monotonic()
+        complained = False
         while self._mirrors and not self._closed:
             try:
                 if not cursor:
@@ -724,13 +732,15 @@ class RedisState:
             except Exception as exc:  # the follower must outlive any failure: it relays all
                 if isinstance(exc, RedisError):
                     self._failed(exc)
-                else:
+                elif not complained:  # once until a round succeeds
+                    complained = True
                     log.exception("relaying other processes' streams failed; reading them again")
                 cursor = ""  # then everything is read again from each mirror's place
                 await asyncio.sleep(delay)  # back-off while Redis does not answer
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             delay = RETRY_MIN
+            complained = False
 
     async def _feed_end(self) -> str:
         top = await self._redis.xrevrange(CHANGES, count=1)
@@ -743,7 +753,7 @@ class RedisState:
         for _, fields in notices:
             agent = fields.get("a", "")
             mirror = self._mirrors.get(agent)
-            if mirror is None or agent in stale:
+            if mirror is None or mirror.closed or agent in stale:
                 continue
             try:
                 frames = [
@@ -762,9 +772,13 @@ class RedisState:
     async def _read_streams(self, agents: set[str], count: int = 500) -> set[str]:
         """Reads the agents' streams from where their mirrors are; returns those with more
         than one read's worth (the rest next round)."""
-        if not agents:
+        wanted = {
+            key_of("stream", a): f"{self._mirrors[a].seq}-0"
+            for a in agents
+            if not self._mirrors[a].closed  # its session ended: let go at the sweep
+        }
+        if not wanted:
             return set()
-        wanted = {key_of("stream", a): f"{self._mirrors[a].seq}-0" for a in agents}
         reply = await self._redis.xread(wanted, count=count)
         more = set()
         for key, entries in reply or ():

@@ -14,8 +14,9 @@ from connector.errors import AgentError, Refusal
 from connector.finesse.models import MobileAgent
 from connector.metrics import Metrics
 from connector.service.agents import AgentService, ServiceSettings
-from connector.store.redis_state import RedisState
+from connector.store.redis_state import NOTICE_FRAMES, RedisState
 from connector.store.sealing import Sealer, generate_key
+from connector.stream import Frame
 from scenarios.stack.redis_lab import RedisServer
 from tests.unit.conftest import make_world
 from tests.unit.test_agent_service import LoopbackTransport, ModelFinesse
@@ -317,7 +318,7 @@ async def test_a_feed_of_changes_that_went_back_is_followed_again_at_the_sweep(r
         await f.caught_up(f.link.stream.seq)
 
 
-async def test_a_stream_nobody_reads_any_more_is_let_go_at_the_sweep(redis_lab, finesse):
+async def test_a_stream_nobody_reads_any_more_is_let_go(redis_lab, finesse):
     """The app's WebSocket closed: B stops following A's stream at its next sweep (the
     follower ends with nothing left to follow), and follows it afresh for a new reader."""
     async with Following(redis_lab, finesse, sweep=0.3) as f:
@@ -333,6 +334,62 @@ async def test_a_stream_nobody_reads_any_more_is_let_go_at_the_sweep(redis_lab, 
         f.mirror, f.reader = again, again.reader(since=again.seq)
         await f.change("NOT_READY", 2)
         await f.caught_up(f.link.stream.seq)
+
+
+async def test_a_notice_carries_the_frames_of_a_small_write_and_none_of_a_backlog(
+    redis_lab, finesse
+):
+    """A write of a few frames (nearly all of them) puts them in its notice; a backlog (after
+    an outage) only names the agent, its followers read the stream: the feed stays small."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.state.flush()
+        seq = link.stream.seq
+        for count in (NOTICE_FRAMES, NOTICE_FRAMES + 1):
+            frames = [Frame(n, 1.5, f'{{"seq":{n}}}') for n in range(seq + 1, seq + count + 1)]
+            for frame in frames:  # queued together: one write
+                process.state.deliver("1001", frame)
+            await process.state.flush()
+            ((_, notice),) = await raw.xrevrange("mobagent:changes", count=1)
+            carried = {k: v for k, v in notice.items() if k != "a"}
+            assert notice["a"] == "1001"
+            if count <= NOTICE_FRAMES:
+                assert carried == {str(f.seq): f"1.5 {f.text}" for f in frames}
+            else:
+                assert carried == {}
+            entries = await raw.xrange("mobagent:stream:1001", min=f"{seq + 1}-0")
+            assert [v["f"] for _, v in entries] == [f.text for f in frames]
+            seq += count
+    finally:
+        await raw.aclose()
+        await process.agents.close_all()
+        await process.state.close()
+
+
+async def test_a_new_session_keeps_the_stream_its_previous_one_left_to_expire(redis_lab, finesse):
+    """A session's end leaves its stream to expire (for an app that reads it late); the
+    agent signs in again meanwhile: the new session's frames must not expire with it."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.agents.sign_out(link, "3")
+        await process.state.flush()
+        assert await raw.pttl("mobagent:stream:1001") > 0
+        _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
+        await process.state.flush()
+        assert await raw.pttl("mobagent:stream:1001") == -1  # kept while the session is
+        assert int((await raw.xrevrange("mobagent:stream:1001", count=1))[0][0][:-2]) == (
+            link.stream.seq
+        )
+    finally:
+        await raw.aclose()
+        await process.agents.close_all()
+        await process.state.close()
 
 
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(

@@ -320,6 +320,30 @@ async def test_each_subscription_is_settled_when_its_push_ends_not_after_the_slo
     assert (metrics.sent, metrics.retried, metrics.removed) == (1, 2, 1)
 
 
+async def test_a_push_that_fails_on_one_subscription_is_logged_and_the_others_are_settled(
+    caplog,
+):
+    registry = MemorySubscriptions()
+    for id_ in ("phone", "tablet"):
+        await registry.add(sub(id_), limit=4)
+    metrics = PushMetrics()
+    notifier = PushNotifier(
+        registry, VapidKeys.generate(), Allowlist(["https://p"]), POLICY, metrics
+    )
+    notifier.sender = sender = HeldSender()
+    notifier.deliver("1001", frame("dialog.created", call()))
+    async with asyncio.timeout(5):
+        while len(sender.answers) < 2:
+            sender.asked.clear()
+            await sender.asked.wait()
+    sender.answers["phone"].set_exception(ValueError("a stored key that cannot be used"))
+    sender.answers["tablet"].set_result(Delivery("201", 0, 0.01))
+    assert await notifier.settled()
+    assert metrics.sent == 1
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "subscription failed" in record.getMessage() and record.exc_info is not None
+
+
 def test_push_configuration(tmp_path: Path):
     toml = tmp_path / "c.toml"
     toml.write_text('[connector]\npush_allow = ["http://127.0.0.1:8089"]\n')
