@@ -5,7 +5,9 @@ ports of test_agent_service), so what is tested here is the store and the take-u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -153,10 +155,7 @@ async def test_frames_are_written_by_the_scripts_sha_alone_and_a_lost_script_is_
     """No SCRIPT EXISTS round trip before each write (redis-py's pipelined scripts ask it);
     a Redis that lost its scripts (SCRIPT FLUSH, as after a restart) gets the journal's
     script again, and the frame is written."""
-    process = Process(store(redis_lab), finesse)
-    await process.state.start()
-    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
-    try:
+    async with alone(redis_lab, finesse) as (process, raw):
         _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
         await process.state.flush()
         await raw.config_resetstat()
@@ -175,6 +174,18 @@ async def test_frames_are_written_by_the_scripts_sha_alone_and_a_lost_script_is_
         assert json.loads(last[0][1]["f"])["data"]["state"] == "READY"
         assert int(last[0][0].partition("-")[0]) == link.stream.seq
         assert process.state.unavailable() is None
+
+
+@contextlib.asynccontextmanager
+async def alone(
+    redis_lab: RedisServer, finesse: ModelFinesse
+) -> AsyncIterator[tuple[Process, aioredis.Redis]]:
+    """One process on the store, and a plain client to look into Redis."""
+    process = Process(store(redis_lab), finesse)
+    await process.state.start()
+    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
+    try:
+        yield process, raw
     finally:
         await raw.aclose()
         await process.agents.close_all()
@@ -341,10 +352,7 @@ async def test_a_notice_carries_the_frames_of_a_small_write_and_none_of_a_backlo
 ):
     """A write of a few frames (nearly all of them) puts them in its notice; a backlog (after
     an outage) only names the agent, its followers read the stream: the feed stays small."""
-    process = Process(store(redis_lab), finesse)
-    await process.state.start()
-    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
-    try:
+    async with alone(redis_lab, finesse) as (process, raw):
         _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
         await process.state.flush()
         seq = link.stream.seq
@@ -363,19 +371,12 @@ async def test_a_notice_carries_the_frames_of_a_small_write_and_none_of_a_backlo
             entries = await raw.xrange("mobagent:stream:1001", min=f"{seq + 1}-0")
             assert [v["f"] for _, v in entries] == [f.text for f in frames]
             seq += count
-    finally:
-        await raw.aclose()
-        await process.agents.close_all()
-        await process.state.close()
 
 
 async def test_a_new_session_keeps_the_stream_its_previous_one_left_to_expire(redis_lab, finesse):
     """A session's end leaves its stream to expire (for an app that reads it late); the
     agent signs in again meanwhile: the new session's frames must not expire with it."""
-    process = Process(store(redis_lab), finesse)
-    await process.state.start()
-    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
-    try:
+    async with alone(redis_lab, finesse) as (process, raw):
         _, link = await process.agents.sign_in("1001", "password", "5001", MOBILE)
         await process.agents.sign_out(link, "3")
         await process.state.flush()
@@ -386,10 +387,6 @@ async def test_a_new_session_keeps_the_stream_its_previous_one_left_to_expire(re
         assert int((await raw.xrevrange("mobagent:stream:1001", count=1))[0][0][:-2]) == (
             link.stream.seq
         )
-    finally:
-        await raw.aclose()
-        await process.agents.close_all()
-        await process.state.close()
 
 
 async def test_while_redis_is_away_sign_ins_wait_and_frames_are_written_in_order_after(
@@ -508,10 +505,7 @@ async def test_before_a_reconnect_the_lease_is_asked_of_redis(redis_lab, finesse
 async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab, finesse):
     """The stream of a session that ended stays readable a while: the next session of the
     agent goes on after its last seq, so its frames are written (not taken for old ones)."""
-    process = Process(store(redis_lab), finesse)
-    await process.state.start()
-    raw = aioredis.Redis.from_url(redis_lab.url, decode_responses=True)
-    try:
+    async with alone(redis_lab, finesse) as (process, raw):
         _, first = await process.agents.sign_in("1001", "password", "5001", None)
         await process.agents.sign_out(first, "3")
         await process.state.flush()
@@ -522,10 +516,6 @@ async def test_a_new_session_numbers_its_events_after_the_previous_one(redis_lab
         (entry_id, last), *_ = await raw.xrevrange("mobagent:stream:1001", count=1)
         assert int(entry_id.partition("-")[0]) == second.stream.seq
         assert json.loads(last["f"])["type"] != "session.ended"
-    finally:
-        await raw.aclose()
-        await process.agents.close_all()
-        await process.state.close()
 
 
 async def test_a_redis_that_lost_everything_gets_the_sessions_back_from_their_holder(

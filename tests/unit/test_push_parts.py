@@ -284,6 +284,24 @@ class HeldSender:
         pass
 
 
+async def a_call_pushed_to_phone_and_tablet(
+    registry: MemorySubscriptions,
+) -> tuple[PushNotifier, HeldSender]:
+    """An agent's two subscriptions, a ringing call pushed to both, their answers held."""
+    for id_ in ("phone", "tablet"):
+        await registry.add(sub(id_), limit=4)
+    notifier = PushNotifier(
+        registry, VapidKeys.generate(), Allowlist(["https://p"]), POLICY, PushMetrics()
+    )
+    notifier.sender = sender = HeldSender()
+    notifier.deliver("1001", frame("dialog.created", call()))
+    async with asyncio.timeout(5):
+        while len(sender.answers) < 2:
+            sender.asked.clear()
+            await sender.asked.wait()
+    return notifier, sender
+
+
 async def test_each_subscription_is_settled_when_its_push_ends_not_after_the_slowest():
     """The phone's push service forgot its subscription (410) while the tablet's retries:
     the phone's goes and is counted at once, not when the tablet's push ends."""
@@ -298,18 +316,8 @@ async def test_each_subscription_is_settled_when_its_push_ends_not_after_the_slo
                 self.removed.set()
 
     registry = Registry()
-    for id_ in ("phone", "tablet"):
-        await registry.add(sub(id_), limit=4)
-    metrics = PushMetrics()
-    notifier = PushNotifier(
-        registry, VapidKeys.generate(), Allowlist(["https://p"]), POLICY, metrics
-    )
-    notifier.sender = sender = HeldSender()
-    notifier.deliver("1001", frame("dialog.created", call()))
-    async with asyncio.timeout(5):
-        while len(sender.answers) < 2:
-            sender.asked.clear()
-            await sender.asked.wait()
+    notifier, sender = await a_call_pushed_to_phone_and_tablet(registry)
+    metrics = notifier.metrics
     sender.answers["phone"].set_result(Delivery("410"))
     async with asyncio.timeout(5):
         await registry.removed.wait()
@@ -323,19 +331,8 @@ async def test_each_subscription_is_settled_when_its_push_ends_not_after_the_slo
 async def test_a_push_that_fails_on_one_subscription_is_logged_and_the_others_are_settled(
     caplog,
 ):
-    registry = MemorySubscriptions()
-    for id_ in ("phone", "tablet"):
-        await registry.add(sub(id_), limit=4)
-    metrics = PushMetrics()
-    notifier = PushNotifier(
-        registry, VapidKeys.generate(), Allowlist(["https://p"]), POLICY, metrics
-    )
-    notifier.sender = sender = HeldSender()
-    notifier.deliver("1001", frame("dialog.created", call()))
-    async with asyncio.timeout(5):
-        while len(sender.answers) < 2:
-            sender.asked.clear()
-            await sender.asked.wait()
+    notifier, sender = await a_call_pushed_to_phone_and_tablet(MemorySubscriptions())
+    metrics = notifier.metrics
     sender.answers["phone"].set_exception(ValueError("a stored key that cannot be used"))
     sender.answers["tablet"].set_result(Delivery("201", 0, 0.01))
     assert await notifier.settled()
