@@ -241,6 +241,7 @@ class Monitor:
 
     def __init__(self, raw: aioredis.Redis) -> None:
         self.raw, self.seen = raw, []
+        self._heard = asyncio.Event()  # set at each command seen
 
     async def __aenter__(self) -> Monitor:
         self._monitor = await self.raw.monitor().__aenter__()
@@ -249,6 +250,7 @@ class Monitor:
             async for info in self._monitor.listen():
                 if info["client_type"] != "lua":  # those a script runs: its call is seen
                     self.seen.append(info["command"])
+                    self._heard.set()
 
         self._task = asyncio.ensure_future(listen())
         return self
@@ -258,12 +260,16 @@ class Monitor:
         await self._monitor.__aexit__()
 
     async def until(self, predicate, timeout: float = 5.0) -> str:
+        """The first command seen that `predicate` accepts, waiting for it."""
+        checked = 0
         async with asyncio.timeout(timeout):
             while True:
-                for command in self.seen:
+                self._heard.clear()
+                for command in self.seen[checked:]:
                     if predicate(command):
                         return command
-                await asyncio.sleep(0.01)
+                checked = len(self.seen)
+                await self._heard.wait()
 
     async def settled(self) -> list[str]:
         """Everything Redis ran until now (a marker echoed after it)."""
